@@ -5,7 +5,18 @@ pub mod error;
 pub mod gbnf;
 pub mod ir;
 pub mod lark;
+pub mod lexer;
+pub mod lower;
+pub mod lr;
+pub mod regex_constraint;
 pub mod span;
 
+mod bitset;
+mod compile;
+mod matcher;
+
+pub use compile::{CompiledGrammar, Config, Format, MatcherLimits, Stats, Verdict};
 pub use error::{ErrorKind, GrammarError};
+pub use lr::Conflict;
+pub use matcher::{MatchError, Matcher, RollbackError};
 pub use span::Span;

@@ -1,0 +1,1405 @@
+//! Lowering: from the surface-neutral [`Ebnf`] to the BNF [`ir::Grammar`].
+//!
+//! Names are resolved here (undefined rules and terminals are reported with
+//! their span), EBNF operators become helper nonterminals, and leaves become
+//! terminals. The two lexing modes lower differently:
+//!
+//! * **[`Lexing::Greedy`]** (Lark): terminals are what the grammar says they
+//!   are — named terminal definitions (inlined into one regex each) and the
+//!   anonymous literals and patterns written in rules (equal ones shared).
+//! * **[`Lexing::AnySplit`]** (GBNF, regex): there is no lexer in the
+//!   format, so Trellis makes one. Every rule that is not recursive is
+//!   regular and becomes a regex, inlined where it is used; inside recursive
+//!   rules, each maximal run of regular pieces (adjacent literals, classes,
+//!   references to regular rules, and alternatives made only of those)
+//!   becomes one terminal. The parser then sees only the recursive skeleton
+//!   of the grammar, and the DFA does the rest. Because the matcher lets a
+//!   lexeme end at any position where its terminal matches (any split), the
+//!   language is exactly the one the GBNF rules define.
+//!
+//! Terminals never match the empty string (see [`crate::ir`]): where a
+//! regular piece can be empty, lowering uses a nonterminal `T?` with
+//! productions `T` and `ε` instead.
+//!
+//! Finally, nonterminals that can never derive a finite string and rules
+//! that the start rule never reaches are removed (this does not change the
+//! language), and a grammar whose start rule derives nothing is refused.
+
+use hashbrown::HashMap;
+use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Repetition};
+
+use crate::ebnf::{Ebnf, Expr, ExprKind, Lexing};
+use crate::error::{ErrorKind, GrammarError};
+use crate::ir::{Grammar, Nonterminal, NonterminalId, Production, Symbol, Terminal, TerminalId};
+use crate::span::Span;
+
+/// Limits that keep lowering from blowing up on adversarial grammars.
+#[derive(Clone, Copy, Debug)]
+pub struct LowerLimits {
+    /// A regular rule whose inlined regex would exceed this many regex nodes
+    /// is kept as a nonterminal instead of being inlined (AnySplit mode).
+    pub max_inline_nodes: usize,
+    /// Maximum number of productions the lowered grammar may have.
+    pub max_productions: usize,
+}
+
+impl Default for LowerLimits {
+    fn default() -> LowerLimits {
+        LowerLimits { max_inline_nodes: 20_000, max_productions: 200_000 }
+    }
+}
+
+/// Lowers `ebnf` into the BNF IR with the default limits.
+pub fn lower(ebnf: &Ebnf) -> Result<Grammar, GrammarError> {
+    lower_with(ebnf, &LowerLimits::default())
+}
+
+/// Lowers `ebnf` into the BNF IR.
+pub fn lower_with(ebnf: &Ebnf, limits: &LowerLimits) -> Result<Grammar, GrammarError> {
+    let mut lowerer = Lowerer::new(ebnf, *limits)?;
+    lowerer.run()?;
+    lowerer.finish()
+}
+
+/// What a rule or terminal name refers to.
+#[derive(Clone, Copy, Debug)]
+enum Name {
+    Rule(usize),
+    Terminal(usize),
+}
+
+/// A piece of a sequence while lowering in AnySplit mode: either a regular
+/// chunk, not yet turned into a terminal (so that neighbours can merge into
+/// it), or a finished symbol.
+#[derive(Clone, Debug)]
+enum Piece {
+    Regular(Hir),
+    Symbol(Symbol),
+}
+
+/// The result of lowering an expression in AnySplit mode.
+enum Lowered {
+    /// The expression is regular: one regex.
+    Regular(Hir),
+    /// The expression needs the parser: alternatives, each a sequence of
+    /// pieces.
+    Alternatives(Vec<Vec<Piece>>),
+}
+
+struct Lowerer<'a> {
+    ebnf: &'a Ebnf,
+    limits: LowerLimits,
+    names: HashMap<&'a str, Name>,
+    // Output under construction.
+    terminals: Vec<Terminal>,
+    /// Terminals by the text of their regex, to share equal ones.
+    terminal_lookup: HashMap<String, Vec<TerminalId>>,
+    nonterminals: Vec<Nonterminal>,
+    productions: Vec<Production>,
+    /// Productions that mention a terminal with an empty language; they can
+    /// never be used and are dropped by the productivity pass.
+    rule_nonterminal: Vec<Option<NonterminalId>>,
+    /// `T?` helper per terminal (AnySplit mode).
+    optional_terminal: HashMap<TerminalId, NonterminalId>,
+    /// Per rule, the regex it stands for when it is regular (AnySplit).
+    rule_regex: Vec<Option<Hir>>,
+    /// Per named terminal, its inlined regex (Greedy), filled on demand.
+    terminal_regex: Vec<Option<Hir>>,
+    /// Per named terminal, its id in the output once used by a rule.
+    terminal_output: Vec<Option<TerminalId>>,
+    helper_counter: HashMap<NonterminalId, u32>,
+    ignore: Vec<TerminalId>,
+    start: Option<NonterminalId>,
+}
+
+impl<'a> Lowerer<'a> {
+    fn new(ebnf: &'a Ebnf, limits: LowerLimits) -> Result<Lowerer<'a>, GrammarError> {
+        let mut names: HashMap<&str, Name> = HashMap::new();
+        let mut first_span: HashMap<&str, Span> = HashMap::new();
+        for (index, rule) in ebnf.rules.iter().enumerate() {
+            if let Some(previous) = first_span.insert(&rule.name, rule.name_span) {
+                return Err(duplicate(&rule.name, rule.name_span, previous));
+            }
+            names.insert(&rule.name, Name::Rule(index));
+        }
+        for (index, terminal) in ebnf.terminals.iter().enumerate() {
+            if let Some(previous) = first_span.insert(&terminal.name, terminal.name_span) {
+                return Err(duplicate(&terminal.name, terminal.name_span, previous));
+            }
+            names.insert(&terminal.name, Name::Terminal(index));
+        }
+        Ok(Lowerer {
+            ebnf,
+            limits,
+            names,
+            terminals: Vec::new(),
+            terminal_lookup: HashMap::new(),
+            nonterminals: Vec::new(),
+            productions: Vec::new(),
+            rule_nonterminal: vec![None; ebnf.rules.len()],
+            optional_terminal: HashMap::new(),
+            rule_regex: vec![None; ebnf.rules.len()],
+            terminal_regex: vec![None; ebnf.terminals.len()],
+            terminal_output: vec![None; ebnf.terminals.len()],
+            helper_counter: HashMap::new(),
+            ignore: Vec::new(),
+            start: None,
+        })
+    }
+
+    fn run(&mut self) -> Result<(), GrammarError> {
+        self.check_references()?;
+        let start_rule = match self.names.get(self.ebnf.start.as_str()) {
+            Some(Name::Rule(index)) => *index,
+            _ => {
+                let help = match self.ebnf.lexing {
+                    Lexing::AnySplit => "GBNF grammars start at the rule named `root`",
+                    Lexing::Greedy => "Lark grammars start at the rule named `start`",
+                };
+                return Err(GrammarError::new(
+                    ErrorKind::Undefined,
+                    format!("the grammar has no `{}` rule to start from", self.ebnf.start),
+                )
+                .with_span(Span::new(0, 0))
+                .with_help(help));
+            }
+        };
+        match self.ebnf.lexing {
+            Lexing::Greedy => self.run_greedy(start_rule)?,
+            Lexing::AnySplit => self.run_any_split(start_rule)?,
+        }
+        if self.productions.len() > self.limits.max_productions {
+            return Err(GrammarError::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "the grammar expands to {} productions, more than the limit of {}",
+                    self.productions.len(),
+                    self.limits.max_productions
+                ),
+            )
+            .with_help("large bounded repetitions of recursive rules expand into many productions; use `*`/`+` or a smaller bound"));
+        }
+        Ok(())
+    }
+
+    /// Every reference must name a rule (or, with a lexer, a terminal), and
+    /// terminal definitions may only refer to terminals.
+    fn check_references(&self) -> Result<(), GrammarError> {
+        for rule in &self.ebnf.rules {
+            self.check_expr(&rule.body, false)?;
+        }
+        for terminal in &self.ebnf.terminals {
+            self.check_expr(&terminal.body, true)?;
+        }
+        for ignored in &self.ebnf.ignore {
+            self.check_expr(ignored, true)?;
+        }
+        Ok(())
+    }
+
+    fn check_expr(&self, expr: &Expr, in_terminal: bool) -> Result<(), GrammarError> {
+        match &expr.kind {
+            ExprKind::Ref(name) => match self.names.get(name.as_str()) {
+                None => Err(self.undefined(name, expr.span)),
+                Some(Name::Rule(_)) if in_terminal => Err(GrammarError::at(
+                    ErrorKind::Unsupported,
+                    expr.span,
+                    format!("a terminal cannot refer to the rule `{name}`"),
+                )
+                .with_help("terminals are regular and may only use literals, patterns and other terminals")),
+                Some(_) => Ok(()),
+            },
+            ExprKind::Seq(items) | ExprKind::Alt(items) => {
+                items.iter().try_for_each(|item| self.check_expr(item, in_terminal))
+            }
+            ExprKind::Repeat { expr: inner, min, max } => {
+                if let Some(max) = max {
+                    if max < min {
+                        return Err(GrammarError::at(
+                            ErrorKind::Syntax,
+                            expr.span,
+                            format!("repetition range {min}..{max} is empty: the maximum is below the minimum"),
+                        ));
+                    }
+                }
+                self.check_expr(inner, in_terminal)
+            }
+            ExprKind::Empty | ExprKind::Literal { .. } | ExprKind::Pattern(_) => Ok(()),
+        }
+    }
+
+    fn undefined(&self, name: &str, span: Span) -> GrammarError {
+        let what = match self.ebnf.lexing {
+            Lexing::Greedy if name.trim_start_matches('_').starts_with(|c: char| c.is_uppercase()) => {
+                "terminal"
+            }
+            _ => "rule",
+        };
+        let mut error = GrammarError::at(
+            ErrorKind::Undefined,
+            span,
+            format!("{what} `{name}` is used but never defined"),
+        );
+        if let Some(close) = closest_name(name, self.names.keys().copied()) {
+            error = error.with_help(format!("did you mean `{close}`?"));
+        }
+        error
+    }
+
+    // ----- Greedy (Lark) -------------------------------------------------
+
+    fn run_greedy(&mut self, start_rule: usize) -> Result<(), GrammarError> {
+        for index in 0..self.ebnf.rules.len() {
+            let nt = self.rule_nt(index);
+            let body = &self.ebnf.rules[index].body;
+            for alternative in self.greedy_alternatives(nt, body)? {
+                self.productions.push(Production { lhs: nt, rhs: alternative });
+            }
+        }
+        self.start = Some(self.rule_nt(start_rule));
+        for ignored in &self.ebnf.ignore {
+            let symbols = self.greedy_sequence(self.start.unwrap_or(NonterminalId(0)), ignored)?;
+            match symbols.as_slice() {
+                [Symbol::Terminal(t)] => {
+                    if !self.ignore.contains(t) {
+                        self.ignore.push(*t);
+                    }
+                }
+                _ => {
+                    return Err(GrammarError::at(
+                        ErrorKind::Unsupported,
+                        ignored.span,
+                        "`%ignore` takes a single terminal, literal or pattern",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn greedy_alternatives(&mut self, owner: NonterminalId, expr: &Expr) -> Result<Vec<Vec<Symbol>>, GrammarError> {
+        match &expr.kind {
+            ExprKind::Alt(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    out.extend(self.greedy_alternatives(owner, item)?);
+                }
+                Ok(out)
+            }
+            _ => Ok(vec![self.greedy_sequence(owner, expr)?]),
+        }
+    }
+
+    fn greedy_sequence(&mut self, owner: NonterminalId, expr: &Expr) -> Result<Vec<Symbol>, GrammarError> {
+        match &expr.kind {
+            ExprKind::Empty => Ok(Vec::new()),
+            ExprKind::Seq(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    out.extend(self.greedy_sequence(owner, item)?);
+                }
+                Ok(out)
+            }
+            ExprKind::Ref(name) => match self.names.get(name.as_str()).copied() {
+                Some(Name::Rule(index)) => Ok(vec![Symbol::Nonterminal(self.rule_nt(index))]),
+                Some(Name::Terminal(index)) => Ok(vec![Symbol::Terminal(self.named_terminal(index)?)]),
+                None => Err(self.undefined(name, expr.span)),
+            },
+            ExprKind::Literal { value, .. } if value.is_empty() => Ok(Vec::new()),
+            ExprKind::Literal { .. } | ExprKind::Pattern(_) => {
+                let hir = self.leaf_regex(expr);
+                let literal = matches!(expr.kind, ExprKind::Literal { .. });
+                let name = anonymous_name(expr);
+                Ok(vec![Symbol::Terminal(self.greedy_terminal(name, hir, 0, literal, expr.span, true)?)])
+            }
+            ExprKind::Alt(_) => {
+                let alternatives = self.greedy_alternatives(owner, expr)?;
+                Ok(vec![Symbol::Nonterminal(self.helper(owner, alternatives))])
+            }
+            ExprKind::Repeat { expr: inner, min, max } => {
+                let item = match &inner.kind {
+                    ExprKind::Alt(_) => {
+                        let alternatives = self.greedy_alternatives(owner, inner)?;
+                        vec![Symbol::Nonterminal(self.helper(owner, alternatives))]
+                    }
+                    _ => self.greedy_sequence(owner, inner)?,
+                };
+                Ok(self.repeat_symbols(owner, item, *min, *max))
+            }
+        }
+    }
+
+    /// The output terminal for the named terminal definition `index`,
+    /// creating it (and its inlined regex) on first use.
+    fn named_terminal(&mut self, index: usize) -> Result<TerminalId, GrammarError> {
+        if let Some(id) = self.terminal_output[index] {
+            return Ok(id);
+        }
+        let hir = self.terminal_definition_regex(index, &mut Vec::new())?;
+        let definition = &self.ebnf.terminals[index];
+        let literal = matches!(definition.body.kind, ExprKind::Literal { .. });
+        let id = self.greedy_terminal(
+            definition.name.clone(),
+            hir,
+            definition.priority,
+            literal,
+            definition.name_span,
+            false,
+        )?;
+        self.terminal_output[index] = Some(id);
+        Ok(id)
+    }
+
+    /// Adds a terminal for the Greedy mode. Anonymous terminals are shared
+    /// with any existing terminal of the same regex (as Lark does); named
+    /// ones are always distinct.
+    fn greedy_terminal(
+        &mut self,
+        name: String,
+        hir: Hir,
+        priority: i32,
+        literal: bool,
+        span: Span,
+        anonymous: bool,
+    ) -> Result<TerminalId, GrammarError> {
+        if hir.properties().minimum_len() == Some(0) {
+            return Err(GrammarError::at(
+                ErrorKind::Unsupported,
+                span,
+                format!("terminal {name} matches the empty string"),
+            )
+            .with_help("a terminal must match at least one character; make the terminal non-empty and the rule optional instead"));
+        }
+        if !hir.properties().look_set().is_empty() {
+            return Err(GrammarError::at(
+                ErrorKind::Regex,
+                span,
+                format!("terminal {name} uses an anchor or word boundary"),
+            )
+            .with_help("lexemes are matched on their own, so `^`, `$`, `\\b` and `\\B` have no meaning inside a terminal"));
+        }
+        let key = hir.to_string();
+        if anonymous {
+            if let Some(existing) = self.terminal_lookup.get(&key) {
+                if let Some(&id) = existing.iter().find(|&&id| self.terminals[id.index()].hir == hir) {
+                    return Ok(id);
+                }
+            }
+        }
+        let id = TerminalId(self.terminals.len() as u32);
+        self.terminals.push(Terminal { name, hir, priority, literal, span: Some(span) });
+        self.terminal_lookup.entry(key).or_default().push(id);
+        Ok(id)
+    }
+
+    /// The regex of a named terminal with references to other terminals
+    /// inlined; `visiting` detects recursion.
+    fn terminal_definition_regex(&mut self, index: usize, visiting: &mut Vec<usize>) -> Result<Hir, GrammarError> {
+        if let Some(hir) = &self.terminal_regex[index] {
+            return Ok(hir.clone());
+        }
+        if visiting.contains(&index) {
+            let definition = &self.ebnf.terminals[index];
+            return Err(GrammarError::at(
+                ErrorKind::Unsupported,
+                definition.name_span,
+                format!("terminal `{}` refers to itself", definition.name),
+            )
+            .with_help("terminals must be regular; use a rule for recursive structure"));
+        }
+        visiting.push(index);
+        let body = &self.ebnf.terminals[index].body;
+        let hir = self.terminal_expr_regex(body, visiting)?;
+        visiting.pop();
+        self.terminal_regex[index] = Some(hir.clone());
+        Ok(hir)
+    }
+
+    fn terminal_expr_regex(&mut self, expr: &Expr, visiting: &mut Vec<usize>) -> Result<Hir, GrammarError> {
+        Ok(match &expr.kind {
+            ExprKind::Empty => Hir::empty(),
+            ExprKind::Literal { .. } | ExprKind::Pattern(_) => self.leaf_regex(expr),
+            ExprKind::Ref(name) => match self.names.get(name.as_str()).copied() {
+                Some(Name::Terminal(index)) => self.terminal_definition_regex(index, visiting)?,
+                Some(Name::Rule(_)) => {
+                    return Err(GrammarError::at(
+                        ErrorKind::Unsupported,
+                        expr.span,
+                        format!("a terminal cannot refer to the rule `{name}`"),
+                    ));
+                }
+                None => return Err(self.undefined(name, expr.span)),
+            },
+            ExprKind::Seq(items) => {
+                let mut parts = Vec::with_capacity(items.len());
+                for item in items {
+                    parts.push(self.terminal_expr_regex(item, visiting)?);
+                }
+                Hir::concat(parts)
+            }
+            ExprKind::Alt(items) => {
+                let mut parts = Vec::with_capacity(items.len());
+                for item in items {
+                    parts.push(self.terminal_expr_regex(item, visiting)?);
+                }
+                Hir::alternation(parts)
+            }
+            ExprKind::Repeat { expr: inner, min, max } => {
+                repetition(self.terminal_expr_regex(inner, visiting)?, *min, *max)
+            }
+        })
+    }
+
+    // ----- AnySplit (GBNF, regex) ----------------------------------------
+
+    fn run_any_split(&mut self, start_rule: usize) -> Result<(), GrammarError> {
+        let recursive = self.recursive_rules();
+        // Regular rules become regexes, in dependency order (a regular rule
+        // only refers to regular rules, so recursion on demand terminates).
+        let sizes = self.inline_sizes(&recursive);
+        let mut keep_as_nonterminal = recursive.clone();
+        for (index, size) in sizes.iter().enumerate() {
+            if !recursive[index] && *size > self.limits.max_inline_nodes {
+                keep_as_nonterminal[index] = true;
+            }
+        }
+        // A rule kept as a nonterminal makes the rules using it non-regular
+        // too; propagate until stable.
+        loop {
+            let mut changed = false;
+            for index in 0..self.ebnf.rules.len() {
+                if !keep_as_nonterminal[index]
+                    && refers_to_any(&self.ebnf.rules[index].body, &self.names, &keep_as_nonterminal)
+                {
+                    keep_as_nonterminal[index] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for index in 0..self.ebnf.rules.len() {
+            if !keep_as_nonterminal[index] {
+                self.regular_rule_regex(index)?;
+            }
+        }
+
+        let start_nt = self.rule_nt(start_rule);
+        self.start = Some(start_nt);
+        if !keep_as_nonterminal[start_rule] {
+            let hir = self.rule_regex[start_rule].clone().unwrap_or_else(Hir::fail);
+            let pieces = vec![Piece::Regular(hir)];
+            if let Some(rhs) = self.finish_pieces(start_nt, pieces, true)? {
+                self.productions.push(Production { lhs: start_nt, rhs });
+            }
+            return Ok(());
+        }
+        for index in 0..self.ebnf.rules.len() {
+            if !keep_as_nonterminal[index] {
+                continue;
+            }
+            let nt = self.rule_nt(index);
+            let body = &self.ebnf.rules[index].body;
+            let alternatives = match self.lower_any(nt, body)? {
+                Lowered::Regular(hir) => vec![vec![Piece::Regular(hir)]],
+                Lowered::Alternatives(alternatives) => alternatives,
+            };
+            for pieces in alternatives {
+                if let Some(rhs) = self.finish_pieces(nt, pieces, false)? {
+                    self.productions.push(Production { lhs: nt, rhs });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rules that take part in a reference cycle (strongly connected
+    /// components with a cycle), by Tarjan's algorithm.
+    fn recursive_rules(&self) -> Vec<bool> {
+        let count = self.ebnf.rules.len();
+        let edges: Vec<Vec<usize>> = self
+            .ebnf
+            .rules
+            .iter()
+            .map(|rule| {
+                let mut out = Vec::new();
+                collect_rule_refs(&rule.body, &self.names, &mut out);
+                out
+            })
+            .collect();
+        let mut recursive = vec![false; count];
+        for component in strongly_connected_components(&edges) {
+            if component.len() > 1 || edges[component[0]].contains(&component[0]) {
+                for index in component {
+                    recursive[index] = true;
+                }
+            }
+        }
+        recursive
+    }
+
+    /// For each rule, the number of regex nodes its body would have once
+    /// references to non-recursive rules are inlined (saturating).
+    fn inline_sizes(&self, recursive: &[bool]) -> Vec<usize> {
+        let count = self.ebnf.rules.len();
+        let mut sizes: Vec<Option<usize>> = vec![None; count];
+        fn size_of(
+            index: usize,
+            lowerer: &Lowerer<'_>,
+            recursive: &[bool],
+            sizes: &mut Vec<Option<usize>>,
+        ) -> usize {
+            if let Some(size) = sizes[index] {
+                return size;
+            }
+            if recursive[index] {
+                sizes[index] = Some(1);
+                return 1;
+            }
+            let size = expr_size(&lowerer.ebnf.rules[index].body, lowerer, recursive, sizes);
+            sizes[index] = Some(size);
+            size
+        }
+        fn expr_size(
+            expr: &Expr,
+            lowerer: &Lowerer<'_>,
+            recursive: &[bool],
+            sizes: &mut Vec<Option<usize>>,
+        ) -> usize {
+            match &expr.kind {
+                ExprKind::Ref(name) => match lowerer.names.get(name.as_str()) {
+                    Some(Name::Rule(index)) => size_of(*index, lowerer, recursive, sizes),
+                    _ => 1,
+                },
+                ExprKind::Seq(items) | ExprKind::Alt(items) => items
+                    .iter()
+                    .fold(1usize, |acc, item| acc.saturating_add(expr_size(item, lowerer, recursive, sizes))),
+                ExprKind::Repeat { expr, .. } => expr_size(expr, lowerer, recursive, sizes).saturating_add(1),
+                ExprKind::Empty | ExprKind::Literal { .. } | ExprKind::Pattern(_) => 1,
+            }
+        }
+        (0..count).map(|index| size_of(index, self, recursive, &mut sizes)).collect()
+    }
+
+    fn regular_rule_regex(&mut self, index: usize) -> Result<Hir, GrammarError> {
+        if let Some(hir) = &self.rule_regex[index] {
+            return Ok(hir.clone());
+        }
+        let body = &self.ebnf.rules[index].body;
+        let hir = self.regular_expr_regex(body)?;
+        self.rule_regex[index] = Some(hir.clone());
+        Ok(hir)
+    }
+
+    /// The regex of an expression that only refers to regular rules.
+    fn regular_expr_regex(&mut self, expr: &Expr) -> Result<Hir, GrammarError> {
+        Ok(match &expr.kind {
+            ExprKind::Empty => Hir::empty(),
+            ExprKind::Literal { .. } | ExprKind::Pattern(_) => self.leaf_regex(expr),
+            ExprKind::Ref(name) => match self.names.get(name.as_str()).copied() {
+                Some(Name::Rule(index)) => self.regular_rule_regex(index)?,
+                _ => return Err(self.undefined(name, expr.span)),
+            },
+            ExprKind::Seq(items) => {
+                let mut parts = Vec::with_capacity(items.len());
+                for item in items {
+                    parts.push(self.regular_expr_regex(item)?);
+                }
+                Hir::concat(parts)
+            }
+            ExprKind::Alt(items) => {
+                let mut parts = Vec::with_capacity(items.len());
+                for item in items {
+                    parts.push(self.regular_expr_regex(item)?);
+                }
+                Hir::alternation(parts)
+            }
+            ExprKind::Repeat { expr, min, max } => repetition(self.regular_expr_regex(expr)?, *min, *max),
+        })
+    }
+
+    /// Lowers an expression of a recursive rule, keeping regular parts as
+    /// regexes so that neighbours merge into one terminal.
+    fn lower_any(&mut self, owner: NonterminalId, expr: &Expr) -> Result<Lowered, GrammarError> {
+        Ok(match &expr.kind {
+            ExprKind::Empty => Lowered::Regular(Hir::empty()),
+            ExprKind::Literal { .. } | ExprKind::Pattern(_) => Lowered::Regular(self.leaf_regex(expr)),
+            ExprKind::Ref(name) => match self.names.get(name.as_str()).copied() {
+                Some(Name::Rule(index)) => match &self.rule_regex[index] {
+                    Some(hir) => Lowered::Regular(hir.clone()),
+                    None => Lowered::Alternatives(vec![vec![Piece::Symbol(Symbol::Nonterminal(
+                        self.rule_nt(index),
+                    ))]]),
+                },
+                _ => return Err(self.undefined(name, expr.span)),
+            },
+            ExprKind::Seq(items) => {
+                let mut pieces: Vec<Piece> = Vec::new();
+                for item in items {
+                    match self.lower_any(owner, item)? {
+                        Lowered::Regular(hir) => push_piece(&mut pieces, Piece::Regular(hir)),
+                        Lowered::Alternatives(mut alternatives) => {
+                            if alternatives.len() == 1 {
+                                for piece in alternatives.pop().unwrap_or_default() {
+                                    push_piece(&mut pieces, piece);
+                                }
+                            } else {
+                                let helper = self.helper_from_pieces(owner, alternatives)?;
+                                push_piece(&mut pieces, Piece::Symbol(Symbol::Nonterminal(helper)));
+                            }
+                        }
+                    }
+                }
+                match pieces.as_slice() {
+                    [] => Lowered::Regular(Hir::empty()),
+                    [Piece::Regular(hir)] => Lowered::Regular(hir.clone()),
+                    _ => Lowered::Alternatives(vec![pieces]),
+                }
+            }
+            ExprKind::Alt(items) => {
+                let mut regular = Vec::new();
+                let mut alternatives = Vec::new();
+                for item in items {
+                    match self.lower_any(owner, item)? {
+                        Lowered::Regular(hir) => regular.push(hir),
+                        Lowered::Alternatives(more) => alternatives.extend(more),
+                    }
+                }
+                if alternatives.is_empty() {
+                    Lowered::Regular(Hir::alternation(regular))
+                } else {
+                    if !regular.is_empty() {
+                        alternatives.insert(0, vec![Piece::Regular(Hir::alternation(regular))]);
+                    }
+                    Lowered::Alternatives(alternatives)
+                }
+            }
+            ExprKind::Repeat { expr: inner, min, max } => match self.lower_any(owner, inner)? {
+                Lowered::Regular(hir) => Lowered::Regular(repetition(hir, *min, *max)),
+                Lowered::Alternatives(alternatives) => {
+                    let item = if let [single] = alternatives.as_slice()
+                        && let [Piece::Symbol(symbol)] = single.as_slice()
+                    {
+                        vec![*symbol]
+                    } else {
+                        vec![Symbol::Nonterminal(self.helper_from_pieces(owner, alternatives)?)]
+                    };
+                    let symbols = self.repeat_symbols(owner, item, *min, *max);
+                    Lowered::Alternatives(vec![symbols.into_iter().map(Piece::Symbol).collect()])
+                }
+            },
+        })
+    }
+
+    /// A helper nonterminal whose productions are the given alternatives.
+    fn helper_from_pieces(
+        &mut self,
+        owner: NonterminalId,
+        alternatives: Vec<Vec<Piece>>,
+    ) -> Result<NonterminalId, GrammarError> {
+        let helper = self.new_helper(owner);
+        for pieces in alternatives {
+            if let Some(rhs) = self.finish_pieces(helper, pieces, false)? {
+                self.productions.push(Production { lhs: helper, rhs });
+            }
+        }
+        Ok(helper)
+    }
+
+    /// Turns the regular pieces of a sequence into terminals. Returns `None`
+    /// when a piece can never match (the production is useless).
+    fn finish_pieces(
+        &mut self,
+        owner: NonterminalId,
+        pieces: Vec<Piece>,
+        whole_input: bool,
+    ) -> Result<Option<Vec<Symbol>>, GrammarError> {
+        let mut rhs = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            match piece {
+                Piece::Symbol(symbol) => rhs.push(symbol),
+                Piece::Regular(hir) => {
+                    let properties = hir.properties();
+                    if properties.minimum_len().is_none() {
+                        // The piece matches nothing at all.
+                        return Ok(None);
+                    }
+                    let nullable = matches_empty(&hir);
+                    if properties.maximum_len() == Some(0) {
+                        if nullable {
+                            continue;
+                        }
+                        return Ok(None);
+                    }
+                    if !whole_input && !properties.look_set().is_empty() {
+                        return Err(GrammarError::new(
+                            ErrorKind::Regex,
+                            "anchors and word boundaries are only supported in a regex constraint, not inside a grammar",
+                        ));
+                    }
+                    let terminal = self.any_split_terminal(owner, hir);
+                    if nullable {
+                        rhs.push(Symbol::Nonterminal(self.optional(terminal)));
+                    } else {
+                        rhs.push(Symbol::Terminal(terminal));
+                    }
+                }
+            }
+        }
+        Ok(Some(rhs))
+    }
+
+    fn any_split_terminal(&mut self, owner: NonterminalId, hir: Hir) -> TerminalId {
+        let key = hir.to_string();
+        if let Some(existing) = self.terminal_lookup.get(&key) {
+            if let Some(&id) = existing.iter().find(|&&id| self.terminals[id.index()].hir == hir) {
+                return id;
+            }
+        }
+        let name = match hir.kind() {
+            HirKind::Literal(literal) => match std::str::from_utf8(&literal.0) {
+                Ok(text) => format!("{text:?}"),
+                Err(_) => self.piece_name(owner),
+            },
+            _ => self.piece_name(owner),
+        };
+        let literal = matches!(hir.kind(), HirKind::Literal(_));
+        let id = TerminalId(self.terminals.len() as u32);
+        let span = self.nonterminals[owner.index()].span;
+        self.terminals.push(Terminal { name, hir, priority: 0, literal, span });
+        self.terminal_lookup.entry(key).or_default().push(id);
+        id
+    }
+
+    fn piece_name(&mut self, owner: NonterminalId) -> String {
+        let base = self.nonterminals[owner.index()].name.clone();
+        let base = base.split('#').next().unwrap_or(&base).to_string();
+        let counter = self.terminals.iter().filter(|t| t.name.starts_with(&format!("{base}#"))).count();
+        format!("{base}#{}", counter + 1)
+    }
+
+    /// The nonterminal `T?` → `T` | ε, shared per terminal.
+    fn optional(&mut self, terminal: TerminalId) -> NonterminalId {
+        if let Some(&nt) = self.optional_terminal.get(&terminal) {
+            return nt;
+        }
+        let name = format!("{}?", self.terminals[terminal.index()].name);
+        let span = self.terminals[terminal.index()].span;
+        let nt = self.add_nonterminal(name, span);
+        self.productions.push(Production { lhs: nt, rhs: vec![Symbol::Terminal(terminal)] });
+        self.productions.push(Production { lhs: nt, rhs: Vec::new() });
+        self.optional_terminal.insert(terminal, nt);
+        nt
+    }
+
+    // ----- shared ----------------------------------------------------------
+
+    fn rule_nt(&mut self, index: usize) -> NonterminalId {
+        if let Some(nt) = self.rule_nonterminal[index] {
+            return nt;
+        }
+        let rule = &self.ebnf.rules[index];
+        let nt = self.add_nonterminal(rule.name.clone(), Some(rule.name_span));
+        self.rule_nonterminal[index] = Some(nt);
+        nt
+    }
+
+    fn add_nonterminal(&mut self, name: String, span: Option<Span>) -> NonterminalId {
+        let id = NonterminalId(self.nonterminals.len() as u32);
+        self.nonterminals.push(Nonterminal { name, span });
+        id
+    }
+
+    fn new_helper(&mut self, owner: NonterminalId) -> NonterminalId {
+        let counter = self.helper_counter.entry(owner).or_insert(0);
+        *counter += 1;
+        let number = *counter;
+        let owner_name = self.nonterminals[owner.index()].name.clone();
+        let span = self.nonterminals[owner.index()].span;
+        self.add_nonterminal(format!("{owner_name}#{number}"), span)
+    }
+
+    /// A helper nonterminal with the given productions.
+    fn helper(&mut self, owner: NonterminalId, alternatives: Vec<Vec<Symbol>>) -> NonterminalId {
+        let helper = self.new_helper(owner);
+        for rhs in alternatives {
+            self.productions.push(Production { lhs: helper, rhs });
+        }
+        helper
+    }
+
+    /// `item{min,max}` as a symbol sequence: `min` copies of the item, then
+    /// a left-recursive star helper (`S → S item | ε`, constant parser stack)
+    /// for an unbounded maximum, or a chain of optional helpers
+    /// (`O₁ → item | ε`, `Oₖ → item Oₖ₋₁ | ε`) for a bounded one.
+    fn repeat_symbols(&mut self, owner: NonterminalId, item: Vec<Symbol>, min: u32, max: Option<u32>) -> Vec<Symbol> {
+        let mut out = Vec::new();
+        for _ in 0..min {
+            out.extend(item.iter().copied());
+        }
+        if item.is_empty() {
+            return out;
+        }
+        match max {
+            None => {
+                let star = self.new_helper(owner);
+                let mut rhs = vec![Symbol::Nonterminal(star)];
+                rhs.extend(item.iter().copied());
+                self.productions.push(Production { lhs: star, rhs });
+                self.productions.push(Production { lhs: star, rhs: Vec::new() });
+                out.push(Symbol::Nonterminal(star));
+            }
+            Some(max) if max > min => {
+                let mut previous: Option<NonterminalId> = None;
+                for _ in 0..(max - min) {
+                    let optional = self.new_helper(owner);
+                    let mut rhs = item.clone();
+                    if let Some(previous) = previous {
+                        rhs.push(Symbol::Nonterminal(previous));
+                    }
+                    self.productions.push(Production { lhs: optional, rhs });
+                    self.productions.push(Production { lhs: optional, rhs: Vec::new() });
+                    previous = Some(optional);
+                }
+                if let Some(last) = previous {
+                    out.push(Symbol::Nonterminal(last));
+                }
+            }
+            Some(_) => {}
+        }
+        out
+    }
+
+    fn leaf_regex(&self, expr: &Expr) -> Hir {
+        match &expr.kind {
+            ExprKind::Literal { value, case_insensitive: false } => Hir::literal(value.as_bytes()),
+            ExprKind::Literal { value, case_insensitive: true } => case_insensitive_literal(value),
+            ExprKind::Pattern(hir) => hir.clone(),
+            _ => Hir::fail(),
+        }
+    }
+
+    /// Prunes useless symbols, checks the language is not empty, and
+    /// renumbers everything densely.
+    fn finish(self) -> Result<Grammar, GrammarError> {
+        let Some(start) = self.start else {
+            return Err(GrammarError::new(ErrorKind::Undefined, "the grammar has no start rule"));
+        };
+        let nt_count = self.nonterminals.len();
+        let terminal_ok: Vec<bool> =
+            self.terminals.iter().map(|t| t.hir.properties().minimum_len().is_some()).collect();
+        let Usefulness { productive, reachable, mut terminal_used } =
+            usefulness(nt_count, &self.productions, start, &terminal_ok, &self.nonterminals)?;
+        let useful_production = |production: &Production| {
+            productive[production.lhs.index()]
+                && production.rhs.iter().all(|symbol| match symbol {
+                    Symbol::Terminal(t) => terminal_ok[t.index()],
+                    Symbol::Nonterminal(n) => productive[n.index()],
+                })
+        };
+        for &ignored in &self.ignore {
+            terminal_used[ignored.index()] = true;
+        }
+        // Renumber.
+        let mut terminal_map = vec![None; self.terminals.len()];
+        let mut terminals = Vec::new();
+        for (index, terminal) in self.terminals.into_iter().enumerate() {
+            if terminal_used[index] {
+                terminal_map[index] = Some(TerminalId(terminals.len() as u32));
+                terminals.push(terminal);
+            }
+        }
+        let mut nonterminal_map = vec![None; nt_count];
+        let mut nonterminals = Vec::new();
+        for (index, nonterminal) in self.nonterminals.into_iter().enumerate() {
+            if reachable[index] {
+                nonterminal_map[index] = Some(NonterminalId(nonterminals.len() as u32));
+                nonterminals.push(nonterminal);
+            }
+        }
+        let map_symbol = |symbol: &Symbol| -> Option<Symbol> {
+            Some(match symbol {
+                Symbol::Terminal(t) => Symbol::Terminal(terminal_map[t.index()]?),
+                Symbol::Nonterminal(n) => Symbol::Nonterminal(nonterminal_map[n.index()]?),
+            })
+        };
+        let mut productions = Vec::new();
+        let mut seen = hashbrown::HashSet::new();
+        for production in &self.productions {
+            if !reachable[production.lhs.index()] || !useful_production(production) {
+                continue;
+            }
+            let Some(lhs) = nonterminal_map[production.lhs.index()] else { continue };
+            let rhs: Option<Vec<Symbol>> = production.rhs.iter().map(map_symbol).collect();
+            let Some(rhs) = rhs else { continue };
+            let production = Production { lhs, rhs };
+            if seen.insert(production.clone()) {
+                productions.push(production);
+            }
+        }
+        let ignore = self.ignore.iter().filter_map(|t| terminal_map[t.index()]).collect();
+        let start = nonterminal_map[start.index()].unwrap_or(NonterminalId(0));
+        Ok(Grammar { lexing: self.ebnf.lexing, terminals, nonterminals, productions, start, ignore })
+    }
+}
+
+/// Which nonterminals derive some terminal string (productive), which the
+/// start reaches through productive productions, and which terminals those
+/// productions use.
+struct Usefulness {
+    productive: Vec<bool>,
+    reachable: Vec<bool>,
+    terminal_used: Vec<bool>,
+}
+
+fn usefulness(
+    nt_count: usize,
+    productions: &[Production],
+    start: NonterminalId,
+    terminal_ok: &[bool],
+    nonterminals: &[Nonterminal],
+) -> Result<Usefulness, GrammarError> {
+    let mut productive = vec![false; nt_count];
+    loop {
+        let mut changed = false;
+        for production in productions {
+            if productive[production.lhs.index()] {
+                continue;
+            }
+            let ok = production.rhs.iter().all(|symbol| match symbol {
+                Symbol::Terminal(t) => terminal_ok[t.index()],
+                Symbol::Nonterminal(n) => productive[n.index()],
+            });
+            if ok {
+                productive[production.lhs.index()] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    if !productive[start.index()] {
+        let start_nt = &nonterminals[start.index()];
+        let mut error = GrammarError::new(
+            ErrorKind::EmptyLanguage,
+            format!("the grammar accepts no string at all: rule `{}` can never finish", start_nt.name),
+        )
+        .with_help("every derivation runs forever (e.g. `root ::= root \"a\"` with no other alternative) or uses a pattern that matches nothing");
+        if let Some(span) = start_nt.span {
+            error = error.with_span(span);
+        }
+        return Err(error);
+    }
+    let useful = |production: &Production| {
+        productive[production.lhs.index()]
+            && production.rhs.iter().all(|symbol| match symbol {
+                Symbol::Terminal(t) => terminal_ok[t.index()],
+                Symbol::Nonterminal(n) => productive[n.index()],
+            })
+    };
+    let mut by_lhs: Vec<Vec<usize>> = vec![Vec::new(); nt_count];
+    for (index, production) in productions.iter().enumerate() {
+        by_lhs[production.lhs.index()].push(index);
+    }
+    let mut reachable = vec![false; nt_count];
+    let mut terminal_used = vec![false; terminal_ok.len()];
+    reachable[start.index()] = true;
+    let mut stack = vec![start];
+    while let Some(nt) = stack.pop() {
+        for &index in &by_lhs[nt.index()] {
+            let production = &productions[index];
+            if !useful(production) {
+                continue;
+            }
+            for symbol in &production.rhs {
+                match symbol {
+                    Symbol::Terminal(t) => terminal_used[t.index()] = true,
+                    Symbol::Nonterminal(n) => {
+                        if !reachable[n.index()] {
+                            reachable[n.index()] = true;
+                            stack.push(*n);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(Usefulness { productive, reachable, terminal_used })
+}
+
+/// Removes the productions that use a terminal which can never match (as
+/// the lexer found out), and whatever becomes useless. Terminal ids are
+/// kept; nonterminals are renumbered.
+pub(crate) fn remove_unmatchable(grammar: &mut Grammar, matchable: &[bool]) -> Result<(), GrammarError> {
+    let nt_count = grammar.nonterminals.len();
+    let Usefulness { productive, reachable, .. } =
+        usefulness(nt_count, &grammar.productions, grammar.start, matchable, &grammar.nonterminals)?;
+    let mut map = vec![None; nt_count];
+    let mut nonterminals = Vec::new();
+    for (index, nonterminal) in grammar.nonterminals.iter().enumerate() {
+        if reachable[index] && productive[index] {
+            map[index] = Some(NonterminalId(nonterminals.len() as u32));
+            nonterminals.push(nonterminal.clone());
+        }
+    }
+    let mut productions = Vec::new();
+    for production in &grammar.productions {
+        let Some(lhs) = map[production.lhs.index()] else { continue };
+        let rhs: Option<Vec<Symbol>> = production
+            .rhs
+            .iter()
+            .map(|symbol| match symbol {
+                Symbol::Terminal(t) => matchable[t.index()].then_some(*symbol),
+                Symbol::Nonterminal(n) => map[n.index()].map(Symbol::Nonterminal),
+            })
+            .collect();
+        if let Some(rhs) = rhs {
+            productions.push(Production { lhs, rhs });
+        }
+    }
+    grammar.start = map[grammar.start.index()].unwrap_or(NonterminalId(0));
+    grammar.nonterminals = nonterminals;
+    grammar.productions = productions;
+    Ok(())
+}
+
+fn duplicate(name: &str, span: Span, previous: Span) -> GrammarError {
+    GrammarError::at(ErrorKind::Duplicate, span, format!("`{name}` is defined twice"))
+        .with_help(format!("the first definition starts at byte {}; rename or merge them", previous.start))
+}
+
+/// Appends a piece, merging adjacent regular pieces into one regex.
+fn push_piece(pieces: &mut Vec<Piece>, piece: Piece) {
+    if let Piece::Regular(next) = &piece {
+        if let Some(Piece::Regular(previous)) = pieces.last_mut() {
+            let merged = Hir::concat(vec![previous.clone(), next.clone()]);
+            *previous = merged;
+            return;
+        }
+    }
+    pieces.push(piece);
+}
+
+/// Whether a regex matches the empty input. Unlike `minimum_len() ==
+/// Some(0)`, this evaluates assertions: on empty input `^`, `$` and `\B`
+/// hold, `\b` does not.
+pub(crate) fn matches_empty(hir: &Hir) -> bool {
+    use regex_syntax::hir::Look;
+    match hir.kind() {
+        HirKind::Empty => true,
+        HirKind::Literal(literal) => literal.0.is_empty(),
+        HirKind::Class(_) => false,
+        HirKind::Look(look) => !matches!(
+            look,
+            Look::WordAscii
+                | Look::WordUnicode
+                | Look::WordStartAscii
+                | Look::WordEndAscii
+                | Look::WordStartUnicode
+                | Look::WordEndUnicode
+        ),
+        HirKind::Repetition(repetition) => repetition.min == 0 || matches_empty(&repetition.sub),
+        HirKind::Capture(capture) => matches_empty(&capture.sub),
+        HirKind::Concat(items) => items.iter().all(matches_empty),
+        HirKind::Alternation(items) => items.iter().any(matches_empty),
+    }
+}
+
+fn repetition(hir: Hir, min: u32, max: Option<u32>) -> Hir {
+    Hir::repetition(Repetition { min, max, greedy: true, sub: Box::new(hir) })
+}
+
+/// A literal matched without regard to case: each character with simple
+/// case folding, as Lark's `"..."i` (Python's `re.IGNORECASE`) does.
+fn case_insensitive_literal(value: &str) -> Hir {
+    let parts = value
+        .chars()
+        .map(|c| {
+            let mut class = ClassUnicode::new([ClassUnicodeRange::new(c, c)]);
+            class.case_fold_simple();
+            if class.ranges().len() == 1 && class.ranges()[0].start() == class.ranges()[0].end() {
+                let mut buffer = [0u8; 4];
+                Hir::literal(c.encode_utf8(&mut buffer).as_bytes())
+            } else {
+                Hir::class(Class::Unicode(class))
+            }
+        })
+        .collect();
+    Hir::concat(parts)
+}
+
+/// A display name for an anonymous terminal: the literal in quotes or the
+/// pattern between slashes.
+fn anonymous_name(expr: &Expr) -> String {
+    match &expr.kind {
+        ExprKind::Literal { value, case_insensitive } => {
+            format!("{value:?}{}", if *case_insensitive { "i" } else { "" })
+        }
+        ExprKind::Pattern(hir) => format!("/{hir}/"),
+        _ => "<anonymous>".to_string(),
+    }
+}
+
+fn collect_rule_refs(expr: &Expr, names: &HashMap<&str, Name>, out: &mut Vec<usize>) {
+    match &expr.kind {
+        ExprKind::Ref(name) => {
+            if let Some(Name::Rule(index)) = names.get(name.as_str()) {
+                if !out.contains(index) {
+                    out.push(*index);
+                }
+            }
+        }
+        ExprKind::Seq(items) | ExprKind::Alt(items) => {
+            items.iter().for_each(|item| collect_rule_refs(item, names, out))
+        }
+        ExprKind::Repeat { expr, .. } => collect_rule_refs(expr, names, out),
+        ExprKind::Empty | ExprKind::Literal { .. } | ExprKind::Pattern(_) => {}
+    }
+}
+
+fn refers_to_any(expr: &Expr, names: &HashMap<&str, Name>, set: &[bool]) -> bool {
+    let mut refs = Vec::new();
+    collect_rule_refs(expr, names, &mut refs);
+    refs.iter().any(|&index| set[index])
+}
+
+/// Tarjan's strongly connected components, iteratively (grammars can be deep
+/// enough to overflow a recursive version).
+fn strongly_connected_components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let count = edges.len();
+    let mut index_of = vec![usize::MAX; count];
+    let mut low = vec![0usize; count];
+    let mut on_stack = vec![false; count];
+    let mut stack = Vec::new();
+    let mut components = Vec::new();
+    let mut next_index = 0;
+    for root in 0..count {
+        if index_of[root] != usize::MAX {
+            continue;
+        }
+        // (node, next edge position)
+        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        index_of[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (node, ref mut position)) = work.last_mut() {
+            if *position < edges[node].len() {
+                let next = edges[node][*position];
+                *position += 1;
+                if index_of[next] == usize::MAX {
+                    index_of[next] = next_index;
+                    low[next] = next_index;
+                    next_index += 1;
+                    stack.push(next);
+                    on_stack[next] = true;
+                    work.push((next, 0));
+                } else if on_stack[next] {
+                    low[node] = low[node].min(index_of[next]);
+                }
+            } else {
+                work.pop();
+                if let Some(&(parent, _)) = work.last() {
+                    low[parent] = low[parent].min(low[node]);
+                }
+                if low[node] == index_of[node] {
+                    let mut component = Vec::new();
+                    while let Some(member) = stack.pop() {
+                        on_stack[member] = false;
+                        component.push(member);
+                        if member == node {
+                            break;
+                        }
+                    }
+                    components.push(component);
+                }
+            }
+        }
+    }
+    components
+}
+
+/// The defined name closest to `name` by edit distance, if any is close.
+fn closest_name<'n>(name: &str, candidates: impl Iterator<Item = &'n str>) -> Option<&'n str> {
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        let distance = edit_distance(name, candidate);
+        let limit = (name.chars().count() / 3).max(1);
+        if distance <= limit && best.is_none_or(|(d, c)| (distance, candidate) < (d, c)) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, candidate)| candidate)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ebnf::RuleDef;
+
+    fn span() -> Span {
+        Span::new(0, 0)
+    }
+    fn lit(text: &str) -> Expr {
+        Expr::new(ExprKind::Literal { value: text.into(), case_insensitive: false }, span())
+    }
+    fn reference(name: &str) -> Expr {
+        Expr::new(ExprKind::Ref(name.into()), span())
+    }
+    fn seq(items: Vec<Expr>) -> Expr {
+        Expr::new(ExprKind::Seq(items), span())
+    }
+    fn alt(items: Vec<Expr>) -> Expr {
+        Expr::new(ExprKind::Alt(items), span())
+    }
+    fn star(item: Expr) -> Expr {
+        Expr::new(ExprKind::Repeat { expr: Box::new(item), min: 0, max: None }, span())
+    }
+    fn rule(name: &str, body: Expr) -> RuleDef {
+        RuleDef { name: name.into(), name_span: span(), body }
+    }
+    fn gbnf(rules: Vec<RuleDef>) -> Ebnf {
+        Ebnf { lexing: Lexing::AnySplit, rules, terminals: vec![], ignore: vec![], start: "root".into() }
+    }
+
+    #[test]
+    fn regular_grammar_becomes_one_terminal() {
+        let grammar = lower(&gbnf(vec![
+            rule("root", seq(vec![reference("word"), lit(" "), reference("word")])),
+            rule("word", star(lit("a"))),
+        ]))
+        .unwrap();
+        assert_eq!(grammar.terminals.len(), 1);
+        assert_eq!(grammar.productions.len(), 1);
+        assert_eq!(grammar.productions[0].rhs, vec![Symbol::Terminal(TerminalId(0))]);
+    }
+
+    #[test]
+    fn recursive_rule_keeps_regular_runs_together() {
+        // root ::= "(" ws root ws ")" | "x"
+        let grammar = lower(&gbnf(vec![
+            rule(
+                "root",
+                alt(vec![
+                    seq(vec![lit("("), reference("ws"), reference("root"), reference("ws"), lit(")")]),
+                    lit("x"),
+                ]),
+            ),
+            rule("ws", star(lit(" "))),
+        ]))
+        .unwrap();
+        // Terminals: "x", "(" ws, ws ")"
+        assert_eq!(grammar.terminals.len(), 3, "{grammar}");
+        assert_eq!(grammar.productions.len(), 2, "{grammar}");
+    }
+
+    #[test]
+    fn nullable_regular_piece_becomes_optional_nonterminal() {
+        // root ::= ws root | "x"   (ws can be empty)
+        let grammar = lower(&gbnf(vec![
+            rule("root", alt(vec![seq(vec![reference("ws"), reference("root")]), lit("x")])),
+            rule("ws", star(lit(" "))),
+        ]))
+        .unwrap();
+        let text = grammar.to_string();
+        assert!(text.contains("root#1? →"), "{text}");
+        assert!(text.contains("root#1? → ε"), "{text}");
+    }
+
+    #[test]
+    fn undefined_rule_suggests_a_close_name() {
+        let error = lower(&gbnf(vec![rule("root", reference("valeu")), rule("value", lit("v"))])).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Undefined);
+        assert_eq!(error.help.as_deref(), Some("did you mean `value`?"));
+    }
+
+    #[test]
+    fn missing_root_is_reported() {
+        let error = lower(&gbnf(vec![rule("main", lit("v"))])).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Undefined);
+        assert!(error.message.contains("`root`"));
+    }
+
+    #[test]
+    fn grammar_that_never_finishes_is_empty() {
+        let error =
+            lower(&gbnf(vec![rule("root", seq(vec![reference("root"), lit("a")]))])).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::EmptyLanguage);
+    }
+
+    #[test]
+    fn useless_rules_are_pruned() {
+        // root ::= "a" | loop ; loop ::= loop "b"   (loop never finishes)
+        let grammar = lower(&gbnf(vec![
+            rule("root", alt(vec![seq(vec![lit("a"), reference("root")]), lit("a"), reference("loop")])),
+            rule("loop", seq(vec![reference("loop"), lit("b")])),
+        ]))
+        .unwrap();
+        assert!(grammar.nonterminals.iter().all(|nt| nt.name != "loop"), "{grammar}");
+    }
+
+    #[test]
+    fn greedy_mode_shares_equal_anonymous_terminals() {
+        let ebnf = Ebnf {
+            lexing: Lexing::Greedy,
+            rules: vec![
+                rule("start", seq(vec![lit(","), reference("item"), lit(",")])),
+                rule("item", reference("COMMA")),
+            ],
+            terminals: vec![crate::ebnf::TerminalDef {
+                name: "COMMA".into(),
+                name_span: span(),
+                priority: 0,
+                body: lit(","),
+            }],
+            ignore: vec![],
+            start: "start".into(),
+        };
+        let grammar = lower(&ebnf).unwrap();
+        // The two anonymous "," share one terminal; the named COMMA is its own.
+        assert_eq!(grammar.terminals.len(), 2, "{grammar}");
+    }
+
+    #[test]
+    fn greedy_mode_refuses_empty_terminals() {
+        let ebnf = Ebnf {
+            lexing: Lexing::Greedy,
+            rules: vec![rule("start", star(lit("a")))],
+            terminals: vec![crate::ebnf::TerminalDef {
+                name: "E".into(),
+                name_span: span(),
+                priority: 0,
+                body: star(lit("x")),
+            }],
+            ignore: vec![reference("E")],
+            start: "start".into(),
+        };
+        let error = lower(&ebnf).unwrap_err();
+        assert!(error.message.contains("empty string"), "{error}");
+    }
+
+    #[test]
+    fn edit_distance_is_levenshtein() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+}

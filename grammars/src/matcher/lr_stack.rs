@@ -1,0 +1,220 @@
+//! A persistent LR stack for the deterministic driver.
+//!
+//! The newest states live in a small inline array; older ones are spilled,
+//! a few at a time, into immutable chunks shared through `Arc`. Cloning a
+//! stack (a fork) copies at most [`TOP`] integers and bumps one reference
+//! count, whatever the depth; pushes and pops touch only the inline part,
+//! except for one allocation every [`SPILL`] pushes and one chunk copy when
+//! pops run out of inline states.
+
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use super::Parser;
+use crate::compile::Compiled;
+use crate::lr::{Action, Cell};
+
+/// Inline capacity.
+const TOP: usize = 16;
+/// States moved to a shared chunk when the inline part is full.
+const SPILL: usize = 8;
+
+#[derive(Debug)]
+struct Chunk {
+    /// Oldest first.
+    states: Box<[u32]>,
+    below: Option<Arc<Chunk>>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct LrStack {
+    /// Newest last; never empty for a live stack.
+    top: SmallVec<[u32; TOP]>,
+    below: Option<Arc<Chunk>>,
+}
+
+impl LrStack {
+    fn bottom() -> LrStack {
+        let mut top = SmallVec::new();
+        top.push(0);
+        LrStack { top, below: None }
+    }
+
+    #[inline]
+    pub(crate) fn top_state(&self) -> u32 {
+        // The inline part is refilled whenever it empties.
+        self.top.last().copied().unwrap_or(0)
+    }
+
+    /// The state `depth` entries below the top (0 is the top).
+    fn state_at(&self, depth: usize) -> Option<u32> {
+        if depth < self.top.len() {
+            return Some(self.top[self.top.len() - 1 - depth]);
+        }
+        let mut depth = depth - self.top.len();
+        let mut chunk = self.below.as_deref();
+        while let Some(c) = chunk {
+            if depth < c.states.len() {
+                return Some(c.states[c.states.len() - 1 - depth]);
+            }
+            depth -= c.states.len();
+            chunk = c.below.as_deref();
+        }
+        None
+    }
+
+    #[inline]
+    fn push(&mut self, state: u32) {
+        if self.top.len() == TOP {
+            let spilled: Box<[u32]> = self.top[..SPILL].into();
+            self.below = Some(Arc::new(Chunk { states: spilled, below: self.below.take() }));
+            self.top.drain(..SPILL);
+        }
+        self.top.push(state);
+    }
+
+    fn pop(&mut self, mut count: usize) {
+        loop {
+            if count < self.top.len() {
+                let keep = self.top.len() - count;
+                self.top.truncate(keep);
+                return;
+            }
+            count -= self.top.len();
+            self.top.clear();
+            let Some(chunk) = self.below.take() else { return };
+            self.top.extend_from_slice(&chunk.states);
+            self.below = chunk.below.clone();
+            if count == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Feeds one terminal: reductions, then the shift. Returns false on a
+    /// syntax error (the stack is then unspecified and must be dropped).
+    fn feed_in_place(&mut self, compiled: &Compiled, terminal: u32) -> bool {
+        let tables = &compiled.tables;
+        loop {
+            match tables.cell(self.top_state(), terminal) {
+                Cell::One(Action::Shift(next)) => {
+                    self.push(next);
+                    return true;
+                }
+                Cell::One(Action::Reduce(production)) => {
+                    let shape = tables.production(production);
+                    self.pop(shape.len as usize);
+                    let next = tables.goto(self.top_state(), shape.lhs);
+                    self.push(next);
+                }
+                // Accept only appears on end of input; conflicted cells only
+                // in tables driven by the GLR driver.
+                Cell::One(Action::Accept) | Cell::Many(_) | Cell::Error => return false,
+            }
+        }
+    }
+
+    /// The top state after feeding `terminal`, without building the new
+    /// stack: reductions are simulated over a small overlay.
+    fn peek_after(&self, compiled: &Compiled, terminal: u32) -> Option<u32> {
+        let tables = &compiled.tables;
+        let mut overlay: SmallVec<[u32; 8]> = SmallVec::new();
+        let mut popped = 0usize;
+        loop {
+            let top = match overlay.last() {
+                Some(&state) => state,
+                None => self.state_at(popped)?,
+            };
+            match tables.cell(top, terminal) {
+                Cell::One(Action::Shift(next)) => return Some(next),
+                Cell::One(Action::Reduce(production)) => {
+                    let shape = tables.production(production);
+                    let mut remaining = shape.len as usize;
+                    let from_overlay = remaining.min(overlay.len());
+                    overlay.truncate(overlay.len() - from_overlay);
+                    remaining -= from_overlay;
+                    popped += remaining;
+                    let below = match overlay.last() {
+                        Some(&state) => state,
+                        None => self.state_at(popped)?,
+                    };
+                    overlay.push(tables.goto(below, shape.lhs));
+                }
+                Cell::One(Action::Accept) | Cell::Many(_) | Cell::Error => return None,
+            }
+        }
+    }
+}
+
+impl Parser for LrStack {
+    fn initial(_compiled: &Compiled) -> LrStack {
+        LrStack::bottom()
+    }
+
+    #[inline]
+    fn alive(&self, compiled: &Compiled, lex: u32) -> bool {
+        compiled.lexeme_possible(lex, self.top_state())
+    }
+
+    fn candidates(&self, compiled: &Compiled, lex: u32, out: &mut SmallVec<[u32; 4]>) {
+        compiled.cut_candidates(lex, std::iter::once(self.top_state()), out);
+    }
+
+    fn feed(&self, compiled: &Compiled, terminal: u32) -> Option<LrStack> {
+        let mut next = self.clone();
+        next.feed_in_place(compiled, terminal).then_some(next)
+    }
+
+    #[inline]
+    fn alive_after(&self, compiled: &Compiled, terminal: u32, lex: u32) -> bool {
+        self.peek_after(compiled, terminal).is_some_and(|top| compiled.lexeme_possible(lex, top))
+    }
+
+    fn accepts_eof(&self, compiled: &Compiled) -> bool {
+        compiled.accepts_eof(self.top_state())
+    }
+
+    fn accepts_eof_after(&self, compiled: &Compiled, terminal: u32) -> bool {
+        self.peek_after(compiled, terminal).is_some_and(|top| compiled.accepts_eof(top))
+    }
+
+    fn absorb(&mut self, other: &LrStack) -> bool {
+        let same_below = match (&self.below, &other.below) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        same_below && self.top == other.top
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn states(stack: &LrStack) -> Vec<u32> {
+        (0..).map_while(|depth| stack.state_at(depth)).collect()
+    }
+
+    #[test]
+    fn push_pop_across_chunks() {
+        let mut stack = LrStack::bottom();
+        for state in 1..=100 {
+            stack.push(state);
+        }
+        assert_eq!(stack.top_state(), 100);
+        assert_eq!(states(&stack).len(), 101);
+        let fork = stack.clone();
+        stack.pop(60);
+        assert_eq!(stack.top_state(), 40);
+        assert_eq!(states(&stack), (0..=40).rev().collect::<Vec<_>>());
+        // The fork is untouched.
+        assert_eq!(fork.top_state(), 100);
+        assert_eq!(states(&fork).len(), 101);
+        stack.pop(40);
+        assert_eq!(states(&stack), vec![0]);
+        stack.push(7);
+        assert_eq!(states(&stack), vec![7, 0]);
+    }
+}

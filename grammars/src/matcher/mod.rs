@@ -1,0 +1,374 @@
+//! The byte-level matcher: is the input so far a viable prefix of the
+//! language, and is it complete?
+//!
+//! The matcher simulates the lexer and the parser together, one byte at a
+//! time, over a small set of *branches*. A branch is a hypothesis about how
+//! the input so far splits into lexemes: the lexer DFA state of the
+//! unfinished lexeme (or [`LexerDfa::START`] at a boundary) and the parser
+//! configuration after the finished ones. On each byte a branch may
+//!
+//! * **extend** its lexeme, if the DFA can still reach a terminal that the
+//!   parser could accept (or that is ignored), and
+//! * **cut** before the byte: finish the lexeme as a terminal it matches,
+//!   feed that terminal to the parser, and start a new lexeme with the byte.
+//!
+//! When a branch may cut depends on the grammar's [`Lexing`]: with
+//! `AnySplit` (GBNF, regex) wherever the lexeme matches a terminal the parser
+//! accepts — both hypotheses live on, which is exactly the semantics of a
+//! context-free grammar over characters. With `Greedy` (Lark) only where the
+//! byte cannot extend the lexeme: lexemes are longest matches, and ties go to
+//! the higher priority, then to literals over patterns.
+//!
+//! A branch survives only if it can still finish, so the set of branches is
+//! non-empty exactly when the input is a viable prefix — exact for
+//! `AnySplit` grammars. For `Greedy` grammars it is exact whenever a
+//! finished lexeme can always be followed by a byte that does not extend it
+//! (true of the grammars people write; see the crate docs).
+//!
+//! Branches that end up identical are merged (the GLR driver merges all
+//! branches with the same lexer state into one graph-structured stack), so
+//! ambiguity costs memory proportional to the number of distinct
+//! configurations, not of parses.
+
+mod gss;
+mod lr_stack;
+
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use crate::compile::{Compiled, CompiledGrammar, Driver};
+use crate::ebnf::Lexing;
+use crate::lexer::LexerDfa;
+
+pub(crate) use gss::Frontier;
+pub(crate) use lr_stack::LrStack;
+
+/// What a parser configuration must answer for the matcher. Implemented by
+/// the deterministic LR stack and by the GLR frontier.
+pub(crate) trait Parser: Clone {
+    fn initial(compiled: &Compiled) -> Self;
+    /// Can a lexeme in lexer state `lex` still become a terminal this
+    /// configuration accepts (or an ignored one)?
+    fn alive(&self, compiled: &Compiled, lex: u32) -> bool;
+    /// The terminals a lexeme ending in `lex` may be cut as, here.
+    fn candidates(&self, compiled: &Compiled, lex: u32, out: &mut SmallVec<[u32; 4]>);
+    /// The configuration after `terminal`, if the parser accepts it.
+    fn feed(&self, compiled: &Compiled, terminal: u32) -> Option<Self>;
+    /// `feed(terminal)` followed by `alive(lex)`, ideally without building
+    /// the new configuration.
+    fn alive_after(&self, compiled: &Compiled, terminal: u32, lex: u32) -> bool;
+    /// Can the parse end here?
+    fn accepts_eof(&self, compiled: &Compiled) -> bool;
+    /// `feed(terminal)` followed by `accepts_eof()`.
+    fn accepts_eof_after(&self, compiled: &Compiled, terminal: u32) -> bool;
+    /// Makes `self` also stand for `other`'s stacks if it can; returns
+    /// whether `other` is now covered and can be dropped.
+    fn absorb(&mut self, other: &Self) -> bool;
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Branch<P> {
+    lex: u32,
+    parser: P,
+}
+
+type Branches<P> = SmallVec<[Branch<P>; 1]>;
+
+#[derive(Clone, Debug)]
+enum State {
+    Lr(Branches<LrStack>),
+    Glr(Branches<Frontier>),
+}
+
+/// Why the matcher refused input. The matcher is left exactly as it was
+/// before the call.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MatchError {
+    /// The input stops being a viable prefix at byte `offset` of the bytes
+    /// passed in (that byte cannot follow what came before).
+    #[error("input is not a viable prefix: byte {offset} cannot follow what came before")]
+    Rejected { offset: usize },
+    /// The grammar is so ambiguous here that more than the configured number
+    /// of lexing/parsing hypotheses are alive at byte `offset`.
+    #[error("too ambiguous: more than {limit} hypotheses alive at byte {offset}")]
+    TooAmbiguous { offset: usize, limit: usize },
+}
+
+/// Asked to roll back more steps than are kept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot roll back {requested} steps: only {available} are kept")]
+pub struct RollbackError {
+    pub requested: usize,
+    pub available: usize,
+}
+
+/// A snapshot of the matcher before one `advance` call.
+#[derive(Debug)]
+struct Snapshot {
+    state: State,
+    consumed: u64,
+    previous: Option<Arc<Snapshot>>,
+}
+
+/// A cursor over a [`CompiledGrammar`]: the state after some bytes.
+///
+/// Cheap to fork ([`Clone`] is O(1): shared persistent stacks and history),
+/// `Send + Sync`, and rolls back the last steps (an `advance` call is one
+/// step; up to the grammar's `max_rollback` steps are kept).
+///
+/// ```
+/// use trellis_grammars::{CompiledGrammar, Format};
+///
+/// let grammar = CompiledGrammar::new(r#"root ::= "(" root ")" | "x""#, Format::Gbnf)?;
+/// let mut matcher = grammar.matcher();
+/// matcher.advance(b"((x")?;
+/// assert!(!matcher.is_complete());
+/// let fork = matcher.clone();
+/// matcher.advance(b"))")?;
+/// assert!(matcher.is_complete());
+/// assert!(!fork.is_complete());
+/// assert!(matcher.advance(b")").is_err()); // refused: state unchanged
+/// matcher.rollback(1)?;
+/// assert!(!matcher.is_complete());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Matcher {
+    grammar: CompiledGrammar,
+    state: State,
+    consumed: u64,
+    history: Option<Arc<Snapshot>>,
+    history_len: usize,
+}
+
+impl Matcher {
+    pub(crate) fn new(grammar: CompiledGrammar) -> Matcher {
+        let compiled = grammar.compiled();
+        let state = match compiled.driver {
+            Driver::Deterministic => {
+                State::Lr(SmallVec::from_elem(Branch { lex: LexerDfa::START, parser: LrStack::initial(compiled) }, 1))
+            }
+            Driver::Generalized => State::Glr(SmallVec::from_elem(
+                Branch { lex: LexerDfa::START, parser: Frontier::initial(compiled) },
+                1,
+            )),
+        };
+        Matcher { grammar, state, consumed: 0, history: None, history_len: 0 }
+    }
+
+    /// The grammar this matcher runs over.
+    pub fn grammar(&self) -> &CompiledGrammar {
+        &self.grammar
+    }
+
+    /// Consumes `bytes` as one step. On success the input so far is still a
+    /// viable prefix. On error nothing changes.
+    pub fn advance(&mut self, bytes: &[u8]) -> Result<(), MatchError> {
+        let compiled = self.grammar.compiled();
+        let saved = self.state.clone();
+        let result = match &mut self.state {
+            State::Lr(branches) => run(compiled, branches, bytes),
+            State::Glr(branches) => run(compiled, branches, bytes),
+        };
+        match result {
+            Ok(()) => {
+                self.push_history(saved);
+                self.consumed += bytes.len() as u64;
+                Ok(())
+            }
+            Err(error) => {
+                self.state = saved;
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether `bytes` could be consumed now (the input would stay a viable
+    /// prefix), without consuming them.
+    pub fn accepts_prefix(&self, bytes: &[u8]) -> bool {
+        self.check(bytes).is_ok()
+    }
+
+    /// Like [`Self::accepts_prefix`], but says where the input would stop
+    /// being viable.
+    pub fn check(&self, bytes: &[u8]) -> Result<(), MatchError> {
+        let compiled = self.grammar.compiled();
+        let mut state = self.state.clone();
+        match &mut state {
+            State::Lr(branches) => run(compiled, branches, bytes),
+            State::Glr(branches) => run(compiled, branches, bytes),
+        }
+    }
+
+    /// Whether the input so far is a complete string of the language.
+    pub fn is_complete(&self) -> bool {
+        let compiled = self.grammar.compiled();
+        match &self.state {
+            State::Lr(branches) => complete(compiled, branches),
+            State::Glr(branches) => complete(compiled, branches),
+        }
+    }
+
+    /// Bytes consumed so far.
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// How many steps [`Self::rollback`] can undo now.
+    pub fn rollback_available(&self) -> usize {
+        self.history_len
+    }
+
+    /// Undoes the last `steps` calls to [`Self::advance`].
+    pub fn rollback(&mut self, steps: usize) -> Result<(), RollbackError> {
+        if steps > self.history_len {
+            return Err(RollbackError { requested: steps, available: self.history_len });
+        }
+        for _ in 0..steps {
+            let Some(snapshot) = self.history.take() else { break };
+            self.state = snapshot.state.clone();
+            self.consumed = snapshot.consumed;
+            self.history = snapshot.previous.clone();
+            self.history_len -= 1;
+        }
+        Ok(())
+    }
+
+    /// Resets to the empty input (and forgets the history).
+    pub fn reset(&mut self) {
+        *self = Matcher::new(self.grammar.clone());
+    }
+
+    /// The number of live lexing/parsing hypotheses (1 for unambiguous
+    /// input); for diagnostics and benchmarks.
+    pub fn branch_count(&self) -> usize {
+        match &self.state {
+            State::Lr(branches) => branches.len(),
+            State::Glr(branches) => branches.len(),
+        }
+    }
+
+    fn push_history(&mut self, state: State) {
+        let limit = self.grammar.compiled().config.max_rollback;
+        if limit == 0 {
+            return;
+        }
+        self.history = Some(Arc::new(Snapshot { state, consumed: self.consumed, previous: self.history.take() }));
+        self.history_len += 1;
+        // Keep between `limit` and `2 * limit` snapshots: rebuilding the
+        // newest `limit` every `limit` steps is O(1) amortized, and keeps
+        // forks O(1) since the list stays persistent.
+        if self.history_len > 2 * limit {
+            let mut kept: Vec<(State, u64)> = Vec::with_capacity(limit);
+            let mut node = self.history.as_deref();
+            while let Some(snapshot) = node {
+                if kept.len() == limit {
+                    break;
+                }
+                kept.push((snapshot.state.clone(), snapshot.consumed));
+                node = snapshot.previous.as_deref();
+            }
+            let mut rebuilt: Option<Arc<Snapshot>> = None;
+            for (state, consumed) in kept.into_iter().rev() {
+                rebuilt = Some(Arc::new(Snapshot { state, consumed, previous: rebuilt }));
+            }
+            self.history = rebuilt;
+            self.history_len = limit;
+        }
+    }
+}
+
+/// Runs the branches over `bytes`; on error the branches are garbage.
+fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8]) -> Result<(), MatchError> {
+    let lexer = &compiled.lexer;
+    let greedy = compiled.lexing == Lexing::Greedy;
+    let mut next: Branches<P> = SmallVec::new();
+    let mut candidates: SmallVec<[u32; 4]> = SmallVec::new();
+    for (offset, &byte) in bytes.iter().enumerate() {
+        // Fast path: one branch that simply extends its lexeme, with no cut
+        // to consider (greedy: it extends; any-split: it matches nothing
+        // yet). This is most bytes of most inputs.
+        if let [branch] = branches.as_mut_slice() {
+            let extended = lexer.next(branch.lex, byte);
+            if extended != LexerDfa::DEAD
+                && (greedy || !lexer.is_accepting(branch.lex))
+                && branch.parser.alive(compiled, extended)
+            {
+                branch.lex = extended;
+                continue;
+            }
+        }
+        next.clear();
+        for branch in branches.drain(..) {
+            let lex = branch.lex;
+            let extended = lexer.next(lex, byte);
+            let extends = extended != LexerDfa::DEAD && branch.parser.alive(compiled, extended);
+            if lex != LexerDfa::START && (!greedy || !extends) && lexer.is_accepting(lex) {
+                let restarted = lexer.next(LexerDfa::START, byte);
+                if restarted != LexerDfa::DEAD {
+                    branch.parser.candidates(compiled, lex, &mut candidates);
+                    for &terminal in &candidates {
+                        if compiled.is_ignored(terminal) {
+                            if branch.parser.alive(compiled, restarted) {
+                                add(&mut next, Branch { lex: restarted, parser: branch.parser.clone() }, compiled, offset)?;
+                            }
+                        } else if branch.parser.alive_after(compiled, terminal, restarted) {
+                            if let Some(parser) = branch.parser.feed(compiled, terminal) {
+                                add(&mut next, Branch { lex: restarted, parser }, compiled, offset)?;
+                            }
+                        }
+                    }
+                }
+            }
+            if extends {
+                add(&mut next, Branch { lex: extended, parser: branch.parser }, compiled, offset)?;
+            }
+        }
+        std::mem::swap(branches, &mut next);
+        if branches.is_empty() {
+            return Err(MatchError::Rejected { offset });
+        }
+    }
+    Ok(())
+}
+
+/// Adds a branch unless an existing one with the same lexer state covers it.
+fn add<P: Parser>(
+    branches: &mut Branches<P>,
+    branch: Branch<P>,
+    compiled: &Compiled,
+    offset: usize,
+) -> Result<(), MatchError> {
+    for existing in branches.iter_mut() {
+        if existing.lex == branch.lex && existing.parser.absorb(&branch.parser) {
+            return Ok(());
+        }
+    }
+    branches.push(branch);
+    let limit = compiled.config.max_branches;
+    if branches.len() > limit {
+        return Err(MatchError::TooAmbiguous { offset, limit });
+    }
+    Ok(())
+}
+
+fn complete<P: Parser>(compiled: &Compiled, branches: &Branches<P>) -> bool {
+    let mut candidates: SmallVec<[u32; 4]> = SmallVec::new();
+    branches.iter().any(|branch| {
+        if branch.lex == LexerDfa::START {
+            return branch.parser.accepts_eof(compiled);
+        }
+        if !compiled.lexer.is_accepting(branch.lex) {
+            return false;
+        }
+        branch.parser.candidates(compiled, branch.lex, &mut candidates);
+        candidates.iter().any(|&terminal| {
+            if compiled.is_ignored(terminal) {
+                branch.parser.accepts_eof(compiled)
+            } else {
+                branch.parser.accepts_eof_after(compiled, terminal)
+            }
+        })
+    })
+}
