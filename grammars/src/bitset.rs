@@ -55,6 +55,20 @@ impl BitMatrix {
     }
 }
 
+impl BitMatrix {
+    /// ORs row `from` of `other` (same width) into row `into`; returns
+    /// whether it changed.
+    pub(crate) fn union_rows_from(&mut self, into: usize, other: &BitMatrix, from: usize) -> bool {
+        let mut changed = false;
+        for (target, value) in self.row_mut(into).iter_mut().zip(other.row(from)) {
+            let merged = *target | value;
+            changed |= merged != *target;
+            *target = merged;
+        }
+        changed
+    }
+}
+
 pub(crate) fn words_for(bits: usize) -> usize {
     bits.div_ceil(64).max(1)
 }

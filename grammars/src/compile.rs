@@ -227,9 +227,10 @@ pub struct Verdict {
     /// When not a viable prefix: the offset of the first byte at which it
     /// stopped being one.
     pub error_offset: Option<usize>,
-    /// The check gave up because the grammar was too ambiguous on this input
-    /// (then `prefix` and `complete` are false).
-    pub too_ambiguous: bool,
+    /// The check gave up at `error_offset`: the grammar was too ambiguous on
+    /// this input, or the lazy lexer ran out of states (then `prefix` and
+    /// `complete` are false and say nothing about the input).
+    pub gave_up: bool,
 }
 
 impl CompiledGrammar {
@@ -349,13 +350,13 @@ impl CompiledGrammar {
         let mut matcher = self.matcher();
         match matcher.advance(input) {
             Ok(()) => {
-                Verdict { complete: matcher.is_complete(), prefix: true, error_offset: None, too_ambiguous: false }
+                Verdict { complete: matcher.is_complete(), prefix: true, error_offset: None, gave_up: false }
             }
             Err(crate::MatchError::Rejected { offset }) => {
-                Verdict { complete: false, prefix: false, error_offset: Some(offset), too_ambiguous: false }
+                Verdict { complete: false, prefix: false, error_offset: Some(offset), gave_up: false }
             }
-            Err(crate::MatchError::TooAmbiguous { offset, .. }) => {
-                Verdict { complete: false, prefix: false, error_offset: Some(offset), too_ambiguous: true }
+            Err(crate::MatchError::TooAmbiguous { offset, .. } | crate::MatchError::LexerLimit { offset }) => {
+                Verdict { complete: false, prefix: false, error_offset: Some(offset), gave_up: true }
             }
         }
     }

@@ -1227,7 +1227,8 @@ fn closest_name<'n>(name: &str, candidates: impl Iterator<Item = &'n str>) -> Op
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
         let distance = edit_distance(name, candidate);
-        let limit = (name.chars().count() / 3).max(1);
+        let length = name.chars().count();
+        let limit = if length <= 3 { 1 } else { (length / 3).max(2) };
         if distance <= limit && best.is_none_or(|(d, c)| (distance, candidate) < (d, c)) {
             best = Some((distance, candidate));
         }

@@ -99,16 +99,15 @@ impl Prepared {
         let mut nullable_after = vec![false; item_count];
         for (index, (_, rhs)) in productions.iter().enumerate() {
             let base = item_base[index] as usize;
-            // Walk the suffixes from the right: FIRST(rhs[dot+1..]).
+            // Walk the suffixes from the right, so that when item `dot`'s
+            // row is written the accumulator holds FIRST(rhs[dot+1..]).
             let mut suffix_nullable = true;
             let mut suffix_first = vec![0u64; first.words()];
-            for dot in (0..=rhs.len()).rev() {
+            nullable_after[base + rhs.len()] = true;
+            for dot in (0..rhs.len()).rev() {
                 first_after.row_mut(base + dot).copy_from_slice(&suffix_first);
                 nullable_after[base + dot] = suffix_nullable;
-                if dot == 0 {
-                    break;
-                }
-                match rhs[dot - 1] {
+                match rhs[dot] {
                     Symbol::Terminal(t) => {
                         suffix_first.iter_mut().for_each(|w| *w = 0);
                         suffix_first[t.index() / 64] |= 1 << (t.index() % 64);

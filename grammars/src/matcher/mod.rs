@@ -93,6 +93,10 @@ pub enum MatchError {
     /// of lexing/parsing hypotheses are alive at byte `offset`.
     #[error("too ambiguous: more than {limit} hypotheses alive at byte {offset}")]
     TooAmbiguous { offset: usize, limit: usize },
+    /// The lazy lexer ran out of room for new DFA states at byte `offset`
+    /// (see `LexerLimits::lazy_states`).
+    #[error("the lazy lexer is out of states at byte {offset}")]
+    LexerLimit { offset: usize },
 }
 
 /// Asked to roll back more steps than are kept.
@@ -291,6 +295,9 @@ fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8])
         // yet). This is most bytes of most inputs.
         if let [branch] = branches.as_mut_slice() {
             let extended = lexer.next(branch.lex, byte);
+            if extended == LexerDfa::OVERFLOW {
+                return Err(MatchError::LexerLimit { offset });
+            }
             if extended != LexerDfa::DEAD
                 && (greedy || !lexer.is_accepting(branch.lex))
                 && branch.parser.alive(compiled, extended)
@@ -303,9 +310,15 @@ fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8])
         for branch in branches.drain(..) {
             let lex = branch.lex;
             let extended = lexer.next(lex, byte);
+            if extended == LexerDfa::OVERFLOW {
+                return Err(MatchError::LexerLimit { offset });
+            }
             let extends = extended != LexerDfa::DEAD && branch.parser.alive(compiled, extended);
             if lex != LexerDfa::START && (!greedy || !extends) && lexer.is_accepting(lex) {
                 let restarted = lexer.next(LexerDfa::START, byte);
+                if restarted == LexerDfa::OVERFLOW {
+                    return Err(MatchError::LexerLimit { offset });
+                }
                 if restarted != LexerDfa::DEAD {
                     branch.parser.candidates(compiled, lex, &mut candidates);
                     for &terminal in &candidates {

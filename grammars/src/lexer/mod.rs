@@ -1,0 +1,363 @@
+//! The lexer: every terminal of a grammar compiled into one DFA over bytes.
+//!
+//! The matcher asks three questions of a lexer state `q`, all O(1):
+//!
+//! * `next(q, byte)`: the state after one more byte;
+//! * `accepts(q)`: the terminals whose match ends exactly here;
+//! * `reach(q)`: the terminals some continuation can still complete. A state
+//!   that can complete nothing is the dead state, so "not dead" always
+//!   means "can still finish a lexeme".
+//!
+//! State 0 is [`LexerDfa::DEAD`]. State 1 is [`LexerDfa::START`], the "no
+//! partial lexeme" state: it never accepts (lexemes are never empty) and no
+//! transition enters it, so `q == START` exactly when the matcher stands at
+//! a lexeme boundary.
+//!
+//! Two backends answer these: a **dense** table built eagerly by
+//! regex-automata's determinizer (the normal case: lexers of real grammars
+//! have hundreds or thousands of states), and a **lazy** DFA built on first
+//! use, for constraints whose DFA would be too large to build (see
+//! [`lazy`]). The dense size limit decides which one a grammar gets.
+
+mod dense;
+mod lazy;
+
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_syntax::hir::Hir;
+
+use crate::bitset;
+use crate::error::{ErrorKind, GrammarError};
+use dense::DenseLexer;
+use lazy::LazyLexer;
+
+pub(crate) const DEAD: u32 = 0;
+pub(crate) const START: u32 = 1;
+/// Returned by `next` when the lazy lexer is out of room for new states.
+pub(crate) const OVERFLOW: u32 = u32::MAX - 1;
+
+/// Size limits for compiling terminals. Past the dense limits Trellis
+/// switches to the lazy lexer; past the NFA limit or the lazy capacity,
+/// compiling or matching fails with a clear error.
+#[derive(Clone, Copy, Debug)]
+pub struct LexerLimits {
+    /// Heap bytes for the Thompson NFA of all terminals.
+    pub nfa_size_limit: usize,
+    /// Heap bytes of a dense DFA before switching to the lazy one.
+    pub dfa_size_limit: usize,
+    /// Heap bytes used while determinizing before switching to the lazy DFA.
+    pub determinize_size_limit: usize,
+    /// Most states the lazy DFA may build.
+    pub lazy_states: usize,
+}
+
+impl Default for LexerLimits {
+    fn default() -> LexerLimits {
+        LexerLimits {
+            nfa_size_limit: 64 << 20,
+            dfa_size_limit: 8 << 20,
+            determinize_size_limit: 8 << 20,
+            lazy_states: 1 << 16,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Backend {
+    Dense(DenseLexer),
+    Lazy(LazyLexer),
+}
+
+/// A lexer DFA over bytes with per-state terminal sets.
+#[derive(Debug)]
+pub struct LexerDfa {
+    backend: Backend,
+}
+
+impl LexerDfa {
+    /// The dead state: no terminal can match any continuation.
+    pub const DEAD: u32 = DEAD;
+    /// The lexeme-boundary state (see the module docs).
+    pub const START: u32 = START;
+    /// What [`Self::next`] returns when the lazy lexer has no room for a new
+    /// state; the matcher turns it into an error.
+    pub const OVERFLOW: u32 = OVERFLOW;
+
+    /// Compiles the terminals (pattern `i` is terminal `i`).
+    pub fn build(terminals: &[Hir], limits: &LexerLimits) -> Result<LexerDfa, GrammarError> {
+        if terminals.is_empty() {
+            return Ok(LexerDfa { backend: Backend::Dense(DenseLexer::without_terminals()) });
+        }
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .nfa_size_limit(Some(limits.nfa_size_limit))
+                    .which_captures(WhichCaptures::None),
+            )
+            .build_many_from_hir(terminals)
+            .map_err(|error| nfa_error(&error.to_string()))?;
+        match DenseLexer::build(&nfa, limits.dfa_size_limit, limits.determinize_size_limit) {
+            Ok(dense) => Ok(LexerDfa { backend: Backend::Dense(dense) }),
+            Err(message) if message.contains("exceeded") || message.contains("limit") => {
+                match LazyLexer::new(nfa, limits.lazy_states) {
+                    Ok(lazy) => Ok(LexerDfa { backend: Backend::Lazy(lazy) }),
+                    Err(reason) => Err(GrammarError::new(
+                        ErrorKind::TooLarge,
+                        format!("the lexer DFA is too large to build ({message}), and {reason}"),
+                    )
+                    .with_help("simplify overlapping terminals, or raise the DFA size limit")),
+                }
+            }
+            Err(message) => Err(dfa_error(&message)),
+        }
+    }
+
+    /// The state after reading `byte` in `state`.
+    #[inline]
+    pub fn next(&self, state: u32, byte: u8) -> u32 {
+        match &self.backend {
+            Backend::Dense(dense) => dense.next(state, byte),
+            Backend::Lazy(lazy) => lazy.next(state, byte),
+        }
+    }
+
+    /// Whether a lexeme ending in `state` matches some terminal.
+    #[inline]
+    pub fn is_accepting(&self, state: u32) -> bool {
+        match &self.backend {
+            Backend::Dense(dense) => dense.is_accepting(state),
+            Backend::Lazy(lazy) => lazy.is_accepting(state),
+        }
+    }
+
+    /// Terminals whose match ends exactly in `state`, as a bitset.
+    #[inline]
+    pub fn accepts(&self, state: u32) -> &[u64] {
+        match &self.backend {
+            Backend::Dense(dense) => dense.accepts(state),
+            Backend::Lazy(lazy) => lazy.accepts(state),
+        }
+    }
+
+    /// Terminals some continuation from `state` can still match, as a
+    /// bitset.
+    #[inline]
+    pub fn reach(&self, state: u32) -> &[u64] {
+        match &self.backend {
+            Backend::Dense(dense) => dense.reach(state),
+            Backend::Lazy(lazy) => lazy.reach(state),
+        }
+    }
+
+    /// Whether the states are built on demand.
+    pub fn is_lazy(&self) -> bool {
+        matches!(self.backend, Backend::Lazy(_))
+    }
+
+    /// Number of states (built so far, for the lazy backend).
+    pub fn state_count(&self) -> usize {
+        match &self.backend {
+            Backend::Dense(dense) => dense.state_count(),
+            Backend::Lazy(lazy) => lazy.state_count(),
+        }
+    }
+
+    pub fn terminal_count(&self) -> usize {
+        match &self.backend {
+            Backend::Dense(dense) => dense.terminal_count(),
+            Backend::Lazy(lazy) => lazy.terminal_count(),
+        }
+    }
+
+    /// Approximate heap size in bytes.
+    pub fn memory_usage(&self) -> usize {
+        match &self.backend {
+            Backend::Dense(dense) => dense.memory_usage(),
+            Backend::Lazy(lazy) => lazy.memory_usage(),
+        }
+    }
+
+    /// A shortest non-empty string matching `terminal`, for examples in
+    /// conflict reports. Prefers printable ASCII bytes.
+    pub fn example(&self, terminal: usize) -> Option<Vec<u8>> {
+        let mut previous: hashbrown::HashMap<u32, (u32, u8)> = hashbrown::HashMap::new();
+        let mut queue = std::collections::VecDeque::from([START]);
+        let mut seen: hashbrown::HashSet<u32> = [START].into_iter().collect();
+        while let Some(state) = queue.pop_front() {
+            if bitset::contains(self.accepts(state), terminal) {
+                let mut bytes = Vec::new();
+                let mut at = state;
+                while let Some(&(from, byte)) = previous.get(&at) {
+                    bytes.push(byte);
+                    at = from;
+                }
+                bytes.reverse();
+                return Some(bytes);
+            }
+            let order = (0x20u8..0x7f).chain(0x7f..=0xff).chain(0..0x20);
+            for byte in order {
+                let target = self.next(state, byte);
+                if target != DEAD
+                    && target != OVERFLOW
+                    && bitset::contains(self.reach(target), terminal)
+                    && seen.insert(target)
+                {
+                    previous.insert(target, (state, byte));
+                    queue.push_back(target);
+                }
+            }
+        }
+        None
+    }
+}
+
+fn nfa_error(message: &str) -> GrammarError {
+    if message.contains("exceeds") || message.contains("limit") {
+        GrammarError::new(ErrorKind::TooLarge, format!("the terminals are too large to compile: {message}"))
+            .with_help("reduce large bounded repetitions such as `x{1000}` or very large character classes")
+    } else {
+        GrammarError::new(ErrorKind::Regex, format!("a terminal cannot be compiled: {message}"))
+    }
+}
+
+fn dfa_error(message: &str) -> GrammarError {
+    if message.to_lowercase().contains("unicode word boundary") {
+        GrammarError::new(ErrorKind::Regex, format!("a pattern cannot be compiled to a DFA: {message}"))
+            .with_help("use an ASCII word boundary `(?-u:\\b)` instead of the Unicode `\\b`")
+    } else {
+        GrammarError::new(ErrorKind::Regex, format!("the terminals cannot be compiled to a DFA: {message}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex_syntax::parse;
+
+    /// Both backends, built for the same patterns.
+    fn both(patterns: &[&str]) -> [LexerDfa; 2] {
+        let hirs: Vec<Hir> = patterns.iter().map(|p| parse(p).unwrap()).collect();
+        let dense = LexerDfa::build(&hirs, &LexerLimits::default()).unwrap();
+        assert!(!dense.is_lazy());
+        let nfa = thompson::Compiler::new()
+            .configure(thompson::Config::new().which_captures(WhichCaptures::None))
+            .build_many_from_hir(&hirs)
+            .unwrap();
+        let lazy = LexerDfa { backend: Backend::Lazy(LazyLexer::new(nfa, 1000).unwrap()) };
+        [dense, lazy]
+    }
+
+    fn run(lexer: &LexerDfa, text: &str) -> u32 {
+        text.bytes().fold(START, |state, byte| lexer.next(state, byte))
+    }
+
+    fn ones(set: &[u64]) -> Vec<usize> {
+        bitset::ones(set).collect()
+    }
+
+    #[test]
+    fn accepts_report_every_matching_terminal() {
+        for lexer in both(&["if", "[a-z]+", "[0-9]+"]) {
+            assert_eq!(ones(lexer.accepts(run(&lexer, "if"))), vec![0, 1]);
+            assert_eq!(ones(lexer.accepts(run(&lexer, "ifx"))), vec![1]);
+            assert_eq!(run(&lexer, "i0"), DEAD);
+        }
+    }
+
+    #[test]
+    fn start_never_accepts_and_is_never_reentered() {
+        for lexer in both(&["(ab)*c", "x*"]) {
+            assert!(bitset::is_empty(lexer.accepts(START)));
+            // "x*" would match empty, but a lexeme needs at least one byte.
+            assert!(bitset::contains(lexer.accepts(run(&lexer, "x")), 1));
+            for text in ["ab", "abab", "c", "x", "xx"] {
+                assert_ne!(run(&lexer, text), START);
+            }
+        }
+    }
+
+    #[test]
+    fn states_that_cannot_finish_are_dead() {
+        for lexer in both(&["abc"]) {
+            assert_ne!(run(&lexer, "ab"), DEAD);
+            assert_eq!(run(&lexer, "abd"), DEAD);
+            assert_eq!(run(&lexer, "abcd"), DEAD);
+        }
+        for lexer in both(&["a[^\\x00-\\x{10FFFF}]b", "z"]) {
+            assert_eq!(run(&lexer, "a"), DEAD);
+        }
+    }
+
+    #[test]
+    fn anchors_are_honoured() {
+        for lexer in both(&["ab$"]) {
+            assert!(bitset::contains(lexer.accepts(run(&lexer, "ab")), 0));
+            assert_eq!(run(&lexer, "abc"), DEAD);
+        }
+        for lexer in both(&["^a|b"]) {
+            assert!(bitset::contains(lexer.accepts(run(&lexer, "a")), 0));
+        }
+        for lexer in both(&["a$b", "c"]) {
+            assert_eq!(run(&lexer, "a"), DEAD);
+        }
+    }
+
+    #[test]
+    fn reach_sets_follow_continuations() {
+        for lexer in both(&["ab", "ac", "b"]) {
+            assert_eq!(ones(lexer.reach(run(&lexer, "a"))), vec![0, 1]);
+            assert_eq!(ones(lexer.reach(START)), vec![0, 1, 2]);
+        }
+    }
+
+    #[test]
+    fn utf8_classes_work_on_bytes() {
+        for lexer in both(&["[é-ê]"]) {
+            assert!(bitset::contains(lexer.accepts(run(&lexer, "é")), 0));
+            assert_ne!(lexer.next(START, 0xC3), DEAD);
+            assert_eq!(lexer.next(START, 0xFF), DEAD);
+        }
+    }
+
+    #[test]
+    fn examples_are_shortest_matches() {
+        for lexer in both(&["[a-z]{3}", "\"(\\\\.|[^\"])*\""]) {
+            assert_eq!(lexer.example(0), Some(b"aaa".to_vec()));
+            assert_eq!(lexer.example(1), Some(b"\"\"".to_vec()));
+        }
+    }
+
+    #[test]
+    fn size_limits_are_errors_not_panics() {
+        let hirs = vec![parse("[a-z]{50}[0-9]{50}\\w{100}").unwrap()];
+        let limits = LexerLimits { nfa_size_limit: 1000, ..LexerLimits::default() };
+        let error = LexerDfa::build(&hirs, &limits).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::TooLarge, "{error}");
+    }
+
+    #[test]
+    fn huge_dfas_fall_back_to_the_lazy_lexer() {
+        let hirs = vec![parse("[A-Z][a-z ,']{0,60}amazing[a-z ,']{0,60}\\.$").unwrap()];
+        let lexer = LexerDfa::build(&hirs, &LexerLimits::default()).unwrap();
+        assert!(lexer.is_lazy());
+        let state = run(&lexer, "It was amazing, amazing.");
+        assert!(bitset::contains(lexer.accepts(state), 0));
+        assert_eq!(run(&lexer, "it"), DEAD);
+    }
+
+    #[test]
+    fn lazy_lexer_reports_overflow() {
+        let hirs = vec![parse("[a-z]{0,30}x[a-z]{0,30}").unwrap()];
+        let nfa = thompson::Compiler::new().build_many_from_hir(&hirs).unwrap();
+        let lexer = LexerDfa { backend: Backend::Lazy(LazyLexer::new(nfa, 8).unwrap()) };
+        let mut state = START;
+        let mut overflowed = false;
+        for byte in b"abcdefghijklmnopqrstuvwxyz".iter().cycle().take(40) {
+            state = lexer.next(state, *byte);
+            if state == OVERFLOW {
+                overflowed = true;
+                break;
+            }
+        }
+        assert!(overflowed);
+    }
+}
