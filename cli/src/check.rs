@@ -93,7 +93,9 @@ fn check_all(grammar: &CompiledGrammar, prefix_mode: bool) -> io::Result<ExitCod
     }
     let ok = if prefix_mode { verdict.prefix } else { verdict.complete };
     match verdict {
-        Verdict { complete: true, .. } => writeln!(out, "complete: the input is in the language ({} bytes)", input.len())?,
+        Verdict { complete: true, .. } => {
+            writeln!(out, "complete: the input is in the language ({} bytes)", input.len())?
+        }
         Verdict { prefix: true, .. } => {
             writeln!(out, "incomplete: the input is a viable prefix but not in the language ({} bytes)", input.len())?
         }

@@ -255,9 +255,8 @@ impl CompiledGrammar {
         let lexer = LexerDfa::build(&hirs, &config.lexer)?;
         // A terminal whose regex only matches the empty string (or nothing,
         // once assertions are taken into account) can never be a lexeme.
-        let matchable: Vec<bool> = (0..grammar.terminals.len())
-            .map(|t| bitset::contains(lexer.reach(LexerDfa::START), t))
-            .collect();
+        let matchable: Vec<bool> =
+            (0..grammar.terminals.len()).map(|t| bitset::contains(lexer.reach(LexerDfa::START), t)).collect();
         if matchable.iter().any(|&m| !m) {
             remove_unmatchable(&mut grammar, &matchable)?;
         }
@@ -284,7 +283,8 @@ impl CompiledGrammar {
         let mut allowed = BitMatrix::new(tables.state_count(), terminal_count);
         for state in 0..tables.state_count() {
             let row = allowed.row_mut(state);
-            for (word, (acceptable, ignore)) in row.iter_mut().zip(tables.acceptable(state as u32).iter().zip(&ignored)) {
+            for (word, (acceptable, ignore)) in row.iter_mut().zip(tables.acceptable(state as u32).iter().zip(&ignored))
+            {
                 *word = acceptable | ignore;
             }
         }
@@ -330,9 +330,8 @@ impl CompiledGrammar {
                 .with_help("name the file .gbnf, .lark or .regex, or pass the format explicitly"));
             }
         };
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            GrammarError::new(ErrorKind::Io, format!("cannot read {}: {error}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| GrammarError::new(ErrorKind::Io, format!("cannot read {}: {error}", path.display())))?;
         CompiledGrammar::with_config(&text, format, config)
     }
 
@@ -349,9 +348,7 @@ impl CompiledGrammar {
     pub fn check(&self, input: &[u8]) -> Verdict {
         let mut matcher = self.matcher();
         match matcher.advance(input) {
-            Ok(()) => {
-                Verdict { complete: matcher.is_complete(), prefix: true, error_offset: None, gave_up: false }
-            }
+            Ok(()) => Verdict { complete: matcher.is_complete(), prefix: true, error_offset: None, gave_up: false },
             Err(crate::MatchError::Rejected { offset }) => {
                 Verdict { complete: false, prefix: false, error_offset: Some(offset), gave_up: false }
             }

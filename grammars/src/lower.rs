@@ -230,16 +230,11 @@ impl<'a> Lowerer<'a> {
 
     fn undefined(&self, name: &str, span: Span) -> GrammarError {
         let what = match self.ebnf.lexing {
-            Lexing::Greedy if name.trim_start_matches('_').starts_with(|c: char| c.is_uppercase()) => {
-                "terminal"
-            }
+            Lexing::Greedy if name.trim_start_matches('_').starts_with(|c: char| c.is_uppercase()) => "terminal",
             _ => "rule",
         };
-        let mut error = GrammarError::at(
-            ErrorKind::Undefined,
-            span,
-            format!("{what} `{name}` is used but never defined"),
-        );
+        let mut error =
+            GrammarError::at(ErrorKind::Undefined, span, format!("{what} `{name}` is used but never defined"));
         if let Some(close) = closest_name(name, self.names.keys().copied()) {
             error = error.with_help(format!("did you mean `{close}`?"));
         }
@@ -376,7 +371,9 @@ impl<'a> Lowerer<'a> {
                 span,
                 format!("terminal {name} uses an anchor or word boundary"),
             )
-            .with_help("lexemes are matched on their own, so `^`, `$`, `\\b` and `\\B` have no meaning inside a terminal"));
+            .with_help(
+                "lexemes are matched on their own, so `^`, `$`, `\\b` and `\\B` have no meaning inside a terminal",
+            ));
         }
         let key = hir.to_string();
         if anonymous {
@@ -479,8 +476,8 @@ impl<'a> Lowerer<'a> {
                 break;
             }
         }
-        for index in 0..self.ebnf.rules.len() {
-            if !keep_as_nonterminal[index] {
+        for (index, &keep) in keep_as_nonterminal.iter().enumerate() {
+            if !keep {
                 self.regular_rule_regex(index)?;
             }
         }
@@ -495,8 +492,8 @@ impl<'a> Lowerer<'a> {
             }
             return Ok(());
         }
-        for index in 0..self.ebnf.rules.len() {
-            if !keep_as_nonterminal[index] {
+        for (index, &keep) in keep_as_nonterminal.iter().enumerate() {
+            if !keep {
                 continue;
             }
             let nt = self.rule_nt(index);
@@ -544,12 +541,7 @@ impl<'a> Lowerer<'a> {
     fn inline_sizes(&self, recursive: &[bool]) -> Vec<usize> {
         let count = self.ebnf.rules.len();
         let mut sizes: Vec<Option<usize>> = vec![None; count];
-        fn size_of(
-            index: usize,
-            lowerer: &Lowerer<'_>,
-            recursive: &[bool],
-            sizes: &mut Vec<Option<usize>>,
-        ) -> usize {
+        fn size_of(index: usize, lowerer: &Lowerer<'_>, recursive: &[bool], sizes: &mut Vec<Option<usize>>) -> usize {
             if let Some(size) = sizes[index] {
                 return size;
             }
@@ -561,12 +553,7 @@ impl<'a> Lowerer<'a> {
             sizes[index] = Some(size);
             size
         }
-        fn expr_size(
-            expr: &Expr,
-            lowerer: &Lowerer<'_>,
-            recursive: &[bool],
-            sizes: &mut Vec<Option<usize>>,
-        ) -> usize {
+        fn expr_size(expr: &Expr, lowerer: &Lowerer<'_>, recursive: &[bool], sizes: &mut Vec<Option<usize>>) -> usize {
             match &expr.kind {
                 ExprKind::Ref(name) => match lowerer.names.get(name.as_str()) {
                     Some(Name::Rule(index)) => size_of(*index, lowerer, recursive, sizes),
@@ -628,9 +615,7 @@ impl<'a> Lowerer<'a> {
             ExprKind::Ref(name) => match self.names.get(name.as_str()).copied() {
                 Some(Name::Rule(index)) => match &self.rule_regex[index] {
                     Some(hir) => Lowered::Regular(hir.clone()),
-                    None => Lowered::Alternatives(vec![vec![Piece::Symbol(Symbol::Nonterminal(
-                        self.rule_nt(index),
-                    ))]]),
+                    None => Lowered::Alternatives(vec![vec![Piece::Symbol(Symbol::Nonterminal(self.rule_nt(index)))]]),
                 },
                 _ => return Err(self.undefined(name, expr.span)),
             },
@@ -1299,10 +1284,7 @@ mod tests {
         let grammar = lower(&gbnf(vec![
             rule(
                 "root",
-                alt(vec![
-                    seq(vec![lit("("), reference("ws"), reference("root"), reference("ws"), lit(")")]),
-                    lit("x"),
-                ]),
+                alt(vec![seq(vec![lit("("), reference("ws"), reference("root"), reference("ws"), lit(")")]), lit("x")]),
             ),
             rule("ws", star(lit(" "))),
         ]))
@@ -1341,8 +1323,7 @@ mod tests {
 
     #[test]
     fn grammar_that_never_finishes_is_empty() {
-        let error =
-            lower(&gbnf(vec![rule("root", seq(vec![reference("root"), lit("a")]))])).unwrap_err();
+        let error = lower(&gbnf(vec![rule("root", seq(vec![reference("root"), lit("a")]))])).unwrap_err();
         assert_eq!(error.kind, ErrorKind::EmptyLanguage);
     }
 

@@ -47,7 +47,8 @@ pub(crate) fn regex_error(error: &regex_syntax::Error, pattern: &str) -> Grammar
         result = result.with_span(Span::new(start, end));
     }
     if message.contains("look-around") || message.contains("backreference") {
-        result = result.with_help("look-around and backreferences are not regular; Trellis compiles every constraint to a DFA");
+        result = result
+            .with_help("look-around and backreferences are not regular; Trellis compiles every constraint to a DFA");
     }
     result
 }

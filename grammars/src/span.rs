@@ -68,16 +68,10 @@ pub fn excerpt(text: &str, span: Span) -> String {
     let gutter = line.to_string();
     let pad = " ".repeat(gutter.len());
     // Tabs are kept in the underline so that the caret lines up with them.
-    let lead: String = text[line_start..start]
-        .chars()
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
+    let lead: String = text[line_start..start].chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
     let end = span.end.clamp(start, line_end);
     let width = text[start..end].chars().count().max(1);
-    format!(
-        "{pad} |\n{gutter} | {line_text}\n{pad} | {lead}{}",
-        "^".repeat(width)
-    )
+    format!("{pad} |\n{gutter} | {line_text}\n{pad} | {lead}{}", "^".repeat(width))
 }
 
 #[cfg(test)]

@@ -98,64 +98,33 @@ impl Found<'_> {
                 let source = text.get(self.span.start..self.span.end).unwrap_or("");
                 let first_line = source.lines().next().unwrap_or("");
                 let shown: String = first_line.chars().take(32).collect();
-                if shown.len() < source.len() {
-                    format!("`{shown}…`")
-                } else {
-                    format!("`{shown}`")
-                }
+                if shown.len() < source.len() { format!("`{shown}…`") } else { format!("`{shown}`") }
             }
         }
     }
 
     fn is_repetition(&self) -> bool {
-        matches!(
-            self.token,
-            Some(Tok::Star | Tok::Plus | Tok::Question | Tok::LBrace)
-        )
+        matches!(self.token, Some(Tok::Star | Tok::Plus | Tok::Question | Tok::LBrace))
     }
 }
 
 /// Maps an error of the generated parser to a [`GrammarError`].
-pub(super) fn parse_error(
-    text: &str,
-    error: ParseError<usize, Tok<'_>, GrammarError>,
-) -> GrammarError {
+pub(super) fn parse_error(text: &str, error: ParseError<usize, Tok<'_>, GrammarError>) -> GrammarError {
     let (found, expected) = match error {
         ParseError::User { error } => return error,
-        ParseError::UnrecognizedToken {
-            token: (start, token, end),
-            expected,
-        } => (
-            Found {
-                token: Some(token),
-                span: Span::new(start, end),
-            },
-            expected,
-        ),
-        ParseError::UnrecognizedEof { location, expected } => (
-            Found {
-                token: None,
-                span: Span::new(location, location),
-            },
-            expected,
-        ),
-        ParseError::ExtraToken {
-            token: (start, token, end),
-        } => (
-            Found {
-                token: Some(token),
-                span: Span::new(start, end),
-            },
-            Vec::new(),
-        ),
+        ParseError::UnrecognizedToken { token: (start, token, end), expected } => {
+            (Found { token: Some(token), span: Span::new(start, end) }, expected)
+        }
+        ParseError::UnrecognizedEof { location, expected } => {
+            (Found { token: None, span: Span::new(location, location) }, expected)
+        }
+        ParseError::ExtraToken { token: (start, token, end) } => {
+            (Found { token: Some(token), span: Span::new(start, end) }, Vec::new())
+        }
         // The lexer is ours and reports its own errors as `User`.
-        ParseError::InvalidToken { location } => (
-            Found {
-                token: None,
-                span: Span::new(location, location),
-            },
-            Vec::new(),
-        ),
+        ParseError::InvalidToken { location } => {
+            (Found { token: None, span: Span::new(location, location) }, Vec::new())
+        }
     };
     unexpected(text, &found, &Expected::new(&expected))
 }
@@ -164,16 +133,10 @@ fn unexpected(text: &str, found: &Found<'_>, expected: &Expected) -> GrammarErro
     let found_text = found.describe(text);
     let at = |message: String| GrammarError::at(ErrorKind::Syntax, found.span, message);
     let error = if expected.define {
-        let error = at(format!(
-            "expected `::=` after the rule name, found {found_text}"
-        ));
+        let error = at(format!("expected `::=` after the rule name, found {found_text}"));
         match found.token {
-            Some(Tok::Newline) => {
-                error.with_help("`::=` must be on the same line as the rule name")
-            }
-            Some(Tok::Other(':' | '=')) => {
-                error.with_help("GBNF defines a rule with `::=`: `name ::= ...`")
-            }
+            Some(Tok::Newline) => error.with_help("`::=` must be on the same line as the rule name"),
+            Some(Tok::Other(':' | '=')) => error.with_help("GBNF defines a rule with `::=`: `name ::= ...`"),
             _ => error,
         }
     } else if expected.name && !expected.item {
@@ -185,21 +148,13 @@ fn unexpected(text: &str, found: &Found<'_>, expected: &Expected) -> GrammarErro
             _ => error,
         }
     } else if expected.count {
-        let error = at(format!(
-            "expected {}, found {found_text}",
-            expected.describe()
-        ));
+        let error = at(format!("expected {}, found {found_text}", expected.describe()));
         match found.token {
-            Some(Tok::Comma) => {
-                error.with_help("a repetition needs its minimum count: write `{0,n}` for at most n")
-            }
+            Some(Tok::Comma) => error.with_help("a repetition needs its minimum count: write `{0,n}` for at most n"),
             _ => error,
         }
     } else if expected.comma || expected.close_brace {
-        let error = at(format!(
-            "expected {}, found {found_text}",
-            expected.describe()
-        ));
+        let error = at(format!("expected {}, found {found_text}", expected.describe()));
         match found.token {
             Some(Tok::Newline) => error.with_help(
                 "a newline ends the rule here: write the repetition on one line, or put the item and its repetition inside parentheses",
@@ -211,9 +166,7 @@ fn unexpected(text: &str, found: &Found<'_>, expected: &Expected) -> GrammarErro
             "`*`, `+`, `?` and `{m,n}` repeat the item right before them; write `\"*\"` to match the character",
         )
     } else if expected.newline {
-        let error = at(format!(
-            "expected a newline or the end of the input after the rule, found {found_text}"
-        ));
+        let error = at(format!("expected a newline or the end of the input after the rule, found {found_text}"));
         match found.token {
             Some(Tok::Define) => error.with_help(
                 "each rule must start on a line of its own, and a newline right after `::=` or `|` does not end a rule: write an empty body or alternative as `\"\"`",
@@ -221,10 +174,7 @@ fn unexpected(text: &str, found: &Found<'_>, expected: &Expected) -> GrammarErro
             _ => error,
         }
     } else {
-        at(format!(
-            "expected {}, found {found_text}",
-            expected.describe()
-        ))
+        at(format!("expected {}, found {found_text}", expected.describe()))
     };
     add_general_help(text, found, expected, error)
 }
@@ -232,21 +182,14 @@ fn unexpected(text: &str, found: &Found<'_>, expected: &Expected) -> GrammarErro
 /// Help that depends less on the context, for errors that have none yet:
 /// a `_` in a name, or a rule's line that seems meant to continue the one
 /// above.
-fn add_general_help(
-    text: &str,
-    found: &Found<'_>,
-    expected: &Expected,
-    error: GrammarError,
-) -> GrammarError {
+fn add_general_help(text: &str, found: &Found<'_>, expected: &Expected, error: GrammarError) -> GrammarError {
     if error.help.is_some() {
         return error;
     }
     if let Some(Tok::Other('_')) = found.token {
         let word_char = |c: char| is_name_char(c) || c == '_';
         let start = text[..found.span.start].trim_end_matches(word_char).len();
-        let end = text[found.span.start..]
-            .find(|c| !word_char(c))
-            .map_or(text.len(), |i| found.span.start + i);
+        let end = text[found.span.start..].find(|c| !word_char(c)).map_or(text.len(), |i| found.span.start + i);
         let word = &text[start..end];
         return error.with_help(format!(
             "GBNF rule names may use letters, digits and '-', not '_': write `{}` instead of `{word}`",
@@ -254,10 +197,7 @@ fn add_general_help(
         ));
     }
     let at_rule_start = expected.define || (expected.name && !expected.item);
-    if at_rule_start
-        && line_is_indented(text, found.span.start)
-        && !matches!(found.token, Some(Tok::Newline) | None)
-    {
+    if at_rule_start && line_is_indented(text, found.span.start) && !matches!(found.token, Some(Tok::Newline) | None) {
         return error.with_help(
             "a rule ends at the end of its line, unless the line ends with `|` or a `(` is still open: wrap a sequence that spans several lines in parentheses",
         );

@@ -21,8 +21,7 @@ pub(super) struct Leaf {
 }
 
 /// The escapes GBNF knows, for help messages.
-const ESCAPES: &str =
-    r#"GBNF escapes are \xHH, \uHHHH, \UHHHHHHHH, \t, \r, \n, \\, \", \[, \] and \-"#;
+const ESCAPES: &str = r#"GBNF escapes are \xHH, \uHHHH, \UHHHHHHHH, \t, \r, \n, \\, \", \[, \] and \-"#;
 
 /// `.`: any Unicode scalar value, newline included.
 pub(super) fn any_char() -> ExprKind {
@@ -64,10 +63,7 @@ pub(super) fn string_literal(text: &str, start: usize) -> Result<Leaf, GrammarEr
     } else if value.is_empty() {
         ExprKind::Empty
     } else {
-        ExprKind::Literal {
-            value,
-            case_insensitive: false,
-        }
+        ExprKind::Literal { value, case_insensitive: false }
     };
     Ok(Leaf { kind, end })
 }
@@ -144,23 +140,18 @@ pub(super) fn char_class(text: &str, start: usize) -> Result<Leaf, GrammarError>
     if negated {
         class.negate();
     }
-    Ok(Leaf {
-        kind: ExprKind::Pattern(Hir::class(Class::Unicode(class))),
-        end,
-    })
+    Ok(Leaf { kind: ExprKind::Pattern(Hir::class(Class::Unicode(class))), end })
 }
 
 /// The parts of the code point range `low..=high` that are Unicode scalar
 /// values: at most two ranges, around the surrogates.
 fn scalar_ranges(low: u32, high: u32) -> impl Iterator<Item = ClassUnicodeRange> {
     const SCALAR_BLOCKS: [(u32, u32); 2] = [(0, 0xD7FF), (0xE000, 0x10_FFFF)];
-    SCALAR_BLOCKS
-        .into_iter()
-        .filter_map(move |(block_low, block_high)| {
-            let from = char::from_u32(low.max(block_low))?;
-            let to = char::from_u32(high.min(block_high))?;
-            (from <= to).then(|| ClassUnicodeRange::new(from, to))
-        })
+    SCALAR_BLOCKS.into_iter().filter_map(move |(block_low, block_high)| {
+        let from = char::from_u32(low.max(block_low))?;
+        let to = char::from_u32(high.min(block_high))?;
+        (from <= to).then(|| ClassUnicodeRange::new(from, to))
+    })
 }
 
 /// `U+0041 'A'`, or just `U+D800` for something that is not a character.
@@ -174,12 +165,7 @@ fn describe_code_point(code_point: u32) -> String {
 /// Reads one character or escape at `pos` (inside the literal or class that
 /// opened at `open`), returning its code point and where it ends. The caller
 /// has checked that `pos` is not at the end of `text`.
-fn code_point(
-    text: &str,
-    pos: usize,
-    open: usize,
-    inside: &str,
-) -> Result<(u32, usize), GrammarError> {
+fn code_point(text: &str, pos: usize, open: usize, inside: &str) -> Result<(u32, usize), GrammarError> {
     let mut chars = text[pos..].chars();
     let Some(first) = chars.next() else {
         return Err(GrammarError::at(
@@ -221,11 +207,7 @@ fn code_point(
 /// characters of the escape at `pos`.
 fn hex_escape(text: &str, pos: usize, digits: usize) -> Result<(u32, usize), GrammarError> {
     let start = pos + 2;
-    let found = text[start..]
-        .bytes()
-        .take(digits)
-        .take_while(u8::is_ascii_hexdigit)
-        .count();
+    let found = text[start..].bytes().take(digits).take_while(u8::is_ascii_hexdigit).count();
     if found < digits {
         let escape = &text[pos..start];
         return Err(GrammarError::at(
@@ -233,22 +215,13 @@ fn hex_escape(text: &str, pos: usize, digits: usize) -> Result<(u32, usize), Gra
             Span::new(pos, start + found),
             format!(
                 "expected {digits} hex digits after `{escape}`, found {}",
-                if found == 0 {
-                    "none".to_owned()
-                } else {
-                    format!("only `{}`", &text[start..start + found])
-                },
+                if found == 0 { "none".to_owned() } else { format!("only `{}`", &text[start..start + found]) },
             ),
         )
-        .with_help(format!(
-            "write exactly {digits} hex digits, e.g. `{escape}{}`",
-            "0".repeat(digits - 1) + "A"
-        )));
+        .with_help(format!("write exactly {digits} hex digits, e.g. `{escape}{}`", "0".repeat(digits - 1) + "A")));
     }
     // At most 8 hex digits: the value fits in a u32.
-    let value = text[start..start + digits]
-        .bytes()
-        .fold(0u32, |value, digit| (value << 4) | hex_value(digit));
+    let value = text[start..start + digits].bytes().fold(0u32, |value, digit| (value << 4) | hex_value(digit));
     Ok((value, start + digits))
 }
 

@@ -66,14 +66,7 @@ pub(crate) struct Lexer<'input> {
 
 impl<'input> Lexer<'input> {
     pub(crate) fn new(text: &'input str) -> Lexer<'input> {
-        Lexer {
-            text,
-            pos: 0,
-            open_parens: Vec::new(),
-            in_braces: false,
-            newline_ends_rule: false,
-            finished: false,
-        }
+        Lexer { text, pos: 0, open_parens: Vec::new(), in_braces: false, newline_ends_rule: false, finished: false }
     }
 
     fn rest(&self) -> &'input str {
@@ -92,11 +85,7 @@ impl<'input> Lexer<'input> {
                 }
                 '\r' | '\n' => {
                     let start = self.pos;
-                    self.pos += if self.rest().starts_with("\r\n") {
-                        2
-                    } else {
-                        1
-                    };
+                    self.pos += if self.rest().starts_with("\r\n") { 2 } else { 1 };
                     if self.newline_ends_rule && self.open_parens.is_empty() {
                         self.newline_ends_rule = false;
                         return Some((start, self.pos));
@@ -167,18 +156,13 @@ impl<'input> Lexer<'input> {
             '!' if rest.starts_with("!<") => Err(self.token_reference(start)),
             '0'..='9' if self.in_braces => {
                 let len = rest.bytes().take_while(u8::is_ascii_digit).count();
-                let count = rest[..len].bytes().fold(0u64, |count, digit| {
-                    count
-                        .saturating_mul(10)
-                        .saturating_add(u64::from(digit - b'0'))
-                });
+                let count = rest[..len]
+                    .bytes()
+                    .fold(0u64, |count, digit| count.saturating_mul(10).saturating_add(u64::from(digit - b'0')));
                 punct(Tok::Int(count), len)
             }
             _ if is_name_char(c) => {
-                let len = rest
-                    .bytes()
-                    .take_while(|&b| is_name_char(char::from(b)))
-                    .count();
+                let len = rest.bytes().take_while(|&b| is_name_char(char::from(b))).count();
                 punct(Tok::Name(&rest[..len]), len)
             }
             _ => punct(Tok::Other(c), c.len_utf8()),
@@ -193,12 +177,8 @@ impl<'input> Lexer<'input> {
     /// llama.cpp's `<name>`, `<[id]>` and `!<...>` match model tokens, which
     /// a grammar over bytes cannot express.
     fn token_reference(&self, start: usize) -> GrammarError {
-        let line_end = self.text[start..]
-            .find(['\r', '\n'])
-            .map_or(self.text.len(), |i| start + i);
-        let end = self.text[start..line_end]
-            .find('>')
-            .map_or(start + 1, |i| start + i + 1);
+        let line_end = self.text[start..].find(['\r', '\n']).map_or(self.text.len(), |i| start + i);
+        let end = self.text[start..line_end].find('>').map_or(start + 1, |i| start + i + 1);
         GrammarError::at(
             ErrorKind::Unsupported,
             Span::new(start, end),

@@ -158,13 +158,7 @@ pub fn parse(text: &str) -> Result<Ebnf, GrammarError> {
         .parse(lexer::Lexer::new(text))
         .map_err(|error| diagnose::parse_error(text, error))?;
     check_unique_names(text, &rules)?;
-    Ok(Ebnf {
-        lexing: Lexing::AnySplit,
-        rules,
-        terminals: Vec::new(),
-        ignore: Vec::new(),
-        start: "root".to_owned(),
-    })
+    Ok(Ebnf { lexing: Lexing::AnySplit, rules, terminals: Vec::new(), ignore: Vec::new(), start: "root".to_owned() })
 }
 
 /// Refuses a rule defined twice, pointing at the second definition.

@@ -44,10 +44,7 @@ fn show(expr: &Expr) -> String {
     match &expr.kind {
         ExprKind::Empty => "ε".to_owned(),
         ExprKind::Ref(name) => name.clone(),
-        ExprKind::Literal {
-            value,
-            case_insensitive,
-        } => {
+        ExprKind::Literal { value, case_insensitive } => {
             assert!(!case_insensitive);
             format!("{value:?}")
         }
@@ -65,23 +62,17 @@ fn show(expr: &Expr) -> String {
 /// surrogates, which no `char` can be, as absent from any range: a range
 /// `(0, 0x10FFFF)` holds every scalar value.
 fn class_ranges(expr: &Expr) -> Vec<(u32, u32)> {
-    let ExprKind::Pattern(hir) = &expr.kind else {
-        panic!("not a pattern: {expr:?}")
-    };
+    let ExprKind::Pattern(hir) = &expr.kind else { panic!("not a pattern: {expr:?}") };
     match hir.kind() {
-        HirKind::Class(Class::Unicode(class)) => class
-            .ranges()
-            .iter()
-            .map(|r| (u32::from(r.start()), u32::from(r.end())))
-            .collect(),
+        HirKind::Class(Class::Unicode(class)) => {
+            class.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).collect()
+        }
         HirKind::Class(Class::Bytes(class)) if class.ranges().is_empty() => vec![],
         // regex-syntax turns a class of one character into a literal.
         HirKind::Literal(Literal(bytes)) => {
             let text = std::str::from_utf8(bytes).expect("a UTF-8 literal");
             let mut chars = text.chars();
-            let (Some(c), None) = (chars.next(), chars.next()) else {
-                panic!("not one character: {text:?}")
-            };
+            let (Some(c), None) = (chars.next(), chars.next()) else { panic!("not one character: {text:?}") };
             vec![(u32::from(c), u32::from(c))]
         }
         other => panic!("not a class: {other:?}"),
@@ -107,11 +98,7 @@ fn assert_error(text: &str, kind: ErrorKind, at: &str, message: &str) -> Grammar
     let error = err(text);
     assert_eq!(error.kind, kind, "{text:?}: {error:?}");
     assert_eq!(spanned(text, &error), at, "{text:?}: {error:?}");
-    assert!(
-        error.message.contains(message),
-        "{text:?}: {:?} lacks {message:?}",
-        error.message
-    );
+    assert!(error.message.contains(message), "{text:?}: {:?} lacks {message:?}", error.message);
     error
 }
 
@@ -153,19 +140,13 @@ fn names_are_letters_digits_and_dashes() {
 
 #[test]
 fn items_need_no_space_between_them() {
-    assert_eq!(
-        shown(r#"root ::= "a"b"c"[d](e)."#),
-        r#"(seq "a" b "c" /d/ e /[\0-\u{10ffff}]/)"#
-    );
+    assert_eq!(shown(r#"root ::= "a"b"c"[d](e)."#), r#"(seq "a" b "c" /d/ e /[\0-\u{10ffff}]/)"#);
 }
 
 #[test]
 fn left_recursion_is_accepted() {
     // llama.cpp rejects it; Trellis's LR parser does not need to.
-    assert_eq!(
-        shown("list ::= list \",\" item | item"),
-        r#"(alt (seq list "," item) item)"#
-    );
+    assert_eq!(shown("list ::= list \",\" item | item"), r#"(alt (seq list "," item) item)"#);
 }
 
 #[test]
@@ -200,18 +181,9 @@ ws ::= | " " | "\n" [ \t]{0,20}
 "#;
     let ebnf = ok(text);
     let names: Vec<&str> = ebnf.rules.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(
-        names,
-        ["root", "value", "object", "array", "string", "number", "ws"]
-    );
-    assert_eq!(
-        show(&ebnf.rules[3].body),
-        r#"(seq "[" ws (rep 0 1 (seq value (rep 0 - (seq "," ws value)))) "]" ws)"#
-    );
-    assert_eq!(
-        show(&ebnf.rules[6].body),
-        r#"(alt ε " " (seq "\n" (rep 0 20 /[\t ]/)))"#
-    );
+    assert_eq!(names, ["root", "value", "object", "array", "string", "number", "ws"]);
+    assert_eq!(show(&ebnf.rules[3].body), r#"(seq "[" ws (rep 0 1 (seq value (rep 0 - (seq "," ws value)))) "]" ws)"#);
+    assert_eq!(show(&ebnf.rules[6].body), r#"(alt ε " " (seq "\n" (rep 0 20 /[\t ]/)))"#);
 }
 
 // ------------------------------------------------------ alternatives, groups
@@ -221,10 +193,7 @@ fn alternatives_sequences_and_groups() {
     assert_eq!(shown("root ::= a | b c | d"), "(alt a (seq b c) d)");
     assert_eq!(shown("root ::= (a | b) c"), "(seq (alt a b) c)");
     assert_eq!(shown("root ::= ((a))"), "a");
-    assert_eq!(
-        shown("root ::= a (b (c | d)) e"),
-        "(seq a (seq b (alt c d)) e)"
-    );
+    assert_eq!(shown("root ::= a (b (c | d)) e"), "(seq a (seq b (alt c d)) e)");
     assert_eq!(shown("root ::= ()"), "ε");
     assert_eq!(shown("root ::= ( )* a"), "(seq (rep 0 - ε) a)");
 }
@@ -260,10 +229,7 @@ fn postfix_repetition_operators() {
 fn repetition_operators_stack() {
     assert_eq!(shown("root ::= a**"), "(rep 0 - (rep 0 - a))");
     assert_eq!(shown("root ::= a{2}?"), "(rep 0 1 (rep 2 2 a))");
-    assert_eq!(
-        shown("root ::= a+{1,2}*"),
-        "(rep 0 - (rep 1 2 (rep 1 - a)))"
-    );
+    assert_eq!(shown("root ::= a+{1,2}*"), "(rep 0 - (rep 1 2 (rep 1 - a)))");
 }
 
 #[test]
@@ -273,24 +239,12 @@ fn counts_follow_llama_cpp_limits() {
     assert_eq!(shown(r#"root ::= "a"{3,5000}"#), r#"(rep 3 - "a")"#);
     assert_eq!(shown(r#"root ::= "a"{0,2000}"#), r#"(rep 0 2000 "a")"#);
     assert_eq!(shown(r#"root ::= "a"{2000}"#), r#"(rep 2000 2000 "a")"#);
-    assert_eq!(
-        shown(r#"root ::= "a"{0,99999999999999999999999999}"#),
-        r#"(rep 0 - "a")"#
-    );
+    assert_eq!(shown(r#"root ::= "a"{0,99999999999999999999999999}"#), r#"(rep 0 - "a")"#);
     // A minimum above 2000 is an error.
-    for text in [
-        r#"root ::= "a"{5000}"#,
-        r#"root ::= "a"{5000,}"#,
-        r#"root ::= "a"{5000,6000}"#,
-    ] {
+    for text in [r#"root ::= "a"{5000}"#, r#"root ::= "a"{5000,}"#, r#"root ::= "a"{5000,6000}"#] {
         assert_error(text, ErrorKind::TooLarge, &text[12..], "minimum count 5000");
     }
-    assert_error(
-        "root ::= a{2001}",
-        ErrorKind::TooLarge,
-        "{2001}",
-        "more than GBNF allows (2000)",
-    );
+    assert_error("root ::= a{2001}", ErrorKind::TooLarge, "{2001}", "more than GBNF allows (2000)");
     assert_error(
         "root ::= a{99999999999999999999999999}",
         ErrorKind::TooLarge,
@@ -303,11 +257,7 @@ fn counts_follow_llama_cpp_limits() {
 
 #[test]
 fn a_minimum_above_the_maximum_is_an_error() {
-    let error = syntax_error(
-        "root ::= a{3,2}",
-        "{3,2}",
-        "minimum count 3 is more than the maximum count 2",
-    );
+    let error = syntax_error("root ::= a{3,2}", "{3,2}", "minimum count 3 is more than the maximum count 2");
     assert_eq!(help(&error), "write `{2,3}`");
 }
 
@@ -320,21 +270,9 @@ fn malformed_counts() {
     syntax_error("root ::= a{x}", "x", "expected a number, found `x`");
     syntax_error("root ::= a{2 3}", "3", "expected `,` or `}`, found `3`");
     syntax_error("root ::= a{2-3}", "-3", "expected `,` or `}`, found `-3`");
-    syntax_error(
-        "root ::= a{2,3",
-        "",
-        "expected `}`, found the end of the input",
-    );
-    syntax_error(
-        "root ::= a{2,x}",
-        "x",
-        "expected a number or `}`, found `x`",
-    );
-    syntax_error(
-        "root ::= a{2\n}",
-        "\n",
-        "expected `,` or `}`, found a newline",
-    );
+    syntax_error("root ::= a{2,3", "", "expected `}`, found the end of the input");
+    syntax_error("root ::= a{2,x}", "x", "expected a number or `}`, found `x`");
+    syntax_error("root ::= a{2\n}", "\n", "expected `,` or `}`, found a newline");
 }
 
 #[test]
@@ -355,10 +293,7 @@ fn a_repetition_needs_something_to_repeat() {
         ("root ::= (a | ?)", "?"),
     ] {
         let error = syntax_error(text, op, "expected an expression before");
-        assert!(
-            error.message.ends_with("found nothing to repeat"),
-            "{error:?}"
-        );
+        assert!(error.message.ends_with("found nothing to repeat"), "{error:?}");
         assert!(help(&error).contains("repeat the item right before them"));
     }
 }
@@ -369,10 +304,7 @@ fn a_repetition_needs_something_to_repeat() {
 fn string_literals() {
     assert_eq!(shown(r#"root ::= "abc""#), r#""abc""#);
     assert_eq!(shown(r#"root ::= "héllo ✓ 😀""#), r#""héllo ✓ 😀""#);
-    assert_eq!(
-        shown(r##"root ::= "# not a comment""##),
-        r##""# not a comment""##
-    );
+    assert_eq!(shown(r##"root ::= "# not a comment""##), r##""# not a comment""##);
     assert_eq!(shown(r#"root ::= "[a-z] (x)|*""#), r#""[a-z] (x)|*""#);
     // Raw newlines (and CRLF) are allowed inside a literal.
     assert_eq!(shown("root ::= \"a\nb\r\nc\""), r#""a\nb\r\nc""#);
@@ -404,10 +336,7 @@ fn every_escape() {
     for (escape, value) in cases {
         let text = format!(r#"root ::= "{escape}""#);
         match body(&text).kind {
-            ExprKind::Literal {
-                value: got,
-                case_insensitive: false,
-            } => assert_eq!(got, value, "{escape}"),
+            ExprKind::Literal { value: got, case_insensitive: false } => assert_eq!(got, value, "{escape}"),
             other => panic!("{escape}: {other:?}"),
         }
         let class = format!("root ::= [{escape}]");
@@ -420,23 +349,11 @@ fn every_escape() {
 
 #[test]
 fn short_hex_escapes_are_errors() {
-    let error = syntax_error(
-        r#"root ::= "\x4""#,
-        r"\x4",
-        r"expected 2 hex digits after `\x`, found only `4`",
-    );
+    let error = syntax_error(r#"root ::= "\x4""#, r"\x4", r"expected 2 hex digits after `\x`, found only `4`");
     assert!(help(&error).contains(r"\x0A"));
-    syntax_error(
-        r#"root ::= "\xg0""#,
-        r"\x",
-        r"expected 2 hex digits after `\x`, found none",
-    );
+    syntax_error(r#"root ::= "\xg0""#, r"\x", r"expected 2 hex digits after `\x`, found none");
     syntax_error(r#"root ::= "\u12""#, r"\u12", "expected 4 hex digits");
-    syntax_error(
-        r#"root ::= "\U0001F60""#,
-        r"\U0001F60",
-        "expected 8 hex digits",
-    );
+    syntax_error(r#"root ::= "\U0001F60""#, r"\U0001F60", "expected 8 hex digits");
     syntax_error(r"root ::= [\u12]", r"\u12", "expected 4 hex digits");
     syntax_error(r"root ::= [\x", r"\x", "expected 2 hex digits");
     // A hex digit must be ASCII; a multi-byte character is not one.
@@ -447,18 +364,10 @@ fn short_hex_escapes_are_errors() {
 fn unknown_escapes_are_errors() {
     for escape in [r"\q", r"\a", r"\0", r"\'", r"\ ", r"\/", r"\é"] {
         let text = format!(r#"root ::= "{escape}""#);
-        let error = syntax_error(
-            &text,
-            escape,
-            &format!("unknown escape `{escape}` in a string literal"),
-        );
+        let error = syntax_error(&text, escape, &format!("unknown escape `{escape}` in a string literal"));
         assert!(help(&error).contains(r"\xHH"), "{error:?}");
     }
-    syntax_error(
-        r"root ::= [\d]",
-        r"\d",
-        "unknown escape `\\d` in a character class",
-    );
+    syntax_error(r"root ::= [\d]", r"\d", "unknown escape `\\d` in a character class");
 }
 
 #[test]
@@ -470,45 +379,24 @@ fn code_points_that_are_not_scalar_values_never_match() {
     // In a class: they add nothing.
     assert_eq!(class_of(r"root ::= [a\uDC00]"), [(0x61, 0x61)]);
     assert_eq!(class_of(r"root ::= [\uD800-\uDFFF]"), []);
-    assert_eq!(
-        class_of(r"root ::= [\uD000-\uE000]"),
-        [(0xD000, 0xD7FF), (0xE000, 0xE000)]
-    );
-    assert_eq!(
-        class_of(r"root ::= [\U0010FFF0-\UFFFFFFFF]"),
-        [(0x10FFF0, 0x10FFFF)]
-    );
+    assert_eq!(class_of(r"root ::= [\uD000-\uE000]"), [(0xD000, 0xD7FF), (0xE000, 0xE000)]);
+    assert_eq!(class_of(r"root ::= [\U0010FFF0-\UFFFFFFFF]"), [(0x10FFF0, 0x10FFFF)]);
     // In a negated class, they exclude nothing.
     assert_eq!(class_of(r"root ::= [^\uD800]"), [(0, 0x10FFFF)]);
-    assert_eq!(
-        class_of(r"root ::= [^\U00110000-\U00120000]"),
-        [(0, 0x10FFFF)]
-    );
+    assert_eq!(class_of(r"root ::= [^\U00110000-\U00120000]"), [(0, 0x10FFFF)]);
 }
 
 #[test]
 fn character_classes() {
     assert_eq!(class_of("root ::= [abc]"), [(0x61, 0x63)]);
-    assert_eq!(
-        class_of("root ::= [a-z0-9_]"),
-        [(0x30, 0x39), (0x5F, 0x5F), (0x61, 0x7A)]
-    );
-    assert_eq!(
-        class_of("root ::= [bdx-z]"),
-        [(0x62, 0x62), (0x64, 0x64), (0x78, 0x7A)]
-    );
+    assert_eq!(class_of("root ::= [a-z0-9_]"), [(0x30, 0x39), (0x5F, 0x5F), (0x61, 0x7A)]);
+    assert_eq!(class_of("root ::= [bdx-z]"), [(0x62, 0x62), (0x64, 0x64), (0x78, 0x7A)]);
     assert_eq!(class_of("root ::= [a-a]"), [(0x61, 0x61)]);
-    assert_eq!(
-        class_of("root ::= [é-ê✓]"),
-        [(0xE9, 0xEA), (0x2713, 0x2713)]
-    );
+    assert_eq!(class_of("root ::= [é-ê✓]"), [(0xE9, 0xEA), (0x2713, 0x2713)]);
     // `-` first, last, or escaped is a literal `-`.
     assert_eq!(class_of("root ::= [-a]"), [(0x2D, 0x2D), (0x61, 0x61)]);
     assert_eq!(class_of("root ::= [a-]"), [(0x2D, 0x2D), (0x61, 0x61)]);
-    assert_eq!(
-        class_of(r"root ::= [a\-z]"),
-        [(0x2D, 0x2D), (0x61, 0x61), (0x7A, 0x7A)]
-    );
+    assert_eq!(class_of(r"root ::= [a\-z]"), [(0x2D, 0x2D), (0x61, 0x61), (0x7A, 0x7A)]);
     assert_eq!(class_of("root ::= [-]"), [(0x2D, 0x2D)]);
     // Escapes as range ends.
     assert_eq!(class_of(r"root ::= [\x00-\x1F]"), [(0, 0x1F)]);
@@ -520,10 +408,7 @@ fn character_class_details() {
     syntax_error(r"root ::= [a-\]]", r"a-\]", "invalid range");
     assert_eq!(class_of(r"root ::= [\[-\]]"), [(0x5B, 0x5D)]);
     // Special characters need no escape inside a class.
-    assert_eq!(
-        class_of(r##"root ::= [(|)*."#]"##),
-        [(0x22, 0x23), (0x28, 0x2A), (0x2E, 0x2E), (0x7C, 0x7C)]
-    );
+    assert_eq!(class_of(r##"root ::= [(|)*."#]"##), [(0x22, 0x23), (0x28, 0x2A), (0x2E, 0x2E), (0x7C, 0x7C)]);
     // A raw newline inside a class is a character of it.
     assert_eq!(class_of("root ::= [\n]"), [(0x0A, 0x0A)]);
     // `^` is special only first.
@@ -533,10 +418,7 @@ fn character_class_details() {
 #[test]
 fn negated_classes() {
     assert_eq!(class_of("root ::= [^a]"), [(0, 0x60), (0x62, 0x10FFFF)]);
-    assert_eq!(
-        class_of(r#"root ::= [^"\\]"#),
-        [(0, 0x21), (0x23, 0x5B), (0x5D, 0x10FFFF)]
-    );
+    assert_eq!(class_of(r#"root ::= [^"\\]"#), [(0, 0x21), (0x23, 0x5B), (0x5D, 0x10FFFF)]);
     assert_eq!(class_of("root ::= [^^]"), [(0, 0x5D), (0x5F, 0x10FFFF)]);
 }
 
@@ -556,18 +438,9 @@ fn empty_classes_are_errors() {
 #[test]
 fn backwards_ranges_are_errors() {
     let error = syntax_error("root ::= [az-a]", "z-a", "invalid range `z-a`");
-    assert!(
-        error
-            .message
-            .contains("U+007A 'z' comes after its end U+0061 'a'"),
-        "{error:?}"
-    );
+    assert!(error.message.contains("U+007A 'z' comes after its end U+0061 'a'"), "{error:?}");
     assert_eq!(help(&error), "write the smaller end first: `a-z`");
-    syntax_error(
-        r"root ::= [\x7F-\x00]",
-        r"\x7F-\x00",
-        "U+007F comes after its end U+0000",
-    );
+    syntax_error(r"root ::= [\x7F-\x00]", r"\x7F-\x00", "U+007F comes after its end U+0000");
 }
 
 #[test]
@@ -602,9 +475,7 @@ fn token_references_are_unsupported() {
 
 #[test]
 fn comments_run_to_the_end_of_the_line() {
-    let ebnf = ok(
-        "# header\nroot ::= a # trailing\n# between\n\na ::= \"x\" | # after a bar\n  \"y\"   # end",
-    );
+    let ebnf = ok("# header\nroot ::= a # trailing\n# between\n\na ::= \"x\" | # after a bar\n  \"y\"   # end");
     assert_eq!(show(&ebnf.rules[0].body), "a");
     assert_eq!(show(&ebnf.rules[1].body), r#"(alt "x" "y")"#);
     assert_eq!(shown("root ::= (a # inside\n b)#"), "(seq a b)");
@@ -617,21 +488,14 @@ fn crlf_and_lone_cr_end_lines() {
     assert_eq!(show(&crlf.rules[0].body), "(alt a b)");
     let cr = ok("root ::= a\ra ::= \"x\"\r");
     assert_eq!(cr.rules.len(), 2);
-    syntax_error(
-        "root ::= a\r\n  | b\r\n",
-        "|",
-        "expected a rule name, found `|`",
-    );
+    syntax_error("root ::= a\r\n  | b\r\n", "|", "expected a rule name, found `|`");
 }
 
 #[test]
 fn rules_continue_after_define_and_bar_and_inside_parentheses() {
     assert_eq!(shown("root ::=\n\n  a b"), "(seq a b)");
     assert_eq!(shown("root ::= a |\n\n  # why not\n  b"), "(alt a b)");
-    assert_eq!(
-        shown("root ::= (\n  a\n  b\n  |\n  c\n)\n"),
-        "(alt (seq a b) c)"
-    );
+    assert_eq!(shown("root ::= (\n  a\n  b\n  |\n  c\n)\n"), "(alt (seq a b) c)");
     assert_eq!(shown("root ::= a (\n(\nb\n)\n)*"), "(seq a (rep 0 - b))");
     assert_eq!(shown("root ::= \"a\"\n\n\n"), r#""a""#);
 }
@@ -640,41 +504,24 @@ fn rules_continue_after_define_and_bar_and_inside_parentheses() {
 fn a_newline_ends_the_rule() {
     let ebnf = ok("root ::= a\nb ::= c");
     assert_eq!(show(&ebnf.rules[0].body), "a");
-    let error = syntax_error(
-        "root ::= \"a\"\n  \"b\"",
-        "\"b\"",
-        "expected a rule name, found `\"b\"`",
-    );
-    assert!(
-        help(&error).contains("a rule ends at the end of its line"),
-        "{error:?}"
-    );
-    let error = syntax_error(
-        "root ::= a\n  b c",
-        "c",
-        "expected `::=` after the rule name, found `c`",
-    );
+    let error = syntax_error("root ::= \"a\"\n  \"b\"", "\"b\"", "expected a rule name, found `\"b\"`");
+    assert!(help(&error).contains("a rule ends at the end of its line"), "{error:?}");
+    let error = syntax_error("root ::= a\n  b c", "c", "expected `::=` after the rule name, found `c`");
     assert!(help(&error).contains("wrap a sequence that spans several lines in parentheses"));
 }
 
 #[test]
 fn a_line_cannot_start_with_a_bar() {
     let error = syntax_error("root ::= a\n  | b", "|", "expected a rule name, found `|`");
-    assert!(
-        help(&error).contains("a line cannot start with `|`"),
-        "{error:?}"
-    );
+    assert!(help(&error).contains("a line cannot start with `|`"), "{error:?}");
     syntax_error("| root ::= a", "|", "expected a rule name");
 }
 
 #[test]
 fn a_newline_after_define_makes_the_next_line_the_body() {
     // llama.cpp reads `b` as `a`'s body and then fails at `::=`.
-    let error = syntax_error(
-        "a ::=\nb ::= c",
-        "::=",
-        "expected a newline or the end of the input after the rule, found `::=`",
-    );
+    let error =
+        syntax_error("a ::=\nb ::= c", "::=", "expected a newline or the end of the input after the rule, found `::=`");
     assert!(help(&error).contains("write an empty body or alternative as `\"\"`"));
     syntax_error("a ::= x |\nb ::= c", "::=", "found `::=`");
     syntax_error("a ::= x ::= y", "::=", "found `::=`");
@@ -684,36 +531,16 @@ fn a_newline_after_define_makes_the_next_line_the_body() {
 
 #[test]
 fn rule_head_errors() {
-    let error = syntax_error(
-        "root := a",
-        ":",
-        "expected `::=` after the rule name, found `:`",
-    );
+    let error = syntax_error("root := a", ":", "expected `::=` after the rule name, found `:`");
     assert!(help(&error).contains("`name ::= ...`"));
     syntax_error("root = a", "=", "expected `::=`");
     syntax_error("root :: = a", ":", "expected `::=`");
-    syntax_error(
-        "root a ::= b",
-        "a",
-        "expected `::=` after the rule name, found `a`",
-    );
-    syntax_error(
-        "root",
-        "",
-        "expected `::=` after the rule name, found the end of the input",
-    );
-    let error = syntax_error(
-        "root\n::= a",
-        "\n",
-        "expected `::=` after the rule name, found a newline",
-    );
+    syntax_error("root a ::= b", "a", "expected `::=` after the rule name, found `a`");
+    syntax_error("root", "", "expected `::=` after the rule name, found the end of the input");
+    let error = syntax_error("root\n::= a", "\n", "expected `::=` after the rule name, found a newline");
     assert!(help(&error).contains("same line"));
     syntax_error("::= a", "::=", "expected a rule name, found `::=`");
-    syntax_error(
-        "\"x\" ::= a",
-        "\"x\"",
-        "expected a rule name, found `\"x\"`",
-    );
+    syntax_error("\"x\" ::= a", "\"x\"", "expected a rule name, found `\"x\"`");
     syntax_error("é ::= a", "é", "expected a rule name, found `é`");
     syntax_error("\u{feff}root ::= a", "\u{feff}", r"found `\u{feff}`");
     syntax_error("root ::= a\0", "\0", r"found `\0`");
@@ -721,20 +548,13 @@ fn rule_head_errors() {
 
 #[test]
 fn underscores_in_names_get_help() {
-    let error = syntax_error(
-        "root ::= my_rule\n",
-        "_",
-        "expected a newline or the end of the input after the rule, found `_`",
-    );
+    let error =
+        syntax_error("root ::= my_rule\n", "_", "expected a newline or the end of the input after the rule, found `_`");
     assert_eq!(
         help(&error),
         "GBNF rule names may use letters, digits and '-', not '_': write `my-rule` instead of `my_rule`"
     );
-    let error = syntax_error(
-        "root ::= a\nmy_rule ::= b",
-        "_",
-        "expected `::=` after the rule name, found `_`",
-    );
+    let error = syntax_error("root ::= a\nmy_rule ::= b", "_", "expected `::=` after the rule name, found `_`");
     assert!(help(&error).contains("write `my-rule` instead of `my_rule`"));
     let error = syntax_error("_x ::= b", "_", "expected a rule name, found `_`");
     assert!(help(&error).contains("write `-x` instead of `_x`"));
@@ -742,20 +562,12 @@ fn underscores_in_names_get_help() {
 
 #[test]
 fn stray_characters_after_a_rule() {
-    syntax_error(
-        r#"root ::= "a" ]"#,
-        "]",
-        "expected a newline or the end of the input after the rule, found `]`",
-    );
+    syntax_error(r#"root ::= "a" ]"#, "]", "expected a newline or the end of the input after the rule, found `]`");
     syntax_error("root ::= a , b", ",", "after the rule, found `,`");
     syntax_error("root ::= a }", "}", "after the rule, found `}`");
     syntax_error("root ::= a @", "@", "after the rule, found `@`");
     syntax_error("root ::= a\u{0b}b", "\u{0b}", r"found `\u{b}`");
-    syntax_error(
-        "root ::= (a ::= b)",
-        "::=",
-        "expected an expression, `|` or `)`, found `::=`",
-    );
+    syntax_error("root ::= (a ::= b)", "::=", "expected an expression, `|` or `)`, found `::=`");
 }
 
 // ---------------------------------------------------------- parentheses
@@ -765,11 +577,7 @@ fn unbalanced_parentheses() {
     let error = syntax_error("root ::= a)", ")", "unmatched `)`");
     assert_eq!(error.span, Some(Span::new(10, 11)));
     syntax_error("root ::= (a\n", "(", "this `(` is never closed");
-    syntax_error(
-        "root ::= (a (b)\nx ::= y",
-        "::=",
-        "expected an expression, `|` or `)`, found `::=`",
-    );
+    syntax_error("root ::= (a (b)\nx ::= y", "::=", "expected an expression, `|` or `)`, found `::=`");
     syntax_error("root ::= ((a) (b", "(", "never closed");
     assert_eq!(err("root ::= ((a) (b").span, Some(Span::new(14, 15)));
 }
@@ -785,11 +593,7 @@ fn deep_parentheses_around_one_item_cost_nothing() {
 fn nesting_up_to_the_limit_parses() {
     // Each level is a sequence: `("a" ("a" (... "a")))`.
     let depth = MAX_DEPTH as usize - 1;
-    let text = format!(
-        "root ::= {}\"a\"{}",
-        "(\"a\" ".repeat(depth),
-        ")".repeat(depth)
-    );
+    let text = format!("root ::= {}\"a\"{}", "(\"a\" ".repeat(depth), ")".repeat(depth));
     let ebnf = ok(&text);
     let mut expr = &ebnf.rules[0].body;
     let mut levels = 1;
@@ -803,21 +607,13 @@ fn nesting_up_to_the_limit_parses() {
 #[test]
 fn nesting_deeper_than_the_limit_is_too_large() {
     for depth in [MAX_DEPTH as usize, 1000, 100_000] {
-        let text = format!(
-            "root ::= {}\"a\"{}",
-            "(\"a\" ".repeat(depth),
-            ")".repeat(depth)
-        );
+        let text = format!("root ::= {}\"a\"{}", "(\"a\" ".repeat(depth), ")".repeat(depth));
         let error = err(&text);
         assert_eq!(error.kind, ErrorKind::TooLarge);
         assert!(error.message.contains("more than 256 levels"), "{error:?}");
         assert_eq!(help(&error), "split it into several rules");
     }
-    let error = err(&format!(
-        "root ::= {}\"a\"{}",
-        "(\"a\" | ".repeat(1000),
-        ")".repeat(1000)
-    ));
+    let error = err(&format!("root ::= {}\"a\"{}", "(\"a\" | ".repeat(1000), ")".repeat(1000)));
     assert_eq!(error.kind, ErrorKind::TooLarge);
 
     // A chain of postfix operators nests too.
@@ -825,10 +621,7 @@ fn nesting_deeper_than_the_limit_is_too_large() {
     let depth = MAX_DEPTH as usize;
     assert!(parse(&stars(depth - 1)).is_ok());
     let error = err(&stars(depth));
-    assert_eq!(
-        (error.kind, spanned(&stars(depth), &error)),
-        (ErrorKind::TooLarge, &stars(depth)[9..])
-    );
+    assert_eq!((error.kind, spanned(&stars(depth), &error)), (ErrorKind::TooLarge, &stars(depth)[9..]));
     assert_eq!(err(&stars(100_000)).kind, ErrorKind::TooLarge);
 }
 
@@ -836,9 +629,7 @@ fn nesting_deeper_than_the_limit_is_too_large() {
 fn long_flat_grammars_parse() {
     let items = "\"a\" ".repeat(50_000);
     let alternatives = "\"a\" | ".repeat(50_000);
-    let rules: String = (0..5_000)
-        .map(|i| format!("r{i} ::= r{} | \"x\"\n", i + 1))
-        .collect();
+    let rules: String = (0..5_000).map(|i| format!("r{i} ::= r{} | \"x\"\n", i + 1)).collect();
     assert!(parse(&format!("root ::= {items}")).is_ok());
     assert!(parse(&format!("root ::= {alternatives}")).is_ok());
     assert_eq!(ok(&rules).rules.len(), 5_000);
@@ -849,12 +640,7 @@ fn long_flat_grammars_parse() {
 #[test]
 fn a_rule_defined_twice_is_an_error() {
     let text = "root ::= a\na ::= \"x\"\n\n# again\na ::= \"y\"\n";
-    let error = assert_error(
-        text,
-        ErrorKind::Duplicate,
-        "a",
-        "rule `a` is already defined on line 2",
-    );
+    let error = assert_error(text, ErrorKind::Duplicate, "a", "rule `a` is already defined on line 2");
     assert_eq!(error.span, Some(Span::new(30, 31)));
     assert!(help(&error).contains("with `|`"));
     assert_eq!(err("root ::= a\nroot ::= b").span, Some(Span::new(11, 15)));
@@ -869,31 +655,19 @@ fn every_node_carries_its_span() {
     let rule = &ebnf.rules[0];
     assert_eq!(&text[rule.name_span.start..rule.name_span.end], "root");
     let span_text = |expr: &Expr| &text[expr.span.start..expr.span.end];
-    let ExprKind::Alt(alternatives) = &rule.body.kind else {
-        panic!("{:?}", rule.body)
-    };
+    let ExprKind::Alt(alternatives) = &rule.body.kind else { panic!("{:?}", rule.body) };
     assert_eq!(span_text(&rule.body), r#""ab" [c-d]* | (e f)? |"#);
     assert_eq!(span_text(&alternatives[0]), r#""ab" [c-d]*"#);
-    let ExprKind::Seq(items) = &alternatives[0].kind else {
-        panic!()
-    };
+    let ExprKind::Seq(items) = &alternatives[0].kind else { panic!() };
     assert_eq!(span_text(&items[0]), r#""ab""#);
     assert_eq!(span_text(&items[1]), "[c-d]*");
-    let ExprKind::Repeat { expr: class, .. } = &items[1].kind else {
-        panic!()
-    };
+    let ExprKind::Repeat { expr: class, .. } = &items[1].kind else { panic!() };
     assert_eq!(span_text(class), "[c-d]");
     assert_eq!(span_text(&alternatives[1]), "(e f)?");
-    let ExprKind::Repeat { expr: group, .. } = &alternatives[1].kind else {
-        panic!()
-    };
+    let ExprKind::Repeat { expr: group, .. } = &alternatives[1].kind else { panic!() };
     assert_eq!(span_text(group), "e f");
     // The empty alternative at the end is an empty span where it would be.
-    assert!(
-        alternatives[2].span.start == alternatives[2].span.end,
-        "{:?}",
-        alternatives[2]
-    );
+    assert!(alternatives[2].span.start == alternatives[2].span.end, "{:?}", alternatives[2]);
 }
 
 #[test]
@@ -917,14 +691,8 @@ fn errors_render_with_their_line_and_help() {
 fn parses_or_errs_cleanly(text: &str) {
     if let Err(error) = parse(text) {
         let span = error.span.expect("parse errors have spans");
-        assert!(
-            span.start <= span.end && span.end <= text.len(),
-            "{error:?} for {text:?}"
-        );
-        assert!(
-            text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
-            "{error:?}"
-        );
+        assert!(span.start <= span.end && span.end <= text.len(), "{error:?} for {text:?}");
+        assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end), "{error:?}");
         let _ = error.render("<fuzz>", text);
     }
 }

@@ -32,10 +32,7 @@ pub(crate) struct Node {
 
 impl Node {
     pub(crate) fn leaf(kind: ExprKind, span: Span) -> Node {
-        Node {
-            expr: Expr::new(kind, span),
-            depth: 1,
-        }
+        Node { expr: Expr::new(kind, span), depth: 1 }
     }
 
     /// The empty sequence, at byte offset `at`.
@@ -53,11 +50,7 @@ impl Node {
         Node::combine(alternatives, span, ExprKind::Alt)
     }
 
-    fn combine(
-        mut parts: Vec<Node>,
-        span: Span,
-        make: fn(Vec<Expr>) -> ExprKind,
-    ) -> Result<Node, GrammarError> {
+    fn combine(mut parts: Vec<Node>, span: Span, make: fn(Vec<Expr>) -> ExprKind) -> Result<Node, GrammarError> {
         if parts.len() == 1 {
             if let Some(only) = parts.pop() {
                 return Ok(only);
@@ -69,17 +62,9 @@ impl Node {
     }
 
     /// `inner*`, `inner+`, `inner?`, `inner{m,n}`.
-    pub(crate) fn repeat(
-        inner: Node,
-        counts: Repetition,
-        span: Span,
-    ) -> Result<Node, GrammarError> {
+    pub(crate) fn repeat(inner: Node, counts: Repetition, span: Span) -> Result<Node, GrammarError> {
         let depth = inner.depth + 1;
-        let kind = ExprKind::Repeat {
-            expr: Box::new(inner.expr),
-            min: counts.min,
-            max: counts.max,
-        };
+        let kind = ExprKind::Repeat { expr: Box::new(inner.expr), min: counts.min, max: counts.max };
         Node::checked(kind, span, depth)
     }
 
@@ -94,10 +79,7 @@ impl Node {
             )
             .with_help("split it into several rules"));
         }
-        Ok(Node {
-            expr: Expr::new(kind, span),
-            depth,
-        })
+        Ok(Node { expr: Expr::new(kind, span), depth })
     }
 }
 
@@ -111,28 +93,19 @@ pub(crate) struct Repetition {
 impl Repetition {
     pub(crate) const STAR: Repetition = Repetition { min: 0, max: None };
     pub(crate) const PLUS: Repetition = Repetition { min: 1, max: None };
-    pub(crate) const OPTIONAL: Repetition = Repetition {
-        min: 0,
-        max: Some(1),
-    };
+    pub(crate) const OPTIONAL: Repetition = Repetition { min: 0, max: Some(1) };
 
     /// `{min}` (then `max == Some(min)`), `{min,}` (`None`) or `{min,max}`,
     /// with llama.cpp's limits: a minimum above [`MAX_REPETITION`] is an
     /// error, a maximum above it means no maximum.
-    pub(crate) fn counted(
-        min: u64,
-        max: Option<u64>,
-        span: Span,
-    ) -> Result<Repetition, GrammarError> {
+    pub(crate) fn counted(min: u64, max: Option<u64>, span: Span) -> Result<Repetition, GrammarError> {
         if min > MAX_REPETITION {
             return Err(GrammarError::at(
                 ErrorKind::TooLarge,
                 span,
                 format!("the minimum count {min} is more than GBNF allows ({MAX_REPETITION})"),
             )
-            .with_help(
-                "llama.cpp refuses it too; nest repetitions instead, e.g. `(x{100}){30}` for 3000",
-            ));
+            .with_help("llama.cpp refuses it too; nest repetitions instead, e.g. `(x{100}){30}` for 3000"));
         }
         let max = max.filter(|&max| max <= MAX_REPETITION);
         if let Some(max) = max {
@@ -147,9 +120,6 @@ impl Repetition {
         }
         // Both are at most MAX_REPETITION, so they fit in a u32.
         let narrow = |count: u64| u32::try_from(count).unwrap_or(u32::MAX);
-        Ok(Repetition {
-            min: narrow(min),
-            max: max.map(narrow),
-        })
+        Ok(Repetition { min: narrow(min), max: max.map(narrow) })
     }
 }

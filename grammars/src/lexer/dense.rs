@@ -53,9 +53,8 @@ impl DenseLexer {
             )
             .build_from_nfa(nfa)
             .map_err(|error| error.to_string())?;
-        let start = dfa
-            .start_state(&start::Config::new().anchored(Anchored::Yes))
-            .map_err(|error| error.to_string())?;
+        let start =
+            dfa.start_state(&start::Config::new().anchored(Anchored::Yes)).map_err(|error| error.to_string())?;
         Ok(DenseLexer::extract(&dfa, start, nfa.pattern_len()))
     }
 
@@ -162,9 +161,8 @@ impl DenseLexer {
     /// dead state and removes every state no longer reachable from START.
     fn drop_hopeless_states(&mut self) {
         let state_count = self.state_count();
-        let hopeless: Vec<bool> = (0..state_count)
-            .map(|s| s == DEAD as usize || bitset::is_empty(self.reach.row(s)))
-            .collect();
+        let hopeless: Vec<bool> =
+            (0..state_count).map(|s| s == DEAD as usize || bitset::is_empty(self.reach.row(s))).collect();
         for target in self.transitions.iter_mut() {
             if hopeless[*target as usize] {
                 *target = DEAD;

@@ -75,7 +75,10 @@ impl LazyLexer {
     pub(crate) fn new(nfa: NFA, capacity: usize) -> Result<LazyLexer, String> {
         let looks = nfa.look_set_any();
         if looks.iter().any(|look| !matches!(look, Look::Start | Look::End)) {
-            return Err("only the anchors `^`/`\\A` and `$`/`\\z` are supported in constraints too large for a dense DFA".into());
+            return Err(
+                "only the anchors `^`/`\\A` and `$`/`\\z` are supported in constraints too large for a dense DFA"
+                    .into(),
+            );
         }
         let terminal_count = nfa.pattern_len();
         let byte_classes = nfa.byte_classes();
@@ -322,12 +325,9 @@ fn reach_sets(nfa: &NFA, patterns: usize) -> (BitMatrix, BitMatrix) {
             let successors: Vec<usize> = match &nfa.states()[id] {
                 State::ByteRange { trans } => vec![trans.next.as_usize()],
                 State::Sparse(sparse) => sparse.transitions.iter().map(|t| t.next.as_usize()).collect(),
-                State::Dense(dense) => dense
-                    .transitions
-                    .iter()
-                    .filter(|s| **s != StateID::ZERO)
-                    .map(|s| s.as_usize())
-                    .collect(),
+                State::Dense(dense) => {
+                    dense.transitions.iter().filter(|s| **s != StateID::ZERO).map(|s| s.as_usize()).collect()
+                }
                 State::Union { alternates } => alternates.iter().map(|s| s.as_usize()).collect(),
                 State::BinaryUnion { alt1, alt2 } => vec![alt1.as_usize(), alt2.as_usize()],
                 State::Capture { next, .. } => vec![next.as_usize()],

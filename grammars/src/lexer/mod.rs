@@ -89,9 +89,7 @@ impl LexerDfa {
         }
         let nfa = thompson::Compiler::new()
             .configure(
-                thompson::Config::new()
-                    .nfa_size_limit(Some(limits.nfa_size_limit))
-                    .which_captures(WhichCaptures::None),
+                thompson::Config::new().nfa_size_limit(Some(limits.nfa_size_limit)).which_captures(WhichCaptures::None),
             )
             .build_many_from_hir(terminals)
             .map_err(|error| nfa_error(&error.to_string()))?;

@@ -36,10 +36,7 @@ impl Prepared {
         let mut productions: Vec<(u32, Vec<Symbol>)> =
             grammar.productions.iter().map(|p| (p.lhs.0, p.rhs.clone())).collect();
         let augmented = productions.len() as u32;
-        productions.push((
-            user_nonterminals as u32,
-            vec![Symbol::Nonterminal(grammar.start)],
-        ));
+        productions.push((user_nonterminals as u32, vec![Symbol::Nonterminal(grammar.start)]));
 
         let mut productions_of = vec![Vec::new(); nonterminal_count];
         for (index, (lhs, _)) in productions.iter().enumerate() {
@@ -217,11 +214,8 @@ pub(crate) fn build_automaton(grammar: &Grammar, limits: &LrLimits) -> Result<Au
                 None => {
                     let (production, _) = prepared.split(*item);
                     for column in bitset::ones(lookahead) {
-                        let action = if production == prepared.augmented {
-                            Action::Accept
-                        } else {
-                            Action::Reduce(production)
-                        };
+                        let action =
+                            if production == prepared.augmented { Action::Accept } else { Action::Reduce(production) };
                         row.push((column as u32, action));
                     }
                 }
@@ -239,10 +233,7 @@ pub(crate) fn build_automaton(grammar: &Grammar, limits: &LrLimits) -> Result<Au
                     if kernels.len() >= limits.max_states {
                         return Err(GrammarError::new(
                             ErrorKind::TooLarge,
-                            format!(
-                                "the grammar needs more than {} canonical LR(1) states",
-                                limits.max_states
-                            ),
+                            format!("the grammar needs more than {} canonical LR(1) states", limits.max_states),
                         )
                         .with_help("move regular parts of the grammar into terminals, or raise the LR state limit"));
                     }
@@ -343,9 +334,9 @@ pub(crate) fn build_tables(automaton: &Automaton) -> LrTables {
     let mut block = vec![0u32; state_count];
     {
         let mut ids: HashMap<Vec<u64>, u32> = HashMap::new();
-        for state in 0..state_count {
+        for (state, row) in automaton.actions.iter().enumerate().take(state_count) {
             let mut signature = Vec::new();
-            for (column, actions) in &automaton.actions[state] {
+            for (column, actions) in row {
                 signature.push(u64::from(*column));
                 for action in actions {
                     signature.push(match action {
@@ -386,8 +377,8 @@ pub(crate) fn build_tables(automaton: &Automaton) -> LrTables {
     // first appearance.
     let mut renumber = vec![u32::MAX; state_count];
     let mut representative = Vec::new();
-    for state in 0..state_count {
-        let b = block[state] as usize;
+    for (state, &b) in block.iter().enumerate() {
+        let b = b as usize;
         if renumber[b] == u32::MAX {
             renumber[b] = representative.len() as u32;
             representative.push(state);
@@ -428,11 +419,8 @@ pub(crate) fn build_tables(automaton: &Automaton) -> LrTables {
             }
         }
     }
-    let productions = prepared
-        .productions
-        .iter()
-        .map(|(lhs, rhs)| ProductionShape { lhs: *lhs, len: rhs.len() as u32 })
-        .collect();
+    let productions =
+        prepared.productions.iter().map(|(lhs, rhs)| ProductionShape { lhs: *lhs, len: rhs.len() as u32 }).collect();
     LrTables {
         terminal_count: prepared.terminal_count,
         columns,
@@ -498,10 +486,7 @@ mod tests {
                     span: None,
                 })
                 .collect(),
-            nonterminals: nonterminals
-                .iter()
-                .map(|&c| Nonterminal { name: c.to_string(), span: None })
-                .collect(),
+            nonterminals: nonterminals.iter().map(|&c| Nonterminal { name: c.to_string(), span: None }).collect(),
             productions,
             start: NonterminalId(0),
             ignore: vec![],
@@ -510,9 +495,7 @@ mod tests {
 
     /// Runs the tables deterministically over a string of terminal chars.
     fn accepts(grammar: &Grammar, tables: &LrTables, input: &str) -> bool {
-        let column = |c: char| {
-            grammar.terminals.iter().position(|t| t.name == c.to_string()).map(|i| i as u32)
-        };
+        let column = |c: char| grammar.terminals.iter().position(|t| t.name == c.to_string()).map(|i| i as u32);
         let mut stack = vec![0u32];
         let mut input: Vec<u32> = match input.chars().map(column).collect::<Option<Vec<_>>>() {
             Some(columns) => columns,
@@ -542,14 +525,7 @@ mod tests {
 
     #[test]
     fn expression_grammar_is_lr1_and_parses() {
-        let g = grammar(&[
-            ("E", "E+T"),
-            ("E", "T"),
-            ("T", "T*F"),
-            ("T", "F"),
-            ("F", "(E)"),
-            ("F", "n"),
-        ]);
+        let g = grammar(&[("E", "E+T"), ("E", "T"), ("T", "T*F"), ("T", "F"), ("F", "(E)"), ("F", "n")]);
         let automaton = build_automaton(&g, &LrLimits::default()).unwrap();
         assert!(!automaton.has_conflicts());
         let tables = build_tables(&automaton);
@@ -568,14 +544,7 @@ mod tests {
         // LALR merges the two states after `c` and reduces spuriously;
         // canonical LR(1) keeps them apart so every non-error entry is
         // really acceptable.
-        let g = grammar(&[
-            ("S", "aAd"),
-            ("S", "bAe"),
-            ("S", "aBe"),
-            ("S", "bBd"),
-            ("A", "c"),
-            ("B", "c"),
-        ]);
+        let g = grammar(&[("S", "aAd"), ("S", "bAe"), ("S", "aBe"), ("S", "bBd"), ("A", "c"), ("B", "c")]);
         let automaton = build_automaton(&g, &LrLimits::default()).unwrap();
         assert!(!automaton.has_conflicts());
         let tables = build_tables(&automaton);

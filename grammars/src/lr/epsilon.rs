@@ -25,11 +25,8 @@ pub(crate) fn eliminate_epsilon(grammar: &Grammar) -> (Grammar, bool) {
     let mut productions: Vec<Production> = Vec::new();
     let nullable = nullable_set(grammar.nonterminals.len(), &grammar.productions);
     for production in &grammar.productions {
-        let nullable_count = production
-            .rhs
-            .iter()
-            .filter(|s| matches!(s, Symbol::Nonterminal(n) if nullable[n.index()]))
-            .count();
+        let nullable_count =
+            production.rhs.iter().filter(|s| matches!(s, Symbol::Nonterminal(n) if nullable[n.index()])).count();
         if nullable_count > MAX_NULLABLE_PER_PRODUCTION {
             binarize(production, &mut nonterminals, &mut productions);
         } else {
@@ -53,9 +50,7 @@ pub(crate) fn eliminate_epsilon(grammar: &Grammar) -> (Grammar, bool) {
                 .rhs
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| {
-                    positions.iter().position(|p| p == i).is_none_or(|bit| omit & (1 << bit) == 0)
-                })
+                .filter(|(i, _)| positions.iter().position(|p| p == i).is_none_or(|bit| omit & (1 << bit) == 0))
                 .map(|(_, s)| *s)
                 .collect();
             if rhs.is_empty() || rhs == [Symbol::Nonterminal(production.lhs)] {

@@ -50,11 +50,7 @@ impl Frontier {
         let mut level: Vec<LevelNode> = self
             .nodes
             .iter()
-            .map(|node| LevelNode {
-                state: node.state,
-                parents: node.parents.clone(),
-                unchanged: Some(node.clone()),
-            })
+            .map(|node| LevelNode { state: node.state, parents: node.parents.clone(), unchanged: Some(node.clone()) })
             .collect();
         // Reductions to a fixed point. Every reduction pops ≥ 1 edge, so
         // its targets are older (frozen) nodes and only the level's own

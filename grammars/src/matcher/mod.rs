@@ -153,10 +153,9 @@ impl Matcher {
             Driver::Deterministic => {
                 State::Lr(SmallVec::from_elem(Branch { lex: LexerDfa::START, parser: LrStack::initial(compiled) }, 1))
             }
-            Driver::Generalized => State::Glr(SmallVec::from_elem(
-                Branch { lex: LexerDfa::START, parser: Frontier::initial(compiled) },
-                1,
-            )),
+            Driver::Generalized => {
+                State::Glr(SmallVec::from_elem(Branch { lex: LexerDfa::START, parser: Frontier::initial(compiled) }, 1))
+            }
         };
         Matcher { grammar, state, consumed: 0, history: None, history_len: 0 }
     }
@@ -324,7 +323,12 @@ fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8])
                     for &terminal in &candidates {
                         if compiled.is_ignored(terminal) {
                             if branch.parser.alive(compiled, restarted) {
-                                add(&mut next, Branch { lex: restarted, parser: branch.parser.clone() }, compiled, offset)?;
+                                add(
+                                    &mut next,
+                                    Branch { lex: restarted, parser: branch.parser.clone() },
+                                    compiled,
+                                    offset,
+                                )?;
                             }
                         } else if branch.parser.alive_after(compiled, terminal, restarted) {
                             if let Some(parser) = branch.parser.feed(compiled, terminal) {

@@ -1,0 +1,181 @@
+//! Properties of the byte-level matcher (design.md §2), on every bundled
+//! grammar and on ambiguous grammars that need the GLR driver:
+//!
+//! * no dead ends: a viable prefix always has a next byte, or is complete;
+//! * every prefix of an accepted string is viable, and a matcher fed a string
+//!   one byte at a time agrees with one fed it at once;
+//! * forks are independent: advancing one never changes the other;
+//! * rollback restores the exact state.
+//!
+//! Strings come from random walks through the matcher itself (each step picks
+//! a random viable byte), so they reach deep into every grammar; the state of
+//! a matcher is compared through what it answers: completeness and the set
+//! of viable next bytes and byte pairs.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+use trellis_grammars::{CompiledGrammar, Config, Format, Matcher};
+
+/// The bundled grammars, and ambiguous ones for the GLR driver.
+fn grammars() -> &'static [(String, CompiledGrammar)] {
+    static GRAMMARS: OnceLock<Vec<(String, CompiledGrammar)>> = OnceLock::new();
+    GRAMMARS.get_or_init(|| {
+        let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("../grammars/library");
+        let mut paths: Vec<_> = std::fs::read_dir(&library)
+            .expect("grammars/library")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| Format::from_path(path).is_some())
+            .collect();
+        paths.sort();
+        let mut grammars: Vec<(String, CompiledGrammar)> = paths
+            .iter()
+            .map(|path| {
+                let grammar = CompiledGrammar::from_file(path, None, &Config::default()).expect("bundled grammar");
+                (path.file_name().expect("name").to_string_lossy().into_owned(), grammar)
+            })
+            .collect();
+        let ambiguous = [
+            "root ::= expr\nexpr ::= expr \"+\" expr | expr expr | [0-9] | \"(\" expr \")\"\n",
+            "root ::= s \".\"\ns ::= s s | \"a\" | \"ab\" | \"\"\n",
+            "root ::= (list | item) \";\"\nlist ::= item | list \",\" item | list \",\" list\nitem ::= [a-c]+\n",
+        ];
+        for (index, text) in ambiguous.iter().enumerate() {
+            let grammar = CompiledGrammar::new(text, Format::Gbnf).expect("ambiguous grammar");
+            assert!(!grammar.conflicts().is_empty(), "ambiguous grammar {index} has no conflicts");
+            grammars.push((format!("ambiguous-{index}"), grammar));
+        }
+        assert!(grammars.len() >= 12, "expected the bundled library and the ambiguous grammars");
+        grammars
+    })
+}
+
+/// SplitMix64: a few lines of deterministic randomness driven by proptest's
+/// seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn viable_bytes(matcher: &Matcher) -> Vec<u8> {
+    (0..=255u8).filter(|&byte| matcher.accepts_prefix(&[byte])).collect()
+}
+
+/// What a matcher answers, as far as a test can see: completeness, the
+/// viable next bytes, and for a few of them the viable byte after.
+fn observe(matcher: &Matcher) -> (bool, Vec<u8>, Vec<Vec<u8>>) {
+    let next = viable_bytes(matcher);
+    let after = next
+        .iter()
+        .take(4)
+        .map(|&first| (0..=255u8).filter(|&second| matcher.accepts_prefix(&[first, second])).collect())
+        .collect();
+    (matcher.is_complete(), next, after)
+}
+
+/// A random walk of up to `max_len` bytes, stopping early at a complete
+/// string now and then. Checks on the way that there is no dead end.
+fn random_walk(grammar: &CompiledGrammar, rng: &mut Rng, max_len: usize) -> Vec<u8> {
+    let mut matcher = grammar.matcher();
+    let mut text = Vec::new();
+    while text.len() < max_len {
+        let next = viable_bytes(&matcher);
+        if next.is_empty() {
+            assert!(matcher.is_complete(), "dead end after {:?}", String::from_utf8_lossy(&text));
+            break;
+        }
+        if matcher.is_complete() && rng.below(8) == 0 {
+            break;
+        }
+        let byte = next[rng.below(next.len())];
+        matcher.advance(&[byte]).expect("a viable byte is accepted");
+        text.push(byte);
+    }
+    text
+}
+
+fn grammar_and_seed() -> impl Strategy<Value = (usize, u64, usize)> {
+    (0..grammars().len(), any::<u64>(), 1usize..80)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn prefixes_of_walks_are_viable_and_steps_compose((index, seed, len) in grammar_and_seed()) {
+        let (name, grammar) = &grammars()[index];
+        let mut rng = Rng(seed);
+        let text = random_walk(grammar, &mut rng, len);
+        let whole = grammar.check(&text);
+        prop_assert!(whole.prefix, "{name}: walk {:?} not viable at once", String::from_utf8_lossy(&text));
+        // The same text in random chunks ends in the same state.
+        let mut chunked = grammar.matcher();
+        let mut start = 0;
+        while start < text.len() {
+            let end = (start + 1 + rng.below(6)).min(text.len());
+            prop_assert!(chunked.advance(&text[start..end]).is_ok());
+            start = end;
+        }
+        prop_assert_eq!(chunked.is_complete(), whole.complete, "{}", name);
+        for cut in 0..=text.len() {
+            prop_assert!(grammar.check(&text[..cut]).prefix, "{name}: prefix of a walk not viable");
+        }
+    }
+
+    #[test]
+    fn forks_are_independent((index, seed, len) in grammar_and_seed()) {
+        let (name, grammar) = &grammars()[index];
+        let mut rng = Rng(seed);
+        let text = random_walk(grammar, &mut rng, len);
+        let cut = rng.below(text.len() + 1);
+        let mut original = grammar.matcher();
+        original.advance(&text[..cut]).expect("viable");
+        let before = observe(&original);
+        let mut fork = original.clone();
+        fork.advance(&text[cut..]).expect("viable");
+        // Drive the fork further, through rollbacks and rejected bytes.
+        let _ = fork.advance(b"\xff\x00");
+        let _ = fork.rollback(1);
+        prop_assert_eq!(observe(&original), before, "{}: advancing a fork changed the original", name);
+        // And the other way round.
+        let fork_state = observe(&fork);
+        let _ = original.advance(&text[cut..]);
+        original.reset();
+        prop_assert_eq!(observe(&fork), fork_state, "{}: resetting the original changed a fork", name);
+    }
+
+    #[test]
+    fn rollback_restores_the_exact_state((index, seed, len) in grammar_and_seed()) {
+        let (name, grammar) = &grammars()[index];
+        let mut rng = Rng(seed);
+        let text = random_walk(grammar, &mut rng, len);
+        let mut matcher = grammar.matcher();
+        let mut cuts = vec![0];
+        let mut start = 0;
+        while start < text.len() {
+            let end = (start + 1 + rng.below(5)).min(text.len());
+            matcher.advance(&text[start..end]).expect("viable");
+            cuts.push(end);
+            start = end;
+        }
+        let steps = rng.below(cuts.len());
+        matcher.rollback(steps).expect("within the history");
+        let kept = cuts[cuts.len() - 1 - steps];
+        prop_assert_eq!(matcher.consumed(), kept as u64);
+        let mut fresh = grammar.matcher();
+        fresh.advance(&text[..kept]).expect("viable");
+        prop_assert_eq!(observe(&matcher), observe(&fresh), "{}: rollback({}) differs from a fresh matcher", name, steps);
+    }
+}
