@@ -143,6 +143,11 @@ pub(crate) struct Compiled {
     /// Per LR state: acceptable terminals plus ignored ones.
     allowed: BitMatrix,
     ignored: Vec<u64>,
+    /// Per terminal: the terminals that may come right after it.
+    follow: BitMatrix,
+    /// Per lexer state (dense lexers only): the bytes before which a lexeme
+    /// ending there may be cut at all (see [`Compiled::cut_possible`]).
+    may_cut: Vec<[u64; 4]>,
     priority: Vec<i32>,
     literal: Vec<bool>,
     pub(crate) conflicts: Vec<Conflict>,
@@ -153,12 +158,30 @@ pub(crate) struct Compiled {
 impl Compiled {
     /// Can a lexeme in lexer state `lex` become a terminal allowed in LR
     /// state `state`?
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lexeme_possible(&self, lex: u32, state: u32) -> bool {
         bitset::intersects(self.lexer.reach(lex), self.allowed.row(state as usize))
     }
 
-    #[inline]
+    /// Can a lexeme in lexer state `lex` become a terminal that may follow
+    /// `terminal` (see [`follow_sets`])?
+    #[inline(always)]
+    pub(crate) fn may_follow(&self, terminal: u32, lex: u32) -> bool {
+        bitset::intersects(self.lexer.reach(lex), self.follow.row(terminal as usize))
+    }
+
+    /// Whether a lexeme ending in lexer state `lex` may be cut before
+    /// `byte`: some terminal it matches may be followed by a terminal that
+    /// starts with `byte`. False lets the matcher just extend the lexeme.
+    #[inline(always)]
+    pub(crate) fn cut_possible(&self, lex: u32, byte: u8) -> bool {
+        match self.may_cut.get(lex as usize) {
+            Some(bytes) => (bytes[usize::from(byte >> 6)] >> (byte & 63)) & 1 != 0,
+            None => true,
+        }
+    }
+
+    #[inline(always)]
     pub(crate) fn is_ignored(&self, terminal: u32) -> bool {
         bitset::contains(&self.ignored, terminal as usize)
     }
@@ -299,10 +322,13 @@ impl CompiledGrammar {
             generalized: driver == Driver::Generalized,
             memory_bytes: lexer.memory_usage() + tables.memory_usage(),
         };
+        let follow = follow_sets(&grammar);
         let compiled = Compiled {
             lexing: grammar.lexing,
             priority: grammar.terminals.iter().map(|t| t.priority).collect(),
             literal: grammar.terminals.iter().map(|t| t.literal).collect(),
+            may_cut: cut_table(&lexer, &follow),
+            follow,
             grammar,
             lexer,
             tables,
@@ -382,4 +408,146 @@ impl CompiledGrammar {
     pub fn lexer(&self) -> &LexerDfa {
         &self.inner.lexer
     }
+}
+
+/// For each terminal, the terminals that can come right after it in some
+/// string of the language (ignored terminals can come after anything, and
+/// anything after them).
+///
+/// The matcher uses it to skip a cut cheaply: a lexeme may end as terminal
+/// `t` before a byte only if that byte can start a terminal in `follow(t)`.
+/// That is a necessary condition, so the check never changes an answer.
+fn follow_sets(grammar: &Grammar) -> BitMatrix {
+    use crate::ir::Symbol;
+    let terminals = grammar.terminals.len();
+    let nonterminals = grammar.nonterminals.len();
+    let mut nullable = vec![false; nonterminals];
+    let mut first = BitMatrix::new(nonterminals, terminals);
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for production in &grammar.productions {
+            let lhs = production.lhs.index();
+            let mut all_nullable = true;
+            for symbol in &production.rhs {
+                match *symbol {
+                    Symbol::Terminal(t) => {
+                        if !bitset::contains(first.row(lhs), t.index()) {
+                            first.insert(lhs, t.index());
+                            changed = true;
+                        }
+                        all_nullable = false;
+                    }
+                    Symbol::Nonterminal(n) => {
+                        if n.index() != lhs {
+                            changed |= first.union_rows(lhs, n.index());
+                        }
+                        if !nullable[n.index()] {
+                            all_nullable = false;
+                        }
+                    }
+                }
+                if !all_nullable {
+                    break;
+                }
+            }
+            if all_nullable && !nullable[lhs] {
+                nullable[lhs] = true;
+                changed = true;
+            }
+        }
+    }
+    // Rows 0..nonterminals: FOLLOW of nonterminals; then one row per
+    // terminal. Both fill from the same walk over production suffixes.
+    let mut follow = BitMatrix::new(nonterminals + terminals, terminals);
+    let row_of = |symbol: Symbol| match symbol {
+        Symbol::Nonterminal(n) => n.index(),
+        Symbol::Terminal(t) => nonterminals + t.index(),
+    };
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for production in &grammar.productions {
+            // Walk right to left, keeping FIRST of the suffix and whether it
+            // is nullable.
+            let mut suffix = vec![0u64; bitset::words_for(terminals)];
+            let mut suffix_nullable = true;
+            for &symbol in production.rhs.iter().rev() {
+                let row = row_of(symbol);
+                for (target, value) in follow.row_mut(row).iter_mut().zip(&suffix) {
+                    let merged = *target | value;
+                    changed |= merged != *target;
+                    *target = merged;
+                }
+                if suffix_nullable && row != production.lhs.index() {
+                    changed |= follow.union_rows(row, production.lhs.index());
+                }
+                match symbol {
+                    Symbol::Terminal(t) => {
+                        suffix.iter_mut().for_each(|word| *word = 0);
+                        suffix[t.index() / 64] |= 1 << (t.index() % 64);
+                        suffix_nullable = false;
+                    }
+                    Symbol::Nonterminal(n) => {
+                        if !nullable[n.index()] {
+                            suffix.iter_mut().for_each(|word| *word = 0);
+                            suffix_nullable = false;
+                        }
+                        for (word, value) in suffix.iter_mut().zip(first.row(n.index())) {
+                            *word |= value;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut result = BitMatrix::new(terminals, terminals);
+    for terminal in 0..terminals {
+        result.union_rows_from(terminal, &follow, nonterminals + terminal);
+        for ignored in &grammar.ignore {
+            result.insert(terminal, ignored.index());
+        }
+    }
+    for ignored in &grammar.ignore {
+        for terminal in 0..terminals {
+            result.insert(ignored.index(), terminal);
+        }
+    }
+    result
+}
+
+/// The table behind [`Compiled::cut_possible`], for dense lexers of modest
+/// size (empty otherwise: every cut is then possible).
+fn cut_table(lexer: &LexerDfa, follow: &BitMatrix) -> Vec<[u64; 4]> {
+    const MAX_WORK: usize = 1 << 22;
+    let states = lexer.state_count();
+    if lexer.is_lazy() || states * 256 * follow.words().max(1) > MAX_WORK {
+        return Vec::new();
+    }
+    let start_reach: Vec<Option<&[u64]>> = (0..=255u8)
+        .map(|byte| {
+            let next = lexer.next(LexerDfa::START, byte);
+            (next != LexerDfa::DEAD).then(|| lexer.reach(next))
+        })
+        .collect();
+    let mut table = vec![[0u64; 4]; states];
+    let mut followers = vec![0u64; follow.words()];
+    for (state, bytes) in table.iter_mut().enumerate() {
+        let state = state as u32;
+        if state == LexerDfa::DEAD || !lexer.is_accepting(state) {
+            continue;
+        }
+        followers.iter_mut().for_each(|word| *word = 0);
+        for terminal in bitset::ones(lexer.accepts(state)) {
+            for (word, value) in followers.iter_mut().zip(follow.row(terminal)) {
+                *word |= value;
+            }
+        }
+        for (byte, reach) in start_reach.iter().enumerate() {
+            if reach.is_some_and(|reach| bitset::intersects(reach, &followers)) {
+                bytes[byte / 64] |= 1 << (byte % 64);
+            }
+        }
+    }
+    table
 }

@@ -214,13 +214,13 @@ impl DenseLexer {
     }
 
     /// The state after reading `byte` in `state`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next(&self, state: u32, byte: u8) -> u32 {
         self.transitions[state as usize * self.stride + self.classes[byte as usize] as usize]
     }
 
     /// Whether a lexeme ending in `state` matches some terminal.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn is_accepting(&self, state: u32) -> bool {
         self.accepting[state as usize]
     }
@@ -234,13 +234,13 @@ impl DenseLexer {
     }
 
     /// Terminals whose match ends exactly in `state`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn accepts(&self, state: u32) -> &[u64] {
         self.accepts.row(state as usize)
     }
 
     /// Terminals some continuation from `state` can still match.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn reach(&self, state: u32) -> &[u64] {
         self.reach.row(state as usize)
     }

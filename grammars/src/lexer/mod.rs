@@ -110,7 +110,7 @@ impl LexerDfa {
     }
 
     /// The state after reading `byte` in `state`.
-    #[inline]
+    #[inline(always)]
     pub fn next(&self, state: u32, byte: u8) -> u32 {
         match &self.backend {
             Backend::Dense(dense) => dense.next(state, byte),
@@ -119,7 +119,7 @@ impl LexerDfa {
     }
 
     /// Whether a lexeme ending in `state` matches some terminal.
-    #[inline]
+    #[inline(always)]
     pub fn is_accepting(&self, state: u32) -> bool {
         match &self.backend {
             Backend::Dense(dense) => dense.is_accepting(state),
@@ -128,7 +128,7 @@ impl LexerDfa {
     }
 
     /// Terminals whose match ends exactly in `state`, as a bitset.
-    #[inline]
+    #[inline(always)]
     pub fn accepts(&self, state: u32) -> &[u64] {
         match &self.backend {
             Backend::Dense(dense) => dense.accepts(state),
@@ -138,7 +138,7 @@ impl LexerDfa {
 
     /// Terminals some continuation from `state` can still match, as a
     /// bitset.
-    #[inline]
+    #[inline(always)]
     pub fn reach(&self, state: u32) -> &[u64] {
         match &self.backend {
             Backend::Dense(dense) => dense.reach(state),

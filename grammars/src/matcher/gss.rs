@@ -163,16 +163,21 @@ impl Parser for Frontier {
         compiled.cut_candidates(lex, self.tops(), out);
     }
 
-    fn feed(&self, compiled: &Compiled, terminal: u32) -> Option<Frontier> {
-        self.feed_terminal(compiled, terminal)
+    fn feed_alive(self, compiled: &Compiled, terminal: u32, lex: u32) -> Option<Frontier> {
+        if !self.tops().any(|top| crate::bitset::contains(compiled.tables.acceptable(top), terminal as usize)) {
+            return None;
+        }
+        self.feed_terminal(compiled, terminal).filter(|next| next.alive(compiled, lex))
     }
 
-    fn alive_after(&self, compiled: &Compiled, terminal: u32, lex: u32) -> bool {
-        // Cheap pre-check: some top must accept the terminal at all.
-        if !self.tops().any(|top| crate::bitset::contains(compiled.tables.acceptable(top), terminal as usize)) {
-            return false;
+    fn feed_alive_in_place(&mut self, compiled: &Compiled, terminal: u32, lex: u32) -> bool {
+        match self.clone().feed_alive(compiled, terminal, lex) {
+            Some(next) => {
+                *self = next;
+                true
+            }
+            None => false,
         }
-        self.feed_terminal(compiled, terminal).is_some_and(|next| next.alive(compiled, lex))
     }
 
     fn accepts_eof(&self, compiled: &Compiled) -> bool {

@@ -161,14 +161,13 @@ impl Parser for LrStack {
         compiled.cut_candidates(lex, std::iter::once(self.top_state()), out);
     }
 
-    fn feed(&self, compiled: &Compiled, terminal: u32) -> Option<LrStack> {
-        let mut next = self.clone();
-        next.feed_in_place(compiled, terminal).then_some(next)
+    fn feed_alive(mut self, compiled: &Compiled, terminal: u32, lex: u32) -> Option<LrStack> {
+        (self.feed_in_place(compiled, terminal) && self.alive(compiled, lex)).then_some(self)
     }
 
     #[inline]
-    fn alive_after(&self, compiled: &Compiled, terminal: u32, lex: u32) -> bool {
-        self.peek_after(compiled, terminal).is_some_and(|top| compiled.lexeme_possible(lex, top))
+    fn feed_alive_in_place(&mut self, compiled: &Compiled, terminal: u32, lex: u32) -> bool {
+        self.feed_in_place(compiled, terminal) && self.alive(compiled, lex)
     }
 
     fn accepts_eof(&self, compiled: &Compiled) -> bool {

@@ -53,14 +53,15 @@ pub(crate) trait Parser: Clone {
     fn alive(&self, compiled: &Compiled, lex: u32) -> bool;
     /// The terminals a lexeme ending in `lex` may be cut as, here.
     fn candidates(&self, compiled: &Compiled, lex: u32, out: &mut SmallVec<[u32; 4]>);
-    /// The configuration after `terminal`, if the parser accepts it.
-    fn feed(&self, compiled: &Compiled, terminal: u32) -> Option<Self>;
-    /// `feed(terminal)` followed by `alive(lex)`, ideally without building
-    /// the new configuration.
-    fn alive_after(&self, compiled: &Compiled, terminal: u32, lex: u32) -> bool;
+    /// The configuration after `terminal`, kept only if the parser accepts
+    /// the terminal and a lexeme in state `lex` is then alive.
+    fn feed_alive(self, compiled: &Compiled, terminal: u32, lex: u32) -> Option<Self>;
+    /// [`Parser::feed_alive`] in place; on false `self` is unspecified and
+    /// must be dropped.
+    fn feed_alive_in_place(&mut self, compiled: &Compiled, terminal: u32, lex: u32) -> bool;
     /// Can the parse end here?
     fn accepts_eof(&self, compiled: &Compiled) -> bool;
-    /// `feed(terminal)` followed by `accepts_eof()`.
+    /// Feeding `terminal` followed by `accepts_eof()`.
     fn accepts_eof_after(&self, compiled: &Compiled, terminal: u32) -> bool;
     /// Makes `self` also stand for `other`'s stacks if it can; returns
     /// whether `other` is now covered and can be dropped.
@@ -289,20 +290,47 @@ fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8])
     let mut next: Branches<P> = SmallVec::new();
     let mut candidates: SmallVec<[u32; 4]> = SmallVec::new();
     for (offset, &byte) in bytes.iter().enumerate() {
-        // Fast path: one branch that simply extends its lexeme, with no cut
-        // to consider (greedy: it extends; any-split: it matches nothing
-        // yet). This is most bytes of most inputs.
+        // Fast path: one branch with one way forward, updated in place.
+        // Either it extends its lexeme (greedy lexing; or any-split lexing
+        // where no cut is possible), or it cannot and is cut as a single
+        // candidate terminal. This is most bytes of most inputs.
         if let [branch] = branches.as_mut_slice() {
-            let extended = lexer.next(branch.lex, byte);
+            let lex = branch.lex;
+            let extended = lexer.next(lex, byte);
             if extended == LexerDfa::OVERFLOW {
                 return Err(MatchError::LexerLimit { offset });
             }
-            if extended != LexerDfa::DEAD
-                && (greedy || !lexer.is_accepting(branch.lex))
-                && branch.parser.alive(compiled, extended)
-            {
+            let may_cut = lex != LexerDfa::START && lexer.is_accepting(lex) && compiled.cut_possible(lex, byte);
+            let extends = extended != LexerDfa::DEAD && branch.parser.alive(compiled, extended);
+            if extends && (greedy || !may_cut) {
                 branch.lex = extended;
                 continue;
+            }
+            if !extends {
+                if !may_cut {
+                    return Err(MatchError::Rejected { offset });
+                }
+                let restarted = lexer.next(LexerDfa::START, byte);
+                match restarted {
+                    LexerDfa::OVERFLOW => return Err(MatchError::LexerLimit { offset }),
+                    LexerDfa::DEAD => return Err(MatchError::Rejected { offset }),
+                    _ => {}
+                }
+                branch.parser.candidates(compiled, lex, &mut candidates);
+                candidates.retain(|&mut t| compiled.is_ignored(t) || compiled.may_follow(t, restarted));
+                if let [terminal] = candidates[..] {
+                    let fed = if compiled.is_ignored(terminal) {
+                        branch.parser.alive(compiled, restarted)
+                    } else {
+                        branch.parser.feed_alive_in_place(compiled, terminal, restarted)
+                    };
+                    if !fed {
+                        return Err(MatchError::Rejected { offset });
+                    }
+                    branch.lex = restarted;
+                    continue;
+                }
+                // Several candidates, or none: the general path decides.
             }
         }
         next.clear();
@@ -313,33 +341,37 @@ fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8])
                 return Err(MatchError::LexerLimit { offset });
             }
             let extends = extended != LexerDfa::DEAD && branch.parser.alive(compiled, extended);
-            if lex != LexerDfa::START && (!greedy || !extends) && lexer.is_accepting(lex) {
+            let mut parser = Some(branch.parser);
+            if lex != LexerDfa::START
+                && (!greedy || !extends)
+                && lexer.is_accepting(lex)
+                && compiled.cut_possible(lex, byte)
+            {
                 let restarted = lexer.next(LexerDfa::START, byte);
                 if restarted == LexerDfa::OVERFLOW {
                     return Err(MatchError::LexerLimit { offset });
                 }
-                if restarted != LexerDfa::DEAD {
-                    branch.parser.candidates(compiled, lex, &mut candidates);
-                    for &terminal in &candidates {
-                        if compiled.is_ignored(terminal) {
-                            if branch.parser.alive(compiled, restarted) {
-                                add(
-                                    &mut next,
-                                    Branch { lex: restarted, parser: branch.parser.clone() },
-                                    compiled,
-                                    offset,
-                                )?;
-                            }
-                        } else if branch.parser.alive_after(compiled, terminal, restarted) {
-                            if let Some(parser) = branch.parser.feed(compiled, terminal) {
-                                add(&mut next, Branch { lex: restarted, parser }, compiled, offset)?;
-                            }
+                if let Some(base) = parser.as_ref().filter(|_| restarted != LexerDfa::DEAD) {
+                    base.candidates(compiled, lex, &mut candidates);
+                    candidates.retain(|&mut t| compiled.is_ignored(t) || compiled.may_follow(t, restarted));
+                }
+                let count = candidates.len();
+                for (index, &terminal) in candidates.iter().enumerate() {
+                    // The last use of the parser takes it instead of a copy.
+                    let base = if index + 1 == count && !extends { parser.take() } else { parser.clone() };
+                    let Some(base) = base else { break };
+                    if compiled.is_ignored(terminal) {
+                        if base.alive(compiled, restarted) {
+                            add(&mut next, Branch { lex: restarted, parser: base }, compiled, offset)?;
                         }
+                    } else if let Some(fed) = base.feed_alive(compiled, terminal, restarted) {
+                        add(&mut next, Branch { lex: restarted, parser: fed }, compiled, offset)?;
                     }
                 }
+                candidates.clear();
             }
-            if extends {
-                add(&mut next, Branch { lex: extended, parser: branch.parser }, compiled, offset)?;
+            if let Some(parser) = parser.filter(|_| extends) {
+                add(&mut next, Branch { lex: extended, parser }, compiled, offset)?;
             }
         }
         std::mem::swap(branches, &mut next);
