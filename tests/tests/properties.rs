@@ -5,7 +5,9 @@
 //! * every prefix of an accepted string is viable, and a matcher fed a string
 //!   one byte at a time agrees with one fed it at once;
 //! * forks are independent: advancing one never changes the other;
-//! * rollback restores the exact state.
+//! * rollback restores the exact state;
+//! * the [`ByteWalker`] (the mask walk) agrees with the matcher on every
+//!   string of a prefix tree.
 //!
 //! Strings come from random walks through the matcher itself (each step picks
 //! a random viable byte), so they reach deep into every grammar; the state of
@@ -16,7 +18,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use trellis_grammars::{CompiledGrammar, Config, Format, Matcher};
+use trellis_grammars::{ByteWalker, CompiledGrammar, Config, Format, Matcher};
 
 /// The bundled grammars, and ambiguous ones for the GLR driver.
 fn grammars() -> &'static [(String, CompiledGrammar)] {
@@ -177,5 +179,49 @@ proptest! {
         let mut fresh = grammar.matcher();
         fresh.advance(&text[..kept]).expect("viable");
         prop_assert_eq!(observe(&matcher), observe(&fresh), "{}: rollback({}) differs from a fresh matcher", name, steps);
+    }
+
+    #[test]
+    fn byte_walker_agrees_with_the_matcher((index, seed, len) in grammar_and_seed()) {
+        let (name, grammar) = &grammars()[index];
+        let mut rng = Rng(seed);
+        let text = random_walk(grammar, &mut rng, len);
+        let cut = rng.below(text.len() + 1);
+        let mut matcher = grammar.matcher();
+        matcher.advance(&text[..cut]).expect("viable");
+        // A small alphabet: the walk's next bytes, bytes of the grammar's
+        // strings, and a few others; every string of length <= 3 over it.
+        let mut alphabet: Vec<u8> = text[cut..].iter().copied().take(4).collect();
+        alphabet.extend((0..4).map(|_| text.get(rng.below(text.len().max(1))).copied().unwrap_or(b'a')));
+        alphabet.extend([b' ', b'"', b'0', b'x', 0xC3, 0xA9]);
+        alphabet.sort_unstable();
+        alphabet.dedup();
+        let mut walker = ByteWalker::new(&matcher);
+        let mut path: Vec<u8> = Vec::new();
+        // Pre-order over the tree, skipping the subtrees the walker prunes.
+        fn visit(
+            walker: &mut ByteWalker,
+            matcher: &Matcher,
+            alphabet: &[u8],
+            path: &mut Vec<u8>,
+            name: &str,
+        ) -> Result<(), TestCaseError> {
+            for &byte in alphabet {
+                path.push(byte);
+                let viable = walker.enter(path.len(), byte);
+                prop_assert_eq!(viable, matcher.accepts_prefix(path), "{}: walker vs matcher on {:?}", name, path);
+                if viable {
+                    let mut fed = matcher.clone();
+                    fed.advance(path).expect("viable");
+                    prop_assert_eq!(walker.is_complete(), fed.is_complete(), "{}: completeness of {:?}", name, path);
+                    if path.len() < 3 {
+                        visit(walker, matcher, alphabet, path, name)?;
+                    }
+                }
+                path.pop();
+            }
+            Ok(())
+        }
+        visit(&mut walker, &matcher, &alphabet, &mut path, name)?;
     }
 }

@@ -32,6 +32,7 @@
 
 mod gss;
 mod lr_stack;
+mod walk;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ use crate::lexer::LexerDfa;
 
 pub(crate) use gss::Frontier;
 pub(crate) use lr_stack::LrStack;
+pub use walk::ByteWalker;
 
 /// What a parser configuration must answer for the matcher. Implemented by
 /// the deterministic LR stack and by the GLR frontier.

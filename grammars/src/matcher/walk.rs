@@ -1,0 +1,168 @@
+//! [`ByteWalker`]: the matcher driven down a prefix tree of byte strings.
+//!
+//! A token mask asks, for every string `s` of a set (a vocabulary), whether
+//! `input · s` is still a viable prefix. Walking the set's prefix tree in
+//! depth-first order, the walker keeps one matcher state per depth, so each
+//! tree edge costs one byte step, and a dead state prunes the whole subtree.
+//!
+//! Most steps are cheap: while a single branch keeps extending its lexeme
+//! and no cut is possible, the parser cannot change, so the walker keeps
+//! only the lexer state and shares the parser of the start state. Only where
+//! a lexeme may end does it build a full matcher state.
+
+use smallvec::SmallVec;
+
+use super::{Branch, Branches, Parser, State, run};
+use crate::compile::Compiled;
+use crate::ebnf::Lexing;
+use crate::lexer::LexerDfa;
+use crate::{CompiledGrammar, Matcher};
+
+/// One depth of the walk.
+enum Step<P> {
+    /// A single branch whose parser is the start state's (only the lexer
+    /// state moved).
+    Lexeme(u32),
+    /// Anything else: the full set of branches.
+    Full(Branches<P>),
+}
+
+struct Walk<P> {
+    /// The parser of the start state's only branch, when it has one.
+    root_parser: Option<P>,
+    /// `steps[d]` is the state after `d` bytes below the start.
+    steps: Vec<Step<P>>,
+}
+
+enum Walks {
+    Lr(Walk<super::LrStack>),
+    Glr(Walk<super::Frontier>),
+}
+
+/// Drives a matcher state down a depth-first walk of a prefix tree: call
+/// [`ByteWalker::enter`] with each node's depth (1 for the root's children)
+/// and edge byte, in pre-order; it answers whether the input followed by the
+/// node's bytes is still a viable prefix. After a `false`, skip the node's
+/// subtree. [`ByteWalker::is_complete`] then says whether the current node's
+/// string completes the input.
+///
+/// ```
+/// use trellis_grammars::{ByteWalker, CompiledGrammar, Format};
+///
+/// let grammar = CompiledGrammar::new(r#"root ::= "ab" | "ac" | "b""#, Format::Gbnf)?;
+/// let matcher = grammar.matcher();
+/// let mut walker = ByteWalker::new(&matcher);
+/// // The tree of {"a", "ab", "ba"}, depth first.
+/// assert!(walker.enter(1, b'a')); //  "a": viable
+/// assert!(!walker.is_complete());
+/// assert!(walker.enter(2, b'b')); //  "ab": viable and complete
+/// assert!(walker.is_complete());
+/// assert!(walker.enter(1, b'b')); //  "b"
+/// assert!(!walker.enter(2, b'a')); // "ba": dead
+/// # Ok::<(), trellis_grammars::GrammarError>(())
+/// ```
+pub struct ByteWalker {
+    grammar: CompiledGrammar,
+    walks: Walks,
+    /// Depth of the last node entered successfully.
+    depth: usize,
+}
+
+impl ByteWalker {
+    /// A walker starting from `matcher`'s current state.
+    pub fn new(matcher: &Matcher) -> ByteWalker {
+        let walks = match &matcher.state {
+            State::Lr(branches) => Walks::Lr(Walk::new(branches)),
+            State::Glr(branches) => Walks::Glr(Walk::new(branches)),
+        };
+        ByteWalker { grammar: matcher.grammar.clone(), walks, depth: 0 }
+    }
+
+    /// Enters the node at `depth` (≥ 1) with edge `byte`, whose parent is
+    /// the last node entered successfully at `depth - 1` (or the start, for
+    /// depth 1). Returns whether the string so far is a viable prefix.
+    ///
+    /// # Panics
+    ///
+    /// If `depth` is 0 or more than one below the deepest live node: the
+    /// caller's walk is not a pre-order walk.
+    pub fn enter(&mut self, depth: usize, byte: u8) -> bool {
+        assert!(depth >= 1 && depth <= self.depth + 1, "ByteWalker::enter: depth {depth} after {}", self.depth);
+        let compiled = self.grammar.compiled();
+        let alive = match &mut self.walks {
+            Walks::Lr(walk) => walk.enter(compiled, depth, byte),
+            Walks::Glr(walk) => walk.enter(compiled, depth, byte),
+        };
+        self.depth = if alive { depth } else { depth - 1 };
+        alive
+    }
+
+    /// Whether the string of the last node entered successfully (or the
+    /// empty string, before any) completes the input.
+    pub fn is_complete(&self) -> bool {
+        let compiled = self.grammar.compiled();
+        match &self.walks {
+            Walks::Lr(walk) => walk.is_complete(compiled, self.depth),
+            Walks::Glr(walk) => walk.is_complete(compiled, self.depth),
+        }
+    }
+}
+
+impl<P: Parser> Walk<P> {
+    fn new(branches: &Branches<P>) -> Walk<P> {
+        let (root_parser, root) = match branches.as_slice() {
+            [branch] => (Some(branch.parser.clone()), Step::Lexeme(branch.lex)),
+            _ => (None, Step::Full(branches.clone())),
+        };
+        Walk { root_parser, steps: vec![root] }
+    }
+
+    fn enter(&mut self, compiled: &Compiled, depth: usize, byte: u8) -> bool {
+        self.steps.truncate(depth);
+        let next = match &self.steps[depth - 1] {
+            Step::Lexeme(lex) => self.lexeme_step(compiled, *lex, byte),
+            Step::Full(branches) => {
+                let mut branches = branches.clone();
+                run(compiled, &mut branches, &[byte]).ok().map(|()| Step::Full(branches))
+            }
+        };
+        match next {
+            Some(step) => {
+                self.steps.push(step);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A step from a single branch with the root's parser: stays a
+    /// [`Step::Lexeme`] when the lexeme just extends (the matcher's fast
+    /// path), else runs the full matcher.
+    fn lexeme_step(&self, compiled: &Compiled, lex: u32, byte: u8) -> Option<Step<P>> {
+        let parser = self.root_parser.as_ref()?;
+        let lexer = &compiled.lexer;
+        let extended = lexer.next(lex, byte);
+        if extended != LexerDfa::OVERFLOW && extended != LexerDfa::DEAD {
+            let may_cut = lex != LexerDfa::START && lexer.is_accepting(lex) && compiled.cut_possible(lex, byte);
+            if (compiled.lexing == Lexing::Greedy || !may_cut) && parser.alive(compiled, extended) {
+                return Some(Step::Lexeme(extended));
+            }
+        }
+        let mut branches: Branches<P> = SmallVec::new();
+        branches.push(Branch { lex, parser: parser.clone() });
+        run(compiled, &mut branches, &[byte]).ok().map(|()| Step::Full(branches))
+    }
+
+    fn is_complete(&self, compiled: &Compiled, depth: usize) -> bool {
+        match &self.steps[depth] {
+            Step::Lexeme(lex) => match &self.root_parser {
+                Some(parser) => {
+                    let branches: Branches<P> = SmallVec::from_elem(Branch { lex: *lex, parser: parser.clone() }, 1);
+                    super::complete(compiled, &branches)
+                }
+                None => false,
+            },
+            Step::Full(branches) => super::complete(compiled, branches),
+        }
+    }
+}
