@@ -133,9 +133,13 @@
 //! Decoding is byte concatenation; turning bytes into text (and handling
 //! tokens that end inside a character) is the caller's choice.
 
+pub mod token_matcher;
+pub mod token_set;
 pub mod trie;
 pub mod vocab;
 
+pub use token_matcher::{TokenError, TokenIndex, TokenMatcher};
+pub use token_set::TokenSet;
 pub use trie::TokenTrie;
 
 pub use vocab::{

@@ -1,0 +1,193 @@
+//! Exactness of token masks (design.md §2), both ways: on states reached by
+//! random valid prefixes of every bundled grammar, the mask of a
+//! [`TokenMatcher`] agrees, token by token, with the byte-level matcher fed
+//! `prefix · bytes(t)` — over real vocabularies (r50k, cl100k, o200k from
+//! tiktoken-rs; SmolLM2 from its GGUF) whose tokens end inside UTF-8
+//! characters, span several lexemes, or are byte-fallback tokens, and over a
+//! small synthetic vocabulary for many more states.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use proptest::prelude::*;
+use trellis_grammars::{CompiledGrammar, Config, Format, Matcher};
+use trellis_token_index::{TokenIndex, TokenKind, TokenMatcher, TokenSet, Tokenizer, Vocabulary};
+
+fn grammars() -> &'static [(String, CompiledGrammar)] {
+    static GRAMMARS: OnceLock<Vec<(String, CompiledGrammar)>> = OnceLock::new();
+    GRAMMARS.get_or_init(|| {
+        let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("../grammars/library");
+        let mut paths: Vec<_> = std::fs::read_dir(&library)
+            .expect("grammars/library")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| Format::from_path(path).is_some())
+            .collect();
+        paths.sort();
+        let mut grammars: Vec<(String, CompiledGrammar)> = paths
+            .iter()
+            .map(|path| {
+                let grammar = CompiledGrammar::from_file(path, None, &Config::default()).expect("bundled grammar");
+                (path.file_name().expect("name").to_string_lossy().into_owned(), grammar)
+            })
+            .collect();
+        // An ambiguous grammar (GLR driver) and a regex constraint.
+        let extra = [
+            ("ambiguous", "root ::= e\ne ::= e \"+\" e | e e | [0-9] | \"(\" e \")\" | \" \" e\n", Format::Gbnf),
+            ("regex", "[a-z]+( [a-z]+)*[.!?]\n", Format::Regex),
+        ];
+        for (name, text, format) in extra {
+            grammars.push((name.to_string(), CompiledGrammar::new(text, format).expect("extra grammar")));
+        }
+        grammars
+    })
+}
+
+fn tiktoken(name: &str) -> TokenIndex {
+    let tokenizer = Tokenizer::from_spec(&format!("tiktoken:{name}")).expect("embedded tiktoken encoding");
+    TokenIndex::new(tokenizer.vocabulary().clone())
+}
+
+fn smollm2() -> Option<TokenIndex> {
+    let path = trellis_token_index::default_model_path();
+    if !path.is_file() {
+        if std::env::var("TRELLIS_SKIP_MODEL_TESTS").is_ok_and(|v| v == "1") {
+            eprintln!("skipping SmolLM2 masks: {} is missing (TRELLIS_SKIP_MODEL_TESTS=1)", path.display());
+            return None;
+        }
+        panic!("{} is missing: run scripts/fetch-model.sh, or set TRELLIS_SKIP_MODEL_TESTS=1", path.display());
+    }
+    let tokenizer = Tokenizer::from_gguf(&path).expect("SmolLM2 tokenizer");
+    Some(TokenIndex::new(tokenizer.vocabulary().clone()))
+}
+
+/// Tokens of 1-3 bytes over bytes that matter to the bundled grammars,
+/// UTF-8 fragments included, plus byte-fallback tokens and an EOS.
+fn synthetic() -> TokenIndex {
+    let mut alphabet: Vec<u8> = b" \n\"{}[],:-+.0123456789aeEflnrstuxyz(*;=SELCTFROMW\\\xc3\xa9".to_vec();
+    alphabet.sort_unstable();
+    alphabet.dedup();
+    let mut tokens: Vec<(Vec<u8>, TokenKind)> = vec![(b"<eos>".to_vec(), TokenKind::Special)];
+    for &a in &alphabet {
+        tokens.push((vec![a], TokenKind::Normal));
+        for &b in &alphabet {
+            if (a as usize * 7 + b as usize) % 3 == 0 {
+                tokens.push((vec![a, b], TokenKind::Normal));
+                for &c in alphabet.iter().step_by(5) {
+                    tokens.push((vec![a, b, c], TokenKind::Normal));
+                }
+            }
+        }
+    }
+    for byte in [b'a', b'{', 0xc3, 0xff] {
+        tokens.push((vec![byte], TokenKind::ByteFallback));
+    }
+    tokens.push((b"<pad>".to_vec(), TokenKind::Special));
+    let vocabulary = Vocabulary::from_tokens(tokens, vec![0], None).expect("synthetic vocabulary");
+    TokenIndex::new(Arc::new(vocabulary))
+}
+
+/// SplitMix64, driven by proptest's seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) % n as u64) as usize
+    }
+}
+
+/// A state reached by a random valid prefix of up to `len` bytes.
+fn random_state(grammar: &CompiledGrammar, seed: u64, len: usize) -> Matcher {
+    let mut rng = Rng(seed);
+    let mut matcher = grammar.matcher();
+    for _ in 0..len {
+        let next: Vec<u8> = (0..=255u8).filter(|&b| matcher.accepts_prefix(&[b])).collect();
+        if next.is_empty() || (matcher.is_complete() && rng.below(10) == 0) {
+            break;
+        }
+        matcher.advance(&[next[rng.below(next.len())]]).expect("viable byte");
+    }
+    matcher
+}
+
+/// The mask against the byte-level matcher, token by token.
+fn check_exact(name: &str, index: &TokenIndex, matcher: Matcher) -> Result<(), TestCaseError> {
+    let vocabulary = index.vocabulary().clone();
+    let token_matcher = TokenMatcher::from_matcher(matcher.clone(), index);
+    let mut mask = TokenSet::new(vocabulary.len());
+    token_matcher.mask(&mut mask);
+    for (token, bytes, kind) in vocabulary.iter() {
+        let expected = if vocabulary.is_eos(token) {
+            matcher.is_complete()
+        } else {
+            matches!(kind, TokenKind::Normal | TokenKind::ByteFallback) && matcher.accepts_prefix(bytes)
+        };
+        prop_assert_eq!(
+            mask.contains(token),
+            expected,
+            "{}: token {} {:?} ({:?}) after {} bytes",
+            name,
+            token,
+            String::from_utf8_lossy(bytes),
+            kind,
+            matcher.consumed()
+        );
+        if token % 97 == 0 {
+            prop_assert_eq!(token_matcher.is_allowed(token).ok(), Some(expected));
+        }
+    }
+    Ok(())
+}
+
+fn grammar_and_seed() -> impl Strategy<Value = (usize, u64, usize)> {
+    (0..grammars().len(), any::<u64>(), 0usize..60)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #[test]
+    fn synthetic_masks_are_exact((grammar, seed, len) in grammar_and_seed()) {
+        static INDEX: OnceLock<TokenIndex> = OnceLock::new();
+        let index = INDEX.get_or_init(synthetic);
+        let (name, grammar) = &grammars()[grammar];
+        check_exact(name, index, random_state(grammar, seed, len))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+    #[test]
+    fn r50k_masks_are_exact((grammar, seed, len) in grammar_and_seed()) {
+        static INDEX: OnceLock<TokenIndex> = OnceLock::new();
+        let index = INDEX.get_or_init(|| tiktoken("r50k_base"));
+        let (name, grammar) = &grammars()[grammar];
+        check_exact(name, index, random_state(grammar, seed, len))?;
+    }
+
+    #[test]
+    fn cl100k_masks_are_exact((grammar, seed, len) in grammar_and_seed()) {
+        static INDEX: OnceLock<TokenIndex> = OnceLock::new();
+        let index = INDEX.get_or_init(|| tiktoken("cl100k_base"));
+        let (name, grammar) = &grammars()[grammar];
+        check_exact(name, index, random_state(grammar, seed, len))?;
+    }
+
+    #[test]
+    fn o200k_masks_are_exact((grammar, seed, len) in grammar_and_seed()) {
+        static INDEX: OnceLock<TokenIndex> = OnceLock::new();
+        let index = INDEX.get_or_init(|| tiktoken("o200k_base"));
+        let (name, grammar) = &grammars()[grammar];
+        check_exact(name, index, random_state(grammar, seed, len))?;
+    }
+
+    #[test]
+    fn smollm2_masks_are_exact((grammar, seed, len) in grammar_and_seed()) {
+        static INDEX: OnceLock<Option<TokenIndex>> = OnceLock::new();
+        let Some(index) = INDEX.get_or_init(smollm2) else { return Ok(()) };
+        let (name, grammar) = &grammars()[grammar];
+        check_exact(name, index, random_state(grammar, seed, len))?;
+    }
+}
