@@ -1,0 +1,357 @@
+//! [`Llama`]: a Llama-family decoder over paged, forkable KV caches.
+//!
+//! One forward pass serves prefill and batched decode alike: its input is a
+//! list of *rows*, each a token at a position of some sequence. All weight
+//! matrices (Q, K, V, O, gate, up, down, lm_head) multiply the whole row
+//! matrix at once, so a decode step over B sequences reads each weight once,
+//! not B times. Only attention is per row, over that row's sequence's cache
+//! ([`attention`]).
+//!
+//! ```text
+//! rows ─► embed ─► ┌ RMSNorm ─► Q,K,V ─► RoPE ─► write K,V to caches ─► attend ─► O ─► + ┐ ×layers
+//!                  └ RMSNorm ─► down(silu(gate(x)) · up(x)) ──────────────────────────► + ┘
+//!       ─► last row of each sequence ─► RMSNorm ─► lm_head ─► drop padding ─► log_softmax
+//! ```
+
+mod attention;
+mod config;
+mod gguf;
+mod hf;
+mod kv_cache;
+mod synthetic;
+mod weights;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::{Device, Tensor};
+use trellis_token_index::{TokenId, Tokenizer, Vocabulary};
+
+pub use config::{Llama3RopeScaling, LlamaConfig, RopeLayout};
+
+use super::sequences::SequenceTable;
+use super::{LanguageModel, ModelError, SeqId, check_tokens, check_vocabulary_rows, log_softmax};
+use attention::{AttentionShape, QueryRow};
+use kv_cache::{KvCache, KvShape};
+use weights::LlamaWeights;
+
+/// A Llama-family transformer (Llama, SmolLM2, Mistral, Qwen2) on the CPU.
+///
+/// Load one with [`Llama::load`] (a `.gguf` file or a Hugging Face folder),
+/// or build a synthetic one with [`Llama::random`]. It implements
+/// [`LanguageModel`]; each live sequence owns a paged key/value cache whose
+/// blocks are shared copy-on-write with its forks.
+///
+/// Numerics: activations and caches are `f32`; GGUF weights stay quantized
+/// (candle's `QMatMul` quantizes activations to 8 bits per block for the
+/// dot products, as llama.cpp does); safetensors weights are converted to
+/// `f32` at load.
+pub struct Llama {
+    config: LlamaConfig,
+    weights: LlamaWeights,
+    vocabulary: Arc<Vocabulary>,
+    tokenizer: Option<Tokenizer>,
+    source: PathBuf,
+    /// RoPE tables, `(max_sequence_len, head_dim / 2)`.
+    cos: Tensor,
+    sin: Tensor,
+    attention: AttentionShape,
+    sequences: SequenceTable<LlamaSequence>,
+    device: Device,
+}
+
+#[derive(Clone)]
+struct LlamaSequence {
+    cache: KvCache,
+    /// Shared with forks: a fork copies a pointer, not 49k floats.
+    logprobs: Arc<[f32]>,
+}
+
+impl std::fmt::Debug for Llama {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Llama")
+            .field("source", &self.source)
+            .field("config", &self.config)
+            .field("vocabulary_len", &self.vocabulary.len())
+            .field("live_sequences", &self.sequences.live())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Llama {
+    /// Loads a model: a `.gguf` file (or any file starting with the GGUF
+    /// magic), or a Hugging Face folder with `config.json`,
+    /// `tokenizer.json` and `*.safetensors`. The tokenizer comes from the
+    /// same place.
+    ///
+    /// # Errors
+    ///
+    /// A [`ModelError`] naming the file: missing, corrupt, an unsupported
+    /// architecture, a missing or misshapen tensor, or a tokenizer that does
+    /// not fit the model's vocabulary.
+    pub fn load(path: &Path) -> Result<Llama, ModelError> {
+        let metadata = std::fs::metadata(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+        if metadata.is_dir() { hf::load(path) } else { gguf::load(path) }
+    }
+
+    /// A model with seeded random weights: the same `(config, vocabulary,
+    /// seed)` always gives the same model, on every machine.
+    ///
+    /// Weights are drawn at a scale that makes next-token distributions
+    /// far from uniform (embeddings N(0, 1), matrices N(0, 1/fan_in)), so
+    /// that tests of samplers see real differences between tokens.
+    /// `config.vocab_rows` may exceed the vocabulary by padding.
+    pub fn random(config: &LlamaConfig, vocabulary: Arc<Vocabulary>, seed: u64) -> Result<Llama, ModelError> {
+        let source = PathBuf::from(format!("<random llama, seed {seed}>"));
+        let mut weights = synthetic::RandomWeights::new(config, seed, source.clone());
+        let weights = LlamaWeights::load(config, &mut weights)?;
+        Llama::new(config.clone(), weights, vocabulary, None, source)
+    }
+
+    fn new(
+        config: LlamaConfig,
+        weights: LlamaWeights,
+        vocabulary: Arc<Vocabulary>,
+        tokenizer: Option<Tokenizer>,
+        source: PathBuf,
+    ) -> Result<Llama, ModelError> {
+        config.validate(&source)?;
+        check_vocabulary_rows(&source, config.vocab_rows, &vocabulary)?;
+        let device = Device::Cpu;
+        let (cos, sin) = config.rope_tables(&device)?;
+        let attention = AttentionShape {
+            kv: KvShape { layers: config.layers, kv_heads: config.kv_heads, head_dim: config.head_dim },
+            heads: config.heads,
+            window: config.sliding_window,
+        };
+        Ok(Llama {
+            config,
+            weights,
+            vocabulary,
+            tokenizer,
+            source,
+            cos,
+            sin,
+            attention,
+            sequences: SequenceTable::default(),
+            device,
+        })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &LlamaConfig {
+        &self.config
+    }
+
+    /// The tokenizer the model was loaded with (`None` for
+    /// [`Llama::random`]). `tokenizer().vocabulary()` is
+    /// [`vocabulary()`](LanguageModel::vocabulary).
+    pub fn tokenizer(&self) -> Option<&Tokenizer> {
+        self.tokenizer.as_ref()
+    }
+
+    /// The file or folder the model was loaded from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// Bytes of key/value cache held by all live sequences, counting each
+    /// shared block once.
+    pub fn kv_cache_bytes(&self) -> usize {
+        let mut seen = HashSet::new();
+        let mut total = 0;
+        self.sequences.for_each(|sequence| {
+            sequence.cache.for_each_block(|block, bytes| {
+                if seen.insert(block as usize) {
+                    total += bytes;
+                }
+            });
+        });
+        total
+    }
+
+    /// Runs `tokens` (row `i` at `rows[i]`) through the network, writing
+    /// their keys and values into `caches` (already grown to hold them), and
+    /// returns the log-probabilities after each row listed in `outputs`.
+    fn forward(
+        &self,
+        caches: &mut [KvCache],
+        tokens: &[TokenId],
+        rows: &[QueryRow],
+        outputs: &[usize],
+    ) -> Result<Vec<Arc<[f32]>>, ModelError> {
+        let n = tokens.len();
+        let config = &self.config;
+        let eps = config.rms_norm_eps as f32;
+        let head_dim = config.head_dim;
+        let kv = self.attention.kv;
+        let kv_width = config.kv_heads * head_dim;
+
+        let ids = Tensor::new(tokens, &self.device)?;
+        let positions: Vec<u32> = rows.iter().map(|r| r.position as u32).collect();
+        let positions = Tensor::new(positions.as_slice(), &self.device)?;
+        // Per-row RoPE tables, (n, 1, head_dim / 2): candle's rope kernels
+        // take a batch of tables, one per row, so rows of different
+        // sequences and positions are rotated in one call.
+        let cos = self.cos.index_select(&positions, 0)?.unsqueeze(1)?;
+        let sin = self.sin.index_select(&positions, 0)?.unsqueeze(1)?;
+        let rope = |x: Tensor, heads: usize| -> Result<Tensor, ModelError> {
+            let x = x.reshape((n, heads, 1, head_dim))?.contiguous()?;
+            Ok(match config.rope_layout {
+                RopeLayout::Halves => candle_nn::rotary_emb::rope(&x, &cos, &sin)?,
+                RopeLayout::Interleaved => candle_nn::rotary_emb::rope_i(&x, &cos, &sin)?,
+            })
+        };
+
+        let mut x = self.weights.embedding.forward(&ids)?;
+        for (l, layer) in self.weights.layers.iter().enumerate() {
+            let h = candle_nn::ops::rms_norm(&x, &layer.attention_norm, eps)?;
+            let q = rope(layer.query.forward(&h)?, config.heads)?;
+            let k = rope(layer.key.forward(&h)?, config.kv_heads)?;
+            let v = layer.value.forward(&h)?;
+
+            let keys = k.flatten_all()?.to_vec1::<f32>()?;
+            let values = v.flatten_all()?.to_vec1::<f32>()?;
+            for (i, row) in rows.iter().enumerate() {
+                let span = i * kv_width..(i + 1) * kv_width;
+                caches[row.cache].write(&kv, l, row.position, &keys[span.clone()], &values[span]);
+            }
+            let queries = q.flatten_all()?.to_vec1::<f32>()?;
+            let mixed = attention::attend(&self.attention, caches, rows, l, &queries);
+            let mixed = Tensor::from_vec(mixed, (n, config.heads * head_dim), &self.device)?;
+            x = (x + layer.attention_output.forward(&mixed)?)?;
+
+            let h = candle_nn::ops::rms_norm(&x, &layer.mlp_norm, eps)?;
+            let gated = (candle_nn::ops::silu(&layer.gate.forward(&h)?)? * layer.up.forward(&h)?)?;
+            x = (x + layer.down.forward(&gated)?)?;
+        }
+
+        let picked: Vec<u32> = outputs.iter().map(|&i| i as u32).collect();
+        let picked = Tensor::new(picked.as_slice(), &self.device)?;
+        let last = x.index_select(&picked, 0)?;
+        let last = candle_nn::ops::rms_norm(&last, &self.weights.final_norm, eps)?;
+        let logits = self.weights.lm_head.forward(&last)?.to_vec2::<f32>()?;
+        // Rows past the tokenizer's vocabulary are padding: no token has
+        // them, so they are dropped before normalising.
+        let vocab_len = self.vocabulary.len();
+        Ok(logits.iter().map(|row| Arc::from(log_softmax(&row[..vocab_len]))).collect())
+    }
+
+    /// Runs `tokens` after the current end of `cache`, returning the
+    /// log-probabilities after the last one. On error the cache is left as
+    /// it was.
+    fn run_chunk(&self, seq: Option<SeqId>, cache: &mut KvCache, tokens: &[TokenId]) -> Result<Arc<[f32]>, ModelError> {
+        check_tokens(tokens, self.vocabulary.len())?;
+        let start = cache.len();
+        let end = start + tokens.len();
+        if end > self.config.max_sequence_len {
+            return Err(ModelError::ContextFull { seq, len: end, max: self.config.max_sequence_len });
+        }
+        cache.grow(&self.attention.kv, tokens.len());
+        let rows: Vec<QueryRow> = (start..end).map(|position| QueryRow { cache: 0, position }).collect();
+        let result = self.forward(std::slice::from_mut(cache), tokens, &rows, &[tokens.len() - 1]);
+        match result {
+            Ok(mut logprobs) => Ok(logprobs.remove(0)),
+            Err(e) => {
+                cache.truncate(&self.attention.kv, start);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl LanguageModel for Llama {
+    fn vocabulary(&self) -> &Arc<Vocabulary> {
+        &self.vocabulary
+    }
+
+    fn max_sequence_len(&self) -> usize {
+        self.config.max_sequence_len
+    }
+
+    fn start(&mut self, prompt: &[TokenId]) -> Result<SeqId, ModelError> {
+        if prompt.is_empty() {
+            return Err(ModelError::EmptyPrompt);
+        }
+        let mut cache = KvCache::default();
+        let logprobs = self.run_chunk(None, &mut cache, prompt)?;
+        Ok(self.sequences.insert(LlamaSequence { cache, logprobs }))
+    }
+
+    fn append(&mut self, seq: SeqId, tokens: &[TokenId]) -> Result<(), ModelError> {
+        if tokens.is_empty() {
+            self.sequences.get(seq)?;
+            return Ok(());
+        }
+        let mut cache = std::mem::take(&mut self.sequences.get_mut(seq)?.cache);
+        let result = self.run_chunk(Some(seq), &mut cache, tokens);
+        let sequence = self.sequences.get_mut(seq)?;
+        sequence.cache = cache;
+        sequence.logprobs = result?;
+        Ok(())
+    }
+
+    fn extend(&mut self, steps: &[(SeqId, TokenId)]) -> Result<(), ModelError> {
+        if steps.is_empty() {
+            return Ok(());
+        }
+        self.sequences.check_batch(steps.iter().map(|&(seq, _)| seq))?;
+        let tokens: Vec<TokenId> = steps.iter().map(|&(_, token)| token).collect();
+        check_tokens(&tokens, self.vocabulary.len())?;
+        for &(seq, _) in steps {
+            let len = self.sequences.get(seq)?.cache.len() + 1;
+            if len > self.config.max_sequence_len {
+                return Err(ModelError::ContextFull { seq: Some(seq), len, max: self.config.max_sequence_len });
+            }
+        }
+
+        // Move the caches out of the table for the pass (the batch is
+        // distinct, so this is a partition), and back in afterwards.
+        let mut caches = Vec::with_capacity(steps.len());
+        let mut rows = Vec::with_capacity(steps.len());
+        for (i, &(seq, _)) in steps.iter().enumerate() {
+            let mut cache = std::mem::take(&mut self.sequences.get_mut(seq)?.cache);
+            rows.push(QueryRow { cache: i, position: cache.len() });
+            cache.grow(&self.attention.kv, 1);
+            caches.push(cache);
+        }
+        let outputs: Vec<usize> = (0..steps.len()).collect();
+        let result = self.forward(&mut caches, &tokens, &rows, &outputs);
+        let failed = result.is_err();
+        for ((&(seq, _), mut cache), row) in steps.iter().zip(caches).zip(&rows) {
+            if failed {
+                cache.truncate(&self.attention.kv, row.position);
+            }
+            self.sequences.get_mut(seq)?.cache = cache;
+        }
+        for (&(seq, _), logprobs) in steps.iter().zip(result?) {
+            self.sequences.get_mut(seq)?.logprobs = logprobs;
+        }
+        Ok(())
+    }
+
+    fn logprobs(&self, seq: SeqId) -> Result<&[f32], ModelError> {
+        Ok(&self.sequences.get(seq)?.logprobs)
+    }
+
+    fn sequence_len(&self, seq: SeqId) -> Result<usize, ModelError> {
+        Ok(self.sequences.get(seq)?.cache.len())
+    }
+
+    fn fork(&mut self, seq: SeqId) -> Result<SeqId, ModelError> {
+        let copy = self.sequences.get(seq)?.clone();
+        Ok(self.sequences.insert(copy))
+    }
+
+    fn drop_sequence(&mut self, seq: SeqId) -> Result<(), ModelError> {
+        self.sequences.remove(seq).map(drop)
+    }
+
+    fn live_sequences(&self) -> usize {
+        self.sequences.live()
+    }
+}
+
+#[cfg(test)]
+mod tests;

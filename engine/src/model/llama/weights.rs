@@ -1,0 +1,220 @@
+//! The weights of a Llama-family decoder, whatever file they came from.
+//!
+//! Loaders ([`gguf`](super::gguf), [`hf`](super::hf), the synthetic
+//! [`random`](super::random) one) implement [`WeightSource`]: "give me the
+//! matrix for this parameter". [`LlamaWeights::load`] asks for every
+//! parameter the [`LlamaConfig`] implies and checks each shape, so a file
+//! with a missing or misshapen tensor fails at load time with its name, never
+//! in the middle of a forward pass.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::{Module, Tensor};
+
+use super::config::LlamaConfig;
+use crate::model::ModelError;
+
+/// A parameter of the architecture, named independently of file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Param {
+    TokenEmbedding,
+    FinalNorm,
+    LmHead,
+    AttentionNorm(usize),
+    Query(usize),
+    Key(usize),
+    Value(usize),
+    QueryBias(usize),
+    KeyBias(usize),
+    ValueBias(usize),
+    AttentionOutput(usize),
+    MlpNorm(usize),
+    Gate(usize),
+    Up(usize),
+    Down(usize),
+}
+
+/// A weight matrix as stored: quantized blocks (GGUF) or plain floats.
+#[derive(Clone, Debug)]
+pub(crate) enum Matrix {
+    Quantized(Arc<QTensor>),
+    Dense(Tensor),
+}
+
+impl Matrix {
+    fn dims(&self) -> Vec<usize> {
+        match self {
+            Matrix::Quantized(q) => q.shape().dims().to_vec(),
+            Matrix::Dense(t) => t.dims().to_vec(),
+        }
+    }
+}
+
+/// Where weights come from. `matrix` and `vector` return `Ok(None)` for an
+/// absent tensor; the caller decides whether that is an error, and checks
+/// the shape of what is returned.
+pub(crate) trait WeightSource {
+    /// The file (or folder) named in errors.
+    fn path(&self) -> &Path;
+    /// The tensor name of `param` in this format.
+    fn name(&self, param: Param) -> String;
+    /// A 2-D tensor, `(rows, columns)` as in PyTorch; `shape` is what the
+    /// hyperparameters expect (synthetic sources use it to make one).
+    fn matrix(&mut self, param: Param, shape: (usize, usize)) -> Result<Option<Matrix>, ModelError>;
+    /// A 1-D tensor as `f32`.
+    fn vector(&mut self, param: Param, len: usize) -> Result<Option<Tensor>, ModelError>;
+}
+
+/// `y = x·Wᵀ (+ b)` over rows of `x`.
+#[derive(Clone, Debug)]
+pub(crate) struct Linear {
+    weight: QMatMul,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
+        let y = self.weight.forward(x)?;
+        Ok(match &self.bias {
+            Some(bias) => y.broadcast_add(bias)?,
+            None => y,
+        })
+    }
+}
+
+/// Token id → embedding row. A quantized table is dequantized row by row,
+/// so SmolLM2's Q8_0 table (49,152 × 576) is never expanded to 113 MB of
+/// `f32`.
+#[derive(Clone, Debug)]
+pub(crate) enum Embedding {
+    Quantized(Arc<QTensor>),
+    Dense(Tensor),
+}
+
+impl Embedding {
+    pub(crate) fn forward(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
+        Ok(match self {
+            Embedding::Quantized(table) => table.embedding(ids)?,
+            Embedding::Dense(table) => table.index_select(ids, 0)?,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct LayerWeights {
+    pub(crate) attention_norm: Tensor,
+    pub(crate) query: Linear,
+    pub(crate) key: Linear,
+    pub(crate) value: Linear,
+    pub(crate) attention_output: Linear,
+    pub(crate) mlp_norm: Tensor,
+    pub(crate) gate: Linear,
+    pub(crate) up: Linear,
+    pub(crate) down: Linear,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct LlamaWeights {
+    pub(crate) embedding: Embedding,
+    pub(crate) layers: Vec<LayerWeights>,
+    pub(crate) final_norm: Tensor,
+    pub(crate) lm_head: Linear,
+}
+
+impl LlamaWeights {
+    /// Reads and shape-checks every parameter `config` implies.
+    ///
+    /// With tied embeddings (SmolLM2) the output projection is the
+    /// embedding matrix itself, shared, not a copy.
+    pub(crate) fn load(config: &LlamaConfig, source: &mut dyn WeightSource) -> Result<LlamaWeights, ModelError> {
+        let hidden = config.hidden_size;
+        let q_out = config.heads * config.head_dim;
+        let kv_out = config.kv_heads * config.head_dim;
+        let inter = config.intermediate_size;
+
+        let embedding_matrix = matrix(source, Param::TokenEmbedding, (config.vocab_rows, hidden))?;
+        let lm_head = if config.tie_word_embeddings {
+            embedding_matrix.clone()
+        } else {
+            matrix(source, Param::LmHead, (config.vocab_rows, hidden))?
+        };
+        let embedding = match embedding_matrix {
+            Matrix::Quantized(q) => Embedding::Quantized(q),
+            Matrix::Dense(t) => Embedding::Dense(t),
+        };
+
+        let mut layers = Vec::with_capacity(config.layers);
+        for l in 0..config.layers {
+            let biased = |source: &mut dyn WeightSource, w: Param, b: Param, out: usize| {
+                let weight = matrix(source, w, (out, hidden))?;
+                let bias = if config.attention_bias { Some(vector(source, b, out)?) } else { None };
+                linear(weight, bias)
+            };
+            layers.push(LayerWeights {
+                attention_norm: vector(source, Param::AttentionNorm(l), hidden)?,
+                query: biased(source, Param::Query(l), Param::QueryBias(l), q_out)?,
+                key: biased(source, Param::Key(l), Param::KeyBias(l), kv_out)?,
+                value: biased(source, Param::Value(l), Param::ValueBias(l), kv_out)?,
+                attention_output: linear(matrix(source, Param::AttentionOutput(l), (hidden, q_out))?, None)?,
+                mlp_norm: vector(source, Param::MlpNorm(l), hidden)?,
+                gate: linear(matrix(source, Param::Gate(l), (inter, hidden))?, None)?,
+                up: linear(matrix(source, Param::Up(l), (inter, hidden))?, None)?,
+                down: linear(matrix(source, Param::Down(l), (hidden, inter))?, None)?,
+            });
+        }
+        Ok(LlamaWeights {
+            embedding,
+            layers,
+            final_norm: vector(source, Param::FinalNorm, hidden)?,
+            lm_head: linear(lm_head, None)?,
+        })
+    }
+}
+
+fn linear(weight: Matrix, bias: Option<Tensor>) -> Result<Linear, ModelError> {
+    let weight = match weight {
+        Matrix::Quantized(q) => QMatMul::from_arc(q)?,
+        Matrix::Dense(t) => QMatMul::Tensor(t),
+    };
+    Ok(Linear { weight, bias })
+}
+
+fn optional_matrix(
+    source: &mut dyn WeightSource,
+    param: Param,
+    shape: (usize, usize),
+) -> Result<Option<Matrix>, ModelError> {
+    let Some(m) = source.matrix(param, shape)? else {
+        return Ok(None);
+    };
+    check_shape(source.path(), &source.name(param), &[shape.0, shape.1], &m.dims())?;
+    Ok(Some(m))
+}
+
+fn matrix(source: &mut dyn WeightSource, param: Param, shape: (usize, usize)) -> Result<Matrix, ModelError> {
+    optional_matrix(source, param, shape)?
+        .ok_or_else(|| ModelError::MissingTensor { path: source.path().to_path_buf(), name: source.name(param) })
+}
+
+fn vector(source: &mut dyn WeightSource, param: Param, len: usize) -> Result<Tensor, ModelError> {
+    let v = source
+        .vector(param, len)?
+        .ok_or_else(|| ModelError::MissingTensor { path: source.path().to_path_buf(), name: source.name(param) })?;
+    check_shape(source.path(), &source.name(param), &[len], v.dims())?;
+    Ok(v)
+}
+
+fn check_shape(path: &Path, name: &str, expected: &[usize], found: &[usize]) -> Result<(), ModelError> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(ModelError::TensorShape {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+            expected: expected.to_vec(),
+            found: found.to_vec(),
+        })
+    }
+}
