@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod check;
+mod generate;
 mod grammar_source;
 
 #[derive(Parser)]
@@ -17,13 +19,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Time per-token masks on documents: one JSON object of figures
+    Bench(bench::BenchArgs),
     /// Check text against a grammar: is it in the language, or a viable prefix?
     Check(check::CheckArgs),
+    /// Generate text with a model (unconstrained), streamed to stdout
+    Generate(generate::GenerateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Bench(args) => bench::run(args),
         Command::Check(args) => check::run(args),
+        Command::Generate(args) => generate::run(args),
     }
 }

@@ -18,5 +18,5 @@ mod matcher;
 pub use compile::{CompiledGrammar, Config, Format, MatcherLimits, Stats, Verdict};
 pub use error::{ErrorKind, GrammarError};
 pub use lr::Conflict;
-pub use matcher::{ByteWalker, MatchError, Matcher, RollbackError};
+pub use matcher::{ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker, MatchError, Matcher, RollbackError};
 pub use span::Span;

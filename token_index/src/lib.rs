@@ -138,9 +138,9 @@ pub mod token_set;
 pub mod trie;
 pub mod vocab;
 
-pub use token_matcher::{TokenError, TokenIndex, TokenMatcher};
+pub use token_matcher::{TokenConstraint, TokenError, TokenIndex, TokenMatcher};
 pub use token_set::TokenSet;
-pub use trie::TokenTrie;
+pub use trie::{NodeIndex, TokenTrie};
 
 pub use vocab::{
     DEFAULT_MODEL_FILE, DEFAULT_MODEL_SHA256, TokenId, TokenKind, Tokenizer, VocabError, Vocabulary, default_model_path,

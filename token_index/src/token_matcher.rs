@@ -1,12 +1,15 @@
 //! [`TokenMatcher`]: the byte-level matcher of a compiled grammar, seen
 //! through a vocabulary — exact masks, commits, forks and rollback by token.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use trellis_grammars::{ByteWalker, CompiledGrammar, MatchError, Matcher};
+use hashbrown::HashMap;
+use trellis_grammars::{
+    ByteWalker, CompiledGrammar, LexState, LexemeKey, LexemeStep, LexemeWalker, MatchError, Matcher,
+};
 
 use crate::token_set::TokenSet;
-use crate::trie::TokenTrie;
+use crate::trie::{NodeIndex, TokenTrie};
 use crate::vocab::{TokenId, TokenKind, Vocabulary};
 
 /// The longest forced continuation [`TokenMatcher::forced_bytes`] returns.
@@ -35,6 +38,110 @@ impl TokenIndex {
     /// The token trie.
     pub fn trie(&self) -> &Arc<TokenTrie> {
         &self.trie
+    }
+}
+
+/// A compiled grammar over a vocabulary: the factory of [`TokenMatcher`]s,
+/// and the cache of mask parts they share. Cheap to clone (an `Arc`),
+/// `Send + Sync`.
+///
+/// A mask splits in two (design.md §3). Tokens that stay inside the current
+/// lexeme depend only on the lexer state and the parser's top state (a
+/// [`LexemeKey`]): they are computed once per key, on first use, and kept.
+/// Tokens that may end a lexeme depend on the whole parser stack: the cached
+/// entry lists the trie nodes where that happens, and each mask walks only
+/// those subtrees against the live parser.
+#[derive(Clone, Debug)]
+pub struct TokenConstraint {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    grammar: CompiledGrammar,
+    index: TokenIndex,
+    lexeme_masks: Mutex<HashMap<LexemeKey, Arc<LexemeMask>>>,
+}
+
+/// The part of a mask fixed by a [`LexemeKey`].
+#[derive(Debug)]
+struct LexemeMask {
+    /// Tokens that stay inside the lexeme and are allowed.
+    inside: TokenSet,
+    /// Trie nodes where a lexeme may end, with the lexer state before them.
+    boundaries: Vec<(NodeIndex, LexState)>,
+}
+
+impl TokenConstraint {
+    /// `grammar` over `index`'s vocabulary.
+    pub fn new(grammar: &CompiledGrammar, index: &TokenIndex) -> TokenConstraint {
+        let shared =
+            Shared { grammar: grammar.clone(), index: index.clone(), lexeme_masks: Mutex::new(HashMap::new()) };
+        TokenConstraint { shared: Arc::new(shared) }
+    }
+
+    /// A matcher at the start of the language.
+    pub fn matcher(&self) -> TokenMatcher {
+        self.matcher_from(self.shared.grammar.matcher())
+    }
+
+    /// A matcher continuing from a byte-level matcher's state (for example
+    /// after forced bytes that are not a whole number of tokens). The
+    /// matcher must run over this constraint's grammar.
+    pub fn matcher_from(&self, matcher: Matcher) -> TokenMatcher {
+        TokenMatcher { constraint: self.clone(), matcher, committed: 0, finished: false }
+    }
+
+    /// The grammar.
+    pub fn grammar(&self) -> &CompiledGrammar {
+        &self.shared.grammar
+    }
+
+    /// The vocabulary and trie.
+    pub fn index(&self) -> &TokenIndex {
+        &self.shared.index
+    }
+
+    /// Number of cached lexeme masks and their approximate heap bytes.
+    pub fn cache_stats(&self) -> (usize, usize) {
+        let Ok(cache) = self.shared.lexeme_masks.lock() else { return (0, 0) };
+        let bytes = cache
+            .values()
+            .map(|entry| {
+                entry.inside.words().len() * 8 + entry.boundaries.len() * std::mem::size_of::<(NodeIndex, LexState)>()
+            })
+            .sum();
+        (cache.len(), bytes)
+    }
+
+    fn lexeme_mask(&self, key: LexemeKey) -> Arc<LexemeMask> {
+        if let Ok(cache) = self.shared.lexeme_masks.lock()
+            && let Some(entry) = cache.get(&key)
+        {
+            return entry.clone();
+        }
+        // Computed outside the lock: another thread may compute the same
+        // entry; both results are equal.
+        let index = &self.shared.index;
+        let mut walker = LexemeWalker::new(&self.shared.grammar, key);
+        let mut inside = TokenSet::new(index.vocabulary.len());
+        let mut boundaries = Vec::new();
+        index.trie.walk_indexed(
+            |node, depth, byte| match walker.enter(depth, byte) {
+                LexemeStep::Inside => true,
+                LexemeStep::Boundary => {
+                    boundaries.push((node, walker.parent_state(depth)));
+                    false
+                }
+                LexemeStep::Dead => false,
+            },
+            |token| inside.insert(token),
+        );
+        let entry = Arc::new(LexemeMask { inside, boundaries });
+        if let Ok(mut cache) = self.shared.lexeme_masks.lock() {
+            cache.insert(key, entry.clone());
+        }
+        entry
     }
 }
 
@@ -103,7 +210,7 @@ pub enum TokenError {
 /// ```
 #[derive(Clone, Debug)]
 pub struct TokenMatcher {
-    index: TokenIndex,
+    constraint: TokenConstraint,
     matcher: Matcher,
     /// Committed tokens that can be rolled back, newest last (EOS included).
     committed: usize,
@@ -111,20 +218,27 @@ pub struct TokenMatcher {
 }
 
 impl TokenMatcher {
-    /// A matcher at the start of the grammar's language.
+    /// A matcher at the start of the grammar's language, with a cache of
+    /// its own: to share the cache between matchers, make them from one
+    /// [`TokenConstraint`].
     pub fn new(grammar: &CompiledGrammar, index: &TokenIndex) -> TokenMatcher {
-        TokenMatcher::from_matcher(grammar.matcher(), index)
+        TokenConstraint::new(grammar, index).matcher()
     }
 
-    /// A matcher continuing from a byte-level matcher's state (for example
-    /// after forced bytes that are not a whole number of tokens).
+    /// A matcher continuing from a byte-level matcher's state, with a cache
+    /// of its own (see [`TokenConstraint::matcher_from`]).
     pub fn from_matcher(matcher: Matcher, index: &TokenIndex) -> TokenMatcher {
-        TokenMatcher { index: index.clone(), matcher, committed: 0, finished: false }
+        TokenConstraint::new(matcher.grammar(), index).matcher_from(matcher)
+    }
+
+    /// The constraint this matcher runs over.
+    pub fn constraint(&self) -> &TokenConstraint {
+        &self.constraint
     }
 
     /// The vocabulary's size: the length a mask must have.
     pub fn vocabulary_len(&self) -> usize {
-        self.index.vocabulary.len()
+        self.constraint.shared.index.vocabulary.len()
     }
 
     /// The byte-level matcher underneath.
@@ -135,7 +249,8 @@ impl TokenMatcher {
     /// Writes the allowed tokens into `out` (cleared first; resized to the
     /// vocabulary if its length differs).
     pub fn mask(&self, out: &mut TokenSet) {
-        let vocabulary = &self.index.vocabulary;
+        let index = &self.constraint.shared.index;
+        let vocabulary = &index.vocabulary;
         if out.len() != vocabulary.len() {
             *out = TokenSet::new(vocabulary.len());
         } else {
@@ -144,8 +259,25 @@ impl TokenMatcher {
         if self.finished {
             return;
         }
-        let mut walker = ByteWalker::new(&self.matcher);
-        self.index.trie.walk(|depth, byte| walker.enter(depth, byte), |token| out.insert(token));
+        match self.matcher.lexeme_key() {
+            Some(key) => {
+                let entry = self.constraint.lexeme_mask(key);
+                out.copy_from(&entry.inside);
+                for &(node, parent) in &entry.boundaries {
+                    if let Some(mut walker) = ByteWalker::resume(&self.matcher, parent) {
+                        index.trie.walk_subtree(
+                            node,
+                            |depth, byte| walker.enter(depth, byte),
+                            |token| out.insert(token),
+                        );
+                    }
+                }
+            }
+            None => {
+                let mut walker = ByteWalker::new(&self.matcher);
+                index.trie.walk(|depth, byte| walker.enter(depth, byte), |token| out.insert(token));
+            }
+        }
         if self.matcher.is_complete() {
             for &eos in vocabulary.eos_tokens() {
                 out.insert(eos);
@@ -155,7 +287,7 @@ impl TokenMatcher {
 
     /// Whether `token` is allowed now (the mask's bit, for one token).
     pub fn is_allowed(&self, token: TokenId) -> Result<bool, TokenError> {
-        let vocabulary = &self.index.vocabulary;
+        let vocabulary = &self.constraint.shared.index.vocabulary;
         let kind =
             vocabulary.kind(token).ok_or(TokenError::UnknownToken { token, vocabulary_len: vocabulary.len() })?;
         if self.finished {
@@ -176,7 +308,7 @@ impl TokenMatcher {
     /// Consumes `token`. Refused (with nothing changed) if it is not
     /// allowed. After an EOS token the matcher is finished.
     pub fn commit(&mut self, token: TokenId) -> Result<(), TokenError> {
-        let vocabulary = &self.index.vocabulary;
+        let vocabulary = &self.constraint.shared.index.vocabulary;
         let kind =
             vocabulary.kind(token).ok_or(TokenError::UnknownToken { token, vocabulary_len: vocabulary.len() })?;
         if self.finished {

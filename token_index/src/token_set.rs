@@ -41,6 +41,12 @@ impl TokenSet {
         self.words.iter_mut().for_each(|word| *word = 0);
     }
 
+    /// Makes this set equal to `other` (resized to `other`'s length).
+    pub fn copy_from(&mut self, other: &TokenSet) {
+        self.words.clone_from(&other.words);
+        self.len = other.len;
+    }
+
     /// Adds `token`; ids outside `0..len` are ignored.
     #[inline]
     pub fn insert(&mut self, token: TokenId) {

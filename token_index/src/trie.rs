@@ -32,6 +32,11 @@
 
 use crate::vocab::{TokenId, Vocabulary};
 
+/// The position of a node in a [`TokenTrie`], from
+/// [`walk_indexed`](TokenTrie::walk_indexed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NodeIndex(u32);
+
 /// One trie node: a non-empty prefix of at least one text token.
 ///
 /// 12 bytes, so a walk streams through memory; `u32` fields are enough
@@ -235,20 +240,59 @@ impl TokenTrie {
     /// # Ok::<(), trellis_token_index::VocabError>(())
     /// ```
     #[inline]
-    pub fn walk<Enter, OnToken>(&self, mut enter: Enter, mut on_token: OnToken)
+    pub fn walk<Enter, OnToken>(&self, mut enter: Enter, on_token: OnToken)
     where
         Enter: FnMut(usize, u8) -> bool,
         OnToken: FnMut(TokenId),
     {
         // The sentinel is the last node; it is never entered.
-        let real_nodes = self.nodes.len() - 1;
-        let mut index = 0;
-        while index < real_nodes {
+        self.walk_range(0, self.nodes.len() - 1, 0, |_, depth, byte| enter(depth, byte), on_token);
+    }
+
+    /// Like [`walk`](Self::walk), but `enter` also gets the node's index,
+    /// for a later [`walk_subtree`](Self::walk_subtree) from that node.
+    #[inline]
+    pub fn walk_indexed<Enter, OnToken>(&self, enter: Enter, on_token: OnToken)
+    where
+        Enter: FnMut(NodeIndex, usize, u8) -> bool,
+        OnToken: FnMut(TokenId),
+    {
+        self.walk_range(0, self.nodes.len() - 1, 0, enter, on_token);
+    }
+
+    /// Walks the subtree rooted at `node` (the node itself first), as
+    /// [`walk`](Self::walk) walks the whole trie, with depths relative to
+    /// the node's parent: `node` is entered at depth 1.
+    ///
+    /// # Panics
+    ///
+    /// If `node` is not an index this trie handed out.
+    #[inline]
+    pub fn walk_subtree<Enter, OnToken>(&self, node: NodeIndex, mut enter: Enter, on_token: OnToken)
+    where
+        Enter: FnMut(usize, u8) -> bool,
+        OnToken: FnMut(TokenId),
+    {
+        let index = node.0 as usize;
+        assert!(index + 1 < self.nodes.len(), "node index {index} out of range");
+        let root = self.nodes[index];
+        let base = root.depth() - 1;
+        self.walk_range(index, root.subtree_end as usize, base, |_, depth, byte| enter(depth, byte), on_token);
+    }
+
+    #[inline]
+    fn walk_range<Enter, OnToken>(&self, start: usize, end: usize, base: usize, mut enter: Enter, mut on_token: OnToken)
+    where
+        Enter: FnMut(NodeIndex, usize, u8) -> bool,
+        OnToken: FnMut(TokenId),
+    {
+        let mut index = start;
+        while index < end {
             let node = self.nodes[index];
-            if enter(node.depth(), node.byte()) {
-                let start = node.tokens_start as usize;
-                let end = self.nodes[index + 1].tokens_start as usize;
-                for &token in &self.tokens[start..end] {
+            if enter(NodeIndex(index as u32), node.depth() - base, node.byte()) {
+                let first = node.tokens_start as usize;
+                let last = self.nodes[index + 1].tokens_start as usize;
+                for &token in &self.tokens[first..last] {
                     on_token(token);
                 }
                 index += 1;

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use proptest::prelude::*;
 use trellis_grammars::{CompiledGrammar, Config, Format, Matcher};
-use trellis_token_index::{TokenIndex, TokenKind, TokenMatcher, TokenSet, Tokenizer, Vocabulary};
+use trellis_token_index::{TokenConstraint, TokenIndex, TokenKind, TokenSet, Tokenizer, Vocabulary};
 
 fn grammars() -> &'static [(String, CompiledGrammar)] {
     static GRAMMARS: OnceLock<Vec<(String, CompiledGrammar)>> = OnceLock::new();
@@ -113,10 +113,16 @@ fn random_state(grammar: &CompiledGrammar, seed: u64, len: usize) -> Matcher {
     matcher
 }
 
+/// One constraint per grammar for a vocabulary, shared by every case, so
+/// that cached mask parts are reused across states with different stacks.
+fn constraints(index: &TokenIndex) -> Vec<TokenConstraint> {
+    grammars().iter().map(|(_, grammar)| TokenConstraint::new(grammar, index)).collect()
+}
+
 /// The mask against the byte-level matcher, token by token.
-fn check_exact(name: &str, index: &TokenIndex, matcher: Matcher) -> Result<(), TestCaseError> {
-    let vocabulary = index.vocabulary().clone();
-    let token_matcher = TokenMatcher::from_matcher(matcher.clone(), index);
+fn check_exact(name: &str, constraint: &TokenConstraint, matcher: Matcher) -> Result<(), TestCaseError> {
+    let vocabulary = constraint.index().vocabulary().clone();
+    let token_matcher = constraint.matcher_from(matcher.clone());
     let mut mask = TokenSet::new(vocabulary.len());
     token_matcher.mask(&mut mask);
     for (token, bytes, kind) in vocabulary.iter() {
@@ -150,10 +156,10 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
     #[test]
     fn synthetic_masks_are_exact((grammar, seed, len) in grammar_and_seed()) {
-        static INDEX: OnceLock<TokenIndex> = OnceLock::new();
-        let index = INDEX.get_or_init(synthetic);
-        let (name, grammar) = &grammars()[grammar];
-        check_exact(name, index, random_state(grammar, seed, len))?;
+        static CONSTRAINTS: OnceLock<Vec<TokenConstraint>> = OnceLock::new();
+        let constraints = CONSTRAINTS.get_or_init(|| constraints(&synthetic()));
+        let (name, compiled) = &grammars()[grammar];
+        check_exact(name, &constraints[grammar], random_state(compiled, seed, len))?;
     }
 }
 
@@ -161,33 +167,35 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
     #[test]
     fn r50k_masks_are_exact((grammar, seed, len) in grammar_and_seed()) {
-        static INDEX: OnceLock<TokenIndex> = OnceLock::new();
-        let index = INDEX.get_or_init(|| tiktoken("r50k_base"));
-        let (name, grammar) = &grammars()[grammar];
-        check_exact(name, index, random_state(grammar, seed, len))?;
+        static CONSTRAINTS: OnceLock<Vec<TokenConstraint>> = OnceLock::new();
+        let constraints = CONSTRAINTS.get_or_init(|| constraints(&tiktoken("r50k_base")));
+        let (name, compiled) = &grammars()[grammar];
+        check_exact(name, &constraints[grammar], random_state(compiled, seed, len))?;
     }
 
     #[test]
     fn cl100k_masks_are_exact((grammar, seed, len) in grammar_and_seed()) {
-        static INDEX: OnceLock<TokenIndex> = OnceLock::new();
-        let index = INDEX.get_or_init(|| tiktoken("cl100k_base"));
-        let (name, grammar) = &grammars()[grammar];
-        check_exact(name, index, random_state(grammar, seed, len))?;
+        static CONSTRAINTS: OnceLock<Vec<TokenConstraint>> = OnceLock::new();
+        let constraints = CONSTRAINTS.get_or_init(|| constraints(&tiktoken("cl100k_base")));
+        let (name, compiled) = &grammars()[grammar];
+        check_exact(name, &constraints[grammar], random_state(compiled, seed, len))?;
     }
 
     #[test]
     fn o200k_masks_are_exact((grammar, seed, len) in grammar_and_seed()) {
-        static INDEX: OnceLock<TokenIndex> = OnceLock::new();
-        let index = INDEX.get_or_init(|| tiktoken("o200k_base"));
-        let (name, grammar) = &grammars()[grammar];
-        check_exact(name, index, random_state(grammar, seed, len))?;
+        static CONSTRAINTS: OnceLock<Vec<TokenConstraint>> = OnceLock::new();
+        let constraints = CONSTRAINTS.get_or_init(|| constraints(&tiktoken("o200k_base")));
+        let (name, compiled) = &grammars()[grammar];
+        check_exact(name, &constraints[grammar], random_state(compiled, seed, len))?;
     }
 
     #[test]
     fn smollm2_masks_are_exact((grammar, seed, len) in grammar_and_seed()) {
-        static INDEX: OnceLock<Option<TokenIndex>> = OnceLock::new();
-        let Some(index) = INDEX.get_or_init(smollm2) else { return Ok(()) };
-        let (name, grammar) = &grammars()[grammar];
-        check_exact(name, index, random_state(grammar, seed, len))?;
+        static CONSTRAINTS: OnceLock<Option<Vec<TokenConstraint>>> = OnceLock::new();
+        let Some(constraints) = CONSTRAINTS.get_or_init(|| smollm2().map(|index| constraints(&index))) else {
+            return Ok(());
+        };
+        let (name, compiled) = &grammars()[grammar];
+        check_exact(name, &constraints[grammar], random_state(compiled, seed, len))?;
     }
 }

@@ -69,6 +69,17 @@ pub struct ByteWalker {
 }
 
 impl ByteWalker {
+    /// A walker starting from `matcher`'s state with its lexeme moved on to
+    /// `lex`, a state a [`LexemeWalker`] over `matcher.lexeme_key()` reached:
+    /// the state after the bytes of that walk so far. Resumes a mask walk at
+    /// a [`LexemeStep::Boundary`]. `None` if `matcher` has no lexeme key.
+    pub fn resume(matcher: &Matcher, lex: LexState) -> Option<ByteWalker> {
+        let State::Lr(branches) = &matcher.state else { return None };
+        let [branch] = branches.as_slice() else { return None };
+        let walk = Walk { root_parser: Some(branch.parser.clone()), steps: vec![Step::Lexeme(lex.0)] };
+        Some(ByteWalker { grammar: matcher.grammar.clone(), walks: Walks::Lr(walk), depth: 0 })
+    }
+
     /// A walker starting from `matcher`'s current state.
     pub fn new(matcher: &Matcher) -> ByteWalker {
         let walks = match &matcher.state {
@@ -164,5 +175,97 @@ impl<P: Parser> Walk<P> {
             },
             Step::Full(branches) => super::complete(compiled, branches),
         }
+    }
+}
+
+/// What a mask over a matcher's state depends on as long as the bytes stay
+/// inside the current lexeme: the lexer state and the parser's top state.
+/// Matchers with the same key allow the same in-lexeme continuations, so
+/// masks of those can be computed once per key ([`LexemeWalker`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LexemeKey {
+    lex: u32,
+    top: u32,
+}
+
+/// A lexer state reached inside a [`LexemeWalker`]'s walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LexState(u32);
+
+/// The outcome of [`LexemeWalker::enter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LexemeStep {
+    /// The byte extends the lexeme and the input stays viable whatever the
+    /// parser holds below its top state.
+    Inside,
+    /// The lexeme may end here, so the answer depends on the whole parser
+    /// state: resume with [`ByteWalker::resume`] from the parent's
+    /// [`LexState`] ([`LexemeWalker::parent_state`]).
+    Boundary,
+    /// Not viable, whatever the parser holds.
+    Dead,
+}
+
+impl Matcher {
+    /// The key of this state's in-lexeme continuations; `None` when the
+    /// state has several branches or runs the GLR driver.
+    pub fn lexeme_key(&self) -> Option<LexemeKey> {
+        let State::Lr(branches) = &self.state else { return None };
+        let [branch] = branches.as_slice() else { return None };
+        Some(LexemeKey { lex: branch.lex, top: branch.parser.top_state() })
+    }
+}
+
+/// Walks a prefix tree like [`ByteWalker`], for every state with a given
+/// [`LexemeKey`] at once: it follows only the bytes that stay inside the
+/// current lexeme and reports where the walk would need the full parser.
+///
+/// Exactly the steps on which [`ByteWalker`] keeps a single branch with an
+/// unchanged parser are [`LexemeStep::Inside`]; there both walkers agree on
+/// viability and a token ending there is allowed. A
+/// [`LexemeStep::Boundary`] node's subtree must be walked by a
+/// [`ByteWalker::resume`]d walker.
+pub struct LexemeWalker {
+    grammar: CompiledGrammar,
+    top: u32,
+    /// `lexes[d]`: the lexer state after `d` bytes.
+    lexes: Vec<u32>,
+}
+
+impl LexemeWalker {
+    /// A walker from the states with `key`.
+    pub fn new(grammar: &CompiledGrammar, key: LexemeKey) -> LexemeWalker {
+        LexemeWalker { grammar: grammar.clone(), top: key.top, lexes: vec![key.lex] }
+    }
+
+    /// Enters the node at `depth` with edge `byte` (pre-order, as
+    /// [`ByteWalker::enter`]); only after [`LexemeStep::Inside`] may the
+    /// walk go below it.
+    pub fn enter(&mut self, depth: usize, byte: u8) -> LexemeStep {
+        assert!(depth >= 1 && depth <= self.lexes.len(), "LexemeWalker::enter: depth {depth}");
+        self.lexes.truncate(depth);
+        let compiled = self.grammar.compiled();
+        let lexer = &compiled.lexer;
+        let lex = self.lexes[depth - 1];
+        let extended = lexer.next(lex, byte);
+        if extended == LexerDfa::OVERFLOW {
+            return LexemeStep::Boundary;
+        }
+        let may_cut = lex != LexerDfa::START && lexer.is_accepting(lex) && compiled.cut_possible(lex, byte);
+        let extends = extended != LexerDfa::DEAD && compiled.lexeme_possible(extended, self.top);
+        if extends && (compiled.lexing == Lexing::Greedy || !may_cut) {
+            self.lexes.push(extended);
+            LexemeStep::Inside
+        } else if may_cut {
+            LexemeStep::Boundary
+        } else {
+            LexemeStep::Dead
+        }
+    }
+
+    /// The lexer state of the node at `depth - 1` on the current path (the
+    /// parent of a node just entered at `depth`).
+    pub fn parent_state(&self, depth: usize) -> LexState {
+        LexState(self.lexes[depth - 1])
     }
 }

@@ -1,0 +1,165 @@
+//! `trellis bench`: per-token mask time on real documents.
+//!
+//! Each document is tokenized by the tokenizer; before every token the mask
+//! is computed (timed), then the token is committed. Prints one JSON object:
+//! `compile_ms` (grammar compile), `index_ms` (token trie build), `mask_us`
+//! percentiles, `tokens`, `documents`, `peak_rss_mb`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use serde_json::json;
+use trellis_token_index::{TokenConstraint, TokenIndex, TokenSet, Tokenizer};
+
+use crate::grammar_source::GrammarArgs;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    grammar: GrammarArgs,
+    /// Tokenizer: a tokenizer.json, a .gguf model, or tiktoken:NAME
+    /// (o200k_base, cl100k_base, r50k_base).
+    #[arg(long, value_name = "SPEC")]
+    tokenizer: String,
+    /// Documents, one per line: a JSON string, or an object with a `text`
+    /// field (objects whose `schema`/`regex` field names another file than
+    /// the grammar are skipped).
+    #[arg(long, value_name = "FILE.jsonl")]
+    docs: PathBuf,
+    /// Run over the documents this many times (the first run warms caches
+    /// and is not timed when repeat > 1).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+}
+
+pub fn run(args: BenchArgs) -> ExitCode {
+    match bench(&args) {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn bench(args: &BenchArgs) -> Result<serde_json::Value, String> {
+    let started = Instant::now();
+    let grammar = args.grammar.load().map_err(|e| e.0)?;
+    let compile_ms = started.elapsed().as_secs_f64() * 1e3;
+    let tokenizer = Tokenizer::from_spec(&args.tokenizer).map_err(|e| format!("{}: {e}", args.tokenizer))?;
+    let started = Instant::now();
+    let index = TokenIndex::new(tokenizer.vocabulary().clone());
+    let constraint = TokenConstraint::new(&grammar, &index);
+    let index_ms = started.elapsed().as_secs_f64() * 1e3;
+
+    let documents = read_documents(args)?;
+    let mut encoded = Vec::with_capacity(documents.len());
+    for (line, text) in &documents {
+        let ids =
+            tokenizer.encode(text).map_err(|e| format!("{}:{line}: cannot tokenize: {e}", args.docs.display()))?;
+        encoded.push((*line, ids));
+    }
+
+    let mut times_us: Vec<f64> = Vec::new();
+    let mut mask = TokenSet::new(index.vocabulary().len());
+    let runs = args.repeat.max(1);
+    for run in 0..runs {
+        let timed = runs == 1 || run > 0;
+        for (line, ids) in &encoded {
+            let mut matcher = constraint.matcher();
+            for &token in ids.iter().chain(index.vocabulary().eos_tokens().first()) {
+                let started = Instant::now();
+                matcher.mask(&mut mask);
+                let elapsed = started.elapsed();
+                if timed {
+                    times_us.push(elapsed.as_secs_f64() * 1e6);
+                }
+                if !mask.contains(token) {
+                    return Err(format!(
+                        "{}:{line}: token {token} ({:?}) is not allowed after {} bytes: the document is not in the \
+                         language",
+                        args.docs.display(),
+                        String::from_utf8_lossy(index.vocabulary().token_bytes(token).unwrap_or_default()),
+                        matcher.byte_matcher().consumed()
+                    ));
+                }
+                matcher.commit(token).map_err(|e| format!("{}:{line}: {e}", args.docs.display()))?;
+            }
+        }
+    }
+    if times_us.is_empty() {
+        return Err(format!("{}: no documents for this grammar", args.docs.display()));
+    }
+    let tokens = times_us.len();
+    let mean = times_us.iter().sum::<f64>() / tokens as f64;
+    times_us.sort_by(f64::total_cmp);
+    let percentile = |p: f64| times_us[((tokens as f64 - 1.0) * p).round() as usize];
+    Ok(json!({
+        "compile_ms": round(compile_ms),
+        "index_ms": round(index_ms),
+        "mask_us": {
+            "p50": round(percentile(0.5)),
+            "p90": round(percentile(0.9)),
+            "p99": round(percentile(0.99)),
+            "max": round(times_us[tokens - 1]),
+            "mean": round(mean),
+        },
+        "tokens": tokens,
+        "documents": documents.len(),
+        "vocabulary": index.vocabulary().len(),
+        "peak_rss_mb": peak_rss_mb(),
+        "cached_masks": constraint.cache_stats().0,
+        "cache_mb": round(constraint.cache_stats().1 as f64 / 1e6),
+    }))
+}
+
+fn round(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// The documents of the file that belong to this grammar, with their line
+/// numbers.
+fn read_documents(args: &BenchArgs) -> Result<Vec<(usize, String)>, String> {
+    let text = std::fs::read_to_string(&args.docs).map_err(|e| format!("{}: {e}", args.docs.display()))?;
+    let grammar_name = args.grammar.grammar.as_ref().and_then(|path| path.file_name()).map(|n| n.to_os_string());
+    let mut documents = Vec::new();
+    for (index, line) in text.split('\n').enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line_number = index + 1;
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("{}:{line_number}: not JSON: {e}", args.docs.display()))?;
+        match value {
+            serde_json::Value::String(doc) => documents.push((line_number, doc)),
+            serde_json::Value::Object(row) => {
+                let names_other = ["schema", "regex"].iter().filter_map(|key| row.get(*key)?.as_str()).any(|path| {
+                    let name = std::path::Path::new(path).file_name().map(|n| n.to_os_string());
+                    grammar_name.is_some() && name != grammar_name
+                });
+                if names_other {
+                    continue;
+                }
+                let doc = row.get("text").and_then(|t| t.as_str()).ok_or_else(|| {
+                    format!("{}:{line_number}: an object line needs a string `text` field", args.docs.display())
+                })?;
+                documents.push((line_number, doc.to_string()));
+            }
+            _ => return Err(format!("{}:{line_number}: expected a JSON string or object", args.docs.display())),
+        }
+    }
+    Ok(documents)
+}
+
+/// Peak resident set size (VmHWM), in MB; null where /proc is missing.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(round(kb / 1024.0))
+}
