@@ -68,8 +68,17 @@ struct Shared {
 struct LexemeMask {
     /// Tokens that stay inside the lexeme and are allowed.
     inside: TokenSet,
-    /// Trie nodes where a lexeme may end, with the lexer state before them.
-    boundaries: Vec<(NodeIndex, LexState)>,
+    /// Trie nodes where a lexeme may end, grouped by the lexer state before
+    /// them and their byte: a group's first step is the same for all its
+    /// nodes, so it is taken once per mask.
+    boundaries: Vec<BoundaryGroup>,
+}
+
+#[derive(Debug)]
+struct BoundaryGroup {
+    parent: LexState,
+    byte: u8,
+    nodes: Vec<NodeIndex>,
 }
 
 impl TokenConstraint {
@@ -125,18 +134,20 @@ impl TokenConstraint {
         let index = &self.shared.index;
         let mut walker = LexemeWalker::new(&self.shared.grammar, key);
         let mut inside = TokenSet::new(index.vocabulary.len());
-        let mut boundaries = Vec::new();
+        let mut groups: HashMap<(LexState, u8), Vec<NodeIndex>> = HashMap::new();
         index.trie.walk_indexed(
             |node, depth, byte| match walker.enter(depth, byte) {
                 LexemeStep::Inside => true,
                 LexemeStep::Boundary => {
-                    boundaries.push((node, walker.parent_state(depth)));
+                    groups.entry((walker.parent_state(depth), byte)).or_default().push(node);
                     false
                 }
                 LexemeStep::Dead => false,
             },
             |token| inside.insert(token),
         );
+        let boundaries =
+            groups.into_iter().map(|((parent, byte), nodes)| BoundaryGroup { parent, byte, nodes }).collect();
         let entry = Arc::new(LexemeMask { inside, boundaries });
         if let Ok(mut cache) = self.shared.lexeme_masks.lock() {
             cache.insert(key, entry.clone());
@@ -259,28 +270,51 @@ impl TokenMatcher {
         if self.finished {
             return;
         }
-        match self.matcher.lexeme_key() {
-            Some(key) => {
-                let entry = self.constraint.lexeme_mask(key);
-                out.copy_from(&entry.inside);
-                for &(node, parent) in &entry.boundaries {
-                    if let Some(mut walker) = ByteWalker::resume(&self.matcher, parent) {
-                        index.trie.walk_subtree(
-                            node,
-                            |depth, byte| walker.enter(depth, byte),
-                            |token| out.insert(token),
-                        );
+        // A string is viable iff it is viable from one of the matcher's
+        // branches (independent lexing/parsing hypotheses): the mask is the
+        // union of the branches' masks, each of which has a cacheable key.
+        if self.matcher.lexeme_key().is_some() {
+            self.add_branch_mask(&self.matcher, out);
+        } else {
+            match self.matcher.split_branches() {
+                Some(branches) => {
+                    for branch in &branches {
+                        self.add_branch_mask(branch, out);
                     }
                 }
-            }
-            None => {
-                let mut walker = ByteWalker::new(&self.matcher);
-                index.trie.walk(|depth, byte| walker.enter(depth, byte), |token| out.insert(token));
+                None => {
+                    let mut walker = ByteWalker::new(&self.matcher);
+                    index.trie.walk(|depth, byte| walker.enter(depth, byte), |token| out.insert(token));
+                }
             }
         }
         if self.matcher.is_complete() {
             for &eos in vocabulary.eos_tokens() {
                 out.insert(eos);
+            }
+        }
+    }
+
+    /// Adds the allowed tokens of a single-branch matcher to `out`: the
+    /// cached in-lexeme part, then the boundary subtrees against its parser.
+    fn add_branch_mask(&self, matcher: &Matcher, out: &mut TokenSet) {
+        let Some(key) = matcher.lexeme_key() else { return };
+        let entry = self.constraint.lexeme_mask(key);
+        out.union_with(&entry.inside);
+        let mut walker = ByteWalker::new(matcher);
+        let trie = &self.constraint.shared.index.trie;
+        for group in &entry.boundaries {
+            if !walker.resume_in_place(matcher, group.parent) || !walker.enter(1, group.byte) {
+                continue;
+            }
+            // Every node of the group is entered at depth 1 with the same
+            // state, which the walker now holds at depth 1.
+            for &node in &group.nodes {
+                trie.walk_subtree(
+                    node,
+                    |depth, byte| depth == 1 || walker.enter(depth, byte),
+                    |token| out.insert(token),
+                );
             }
         }
     }

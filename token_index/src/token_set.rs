@@ -47,6 +47,13 @@ impl TokenSet {
         self.len = other.len;
     }
 
+    /// Adds every member of `other` (of the same length).
+    pub fn union_with(&mut self, other: &TokenSet) {
+        for (word, value) in self.words.iter_mut().zip(&other.words) {
+            *word |= value;
+        }
+    }
+
     /// Adds `token`; ids outside `0..len` are ignored.
     #[inline]
     pub fn insert(&mut self, token: TokenId) {

@@ -20,16 +20,18 @@ use crate::{CompiledGrammar, Matcher};
 
 /// One depth of the walk.
 enum Step<P> {
-    /// A single branch whose parser is the start state's (only the lexer
-    /// state moved).
-    Lexeme(u32),
-    /// Anything else: the full set of branches.
+    /// A single branch: its lexer state, and its parser as an index into
+    /// [`Walk::parsers`] (shared by every node below the cut that made it,
+    /// so extending a lexeme never copies a parser).
+    Lexeme { lex: u32, parser: u32 },
+    /// Several branches.
     Full(Branches<P>),
 }
 
 struct Walk<P> {
-    /// The parser of the start state's only branch, when it has one.
-    root_parser: Option<P>,
+    /// Parsers of single-branch steps, appended at each cut; the first is
+    /// the start state's when it has a single branch.
+    parsers: Vec<P>,
     /// `steps[d]` is the state after `d` bytes below the start.
     steps: Vec<Step<P>>,
 }
@@ -76,8 +78,30 @@ impl ByteWalker {
     pub fn resume(matcher: &Matcher, lex: LexState) -> Option<ByteWalker> {
         let State::Lr(branches) = &matcher.state else { return None };
         let [branch] = branches.as_slice() else { return None };
-        let walk = Walk { root_parser: Some(branch.parser.clone()), steps: vec![Step::Lexeme(lex.0)] };
+        let walk = Walk { parsers: vec![branch.parser.clone()], steps: vec![Step::Lexeme { lex: lex.0, parser: 0 }] };
         Some(ByteWalker { grammar: matcher.grammar.clone(), walks: Walks::Lr(walk), depth: 0 })
+    }
+
+    /// Like [`ByteWalker::resume`], reusing this walker's memory (the mask
+    /// loop resumes once per boundary node). Returns false, leaving the
+    /// walker unusable, if `matcher` has no lexeme key.
+    pub fn resume_in_place(&mut self, matcher: &Matcher, lex: LexState) -> bool {
+        let (State::Lr(branches), Walks::Lr(walk)) = (&matcher.state, &mut self.walks) else {
+            return match ByteWalker::resume(matcher, lex) {
+                Some(walker) => {
+                    *self = walker;
+                    true
+                }
+                None => false,
+            };
+        };
+        let [branch] = branches.as_slice() else { return false };
+        walk.parsers.clear();
+        walk.parsers.push(branch.parser.clone());
+        walk.steps.clear();
+        walk.steps.push(Step::Lexeme { lex: lex.0, parser: 0 });
+        self.depth = 0;
+        true
     }
 
     /// A walker starting from `matcher`'s current state.
@@ -121,20 +145,21 @@ impl ByteWalker {
 
 impl<P: Parser> Walk<P> {
     fn new(branches: &Branches<P>) -> Walk<P> {
-        let (root_parser, root) = match branches.as_slice() {
-            [branch] => (Some(branch.parser.clone()), Step::Lexeme(branch.lex)),
-            _ => (None, Step::Full(branches.clone())),
-        };
-        Walk { root_parser, steps: vec![root] }
+        match branches.as_slice() {
+            [branch] => {
+                Walk { parsers: vec![branch.parser.clone()], steps: vec![Step::Lexeme { lex: branch.lex, parser: 0 }] }
+            }
+            _ => Walk { parsers: Vec::new(), steps: vec![Step::Full(branches.clone())] },
+        }
     }
 
     fn enter(&mut self, compiled: &Compiled, depth: usize, byte: u8) -> bool {
         self.steps.truncate(depth);
         let next = match &self.steps[depth - 1] {
-            Step::Lexeme(lex) => self.lexeme_step(compiled, *lex, byte),
+            &Step::Lexeme { lex, parser } => self.lexeme_step(compiled, lex, parser, byte),
             Step::Full(branches) => {
                 let mut branches = branches.clone();
-                run(compiled, &mut branches, &[byte]).ok().map(|()| Step::Full(branches))
+                run(compiled, &mut branches, &[byte]).ok().map(|()| self.settle(branches))
             }
         };
         match next {
@@ -146,33 +171,43 @@ impl<P: Parser> Walk<P> {
         }
     }
 
-    /// A step from a single branch with the root's parser: stays a
-    /// [`Step::Lexeme`] when the lexeme just extends (the matcher's fast
-    /// path), else runs the full matcher.
-    fn lexeme_step(&self, compiled: &Compiled, lex: u32, byte: u8) -> Option<Step<P>> {
-        let parser = self.root_parser.as_ref()?;
+    /// A step from a single branch: stays on the same parser when the
+    /// lexeme just extends (the matcher's fast path), else runs the full
+    /// matcher.
+    fn lexeme_step(&mut self, compiled: &Compiled, lex: u32, parser: u32, byte: u8) -> Option<Step<P>> {
         let lexer = &compiled.lexer;
         let extended = lexer.next(lex, byte);
+        let current = &self.parsers[parser as usize];
         if extended != LexerDfa::OVERFLOW && extended != LexerDfa::DEAD {
             let may_cut = lex != LexerDfa::START && lexer.is_accepting(lex) && compiled.cut_possible(lex, byte);
-            if (compiled.lexing == Lexing::Greedy || !may_cut) && parser.alive(compiled, extended) {
-                return Some(Step::Lexeme(extended));
+            if (compiled.lexing == Lexing::Greedy || !may_cut) && current.alive(compiled, extended) {
+                return Some(Step::Lexeme { lex: extended, parser });
             }
         }
         let mut branches: Branches<P> = SmallVec::new();
-        branches.push(Branch { lex, parser: parser.clone() });
-        run(compiled, &mut branches, &[byte]).ok().map(|()| Step::Full(branches))
+        branches.push(Branch { lex, parser: current.clone() });
+        run(compiled, &mut branches, &[byte]).ok().map(|()| self.settle(branches))
+    }
+
+    /// The step for `branches`: a single branch keeps its parser in the
+    /// arena.
+    fn settle(&mut self, mut branches: Branches<P>) -> Step<P> {
+        if branches.len() == 1
+            && let Some(branch) = branches.pop()
+        {
+            self.parsers.push(branch.parser);
+            return Step::Lexeme { lex: branch.lex, parser: (self.parsers.len() - 1) as u32 };
+        }
+        Step::Full(branches)
     }
 
     fn is_complete(&self, compiled: &Compiled, depth: usize) -> bool {
         match &self.steps[depth] {
-            Step::Lexeme(lex) => match &self.root_parser {
-                Some(parser) => {
-                    let branches: Branches<P> = SmallVec::from_elem(Branch { lex: *lex, parser: parser.clone() }, 1);
-                    super::complete(compiled, &branches)
-                }
-                None => false,
-            },
+            &Step::Lexeme { lex, parser } => {
+                let branches: Branches<P> =
+                    SmallVec::from_elem(Branch { lex, parser: self.parsers[parser as usize].clone() }, 1);
+                super::complete(compiled, &branches)
+            }
             Step::Full(branches) => super::complete(compiled, branches),
         }
     }
@@ -207,6 +242,26 @@ pub enum LexemeStep {
 }
 
 impl Matcher {
+    /// The state's branches, one matcher each (without rollback history),
+    /// when the deterministic driver runs the grammar; `None` for the GLR
+    /// driver. A string is a viable continuation of this state iff it is one
+    /// of some branch, and every branch has a [`Matcher::lexeme_key`].
+    pub fn split_branches(&self) -> Option<Vec<Matcher>> {
+        let State::Lr(branches) = &self.state else { return None };
+        Some(
+            branches
+                .iter()
+                .map(|branch| Matcher {
+                    grammar: self.grammar.clone(),
+                    state: State::Lr(SmallVec::from_elem(branch.clone(), 1)),
+                    consumed: self.consumed,
+                    history: None,
+                    history_len: 0,
+                })
+                .collect(),
+        )
+    }
+
     /// The key of this state's in-lexeme continuations; `None` when the
     /// state has several branches or runs the GLR driver.
     pub fn lexeme_key(&self) -> Option<LexemeKey> {
