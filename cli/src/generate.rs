@@ -1,5 +1,8 @@
-//! `trellis generate`: unconstrained text generation with a model, streamed
-//! to stdout. The constrained samplers (design.md §4) will plug in here.
+//! `trellis generate`: text generation with a model, streamed to stdout;
+//! with `--grammar`, constrained by masked decoding (each step samples from
+//! the model's distribution restricted to the exact mask and renormalized).
+//! The other samplers of design.md §4 (rejection, SMC, ...) will plug in
+//! here.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -9,7 +12,11 @@ use clap::Args;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use trellis_engine::model::{ChatMessage, ChatTemplate, LanguageModel, Llama};
-use trellis_token_index::{TokenId, Tokenizer, default_model_path};
+use trellis_token_index::{
+    TokenConstraint, TokenId, TokenIndex, TokenMatcher, TokenSet, Tokenizer, default_model_path,
+};
+
+use crate::grammar_source::GrammarArgs;
 
 #[derive(Args)]
 pub struct GenerateArgs {
@@ -35,16 +42,35 @@ pub struct GenerateArgs {
     /// Feed the prompt as it is, without the chat template.
     #[arg(long)]
     raw: bool,
+    /// Constrain the output to this grammar (.gbnf, .lark, .regex):
+    /// masked decoding.
+    #[arg(long, value_name = "FILE", conflicts_with = "grammar_text")]
+    grammar: Option<PathBuf>,
+    /// The constraining grammar given inline (needs --format).
+    #[arg(long, value_name = "TEXT")]
+    grammar_text: Option<String>,
+    /// Grammar format; by default taken from the file's extension.
+    #[arg(long, value_name = "FORMAT", value_parser = ["gbnf", "lark", "regex", "json-schema"])]
+    format: Option<String>,
 }
 
-/// Exit codes: 0 done, 2 bad input (model, prompt, options), 3 I/O error
-/// writing stdout.
+/// Exit codes: 0 done, 1 the constrained output could not be finished
+/// within --max-tokens (what was generated is a viable prefix, not a
+/// string of the language), 2 bad input (model, grammar, prompt, options),
+/// 3 I/O error writing stdout.
 pub fn run(args: GenerateArgs) -> ExitCode {
     match generate(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
+        }
+        Err(Failure::Unfinished(tokens)) => {
+            eprintln!(
+                "error: the output is not finished after {tokens} tokens: it is a viable prefix of the grammar's \
+                 language but not in it (raise --max-tokens)"
+            );
+            ExitCode::from(1)
         }
         Err(Failure::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Failure::Output(error)) => {
@@ -56,6 +82,7 @@ pub fn run(args: GenerateArgs) -> ExitCode {
 
 enum Failure {
     Input(String),
+    Unfinished(usize),
     Output(io::Error),
 }
 
@@ -87,24 +114,65 @@ fn generate(args: &GenerateArgs) -> Result<(), Failure> {
             path
         }
     };
+    let grammar = if args.grammar.is_some() || args.grammar_text.is_some() {
+        let source = GrammarArgs {
+            grammar: args.grammar.clone(),
+            grammar_text: args.grammar_text.clone(),
+            format: args.format.clone(),
+        };
+        Some(source.load().map_err(|e| Failure::Input(e.0))?)
+    } else {
+        None
+    };
     let mut model = Llama::load(&path).map_err(input)?;
     let tokenizer =
         model.tokenizer().cloned().ok_or_else(|| input(format!("{}: the model has no tokenizer", path.display())))?;
     let prompt = prompt_tokens(&tokenizer, args).map_err(|e| input(format!("the prompt: {e}")))?;
 
     let seq = model.start(&prompt).map_err(input)?;
+    let mut constraint: Option<(TokenMatcher, TokenSet)> = grammar.map(|grammar| {
+        let index = TokenIndex::new(model.vocabulary().clone());
+        let matcher = TokenConstraint::new(&grammar, &index).matcher();
+        (matcher, TokenSet::new(model.vocabulary().len()))
+    });
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut stdout = io::stdout().lock();
     let mut pending = Vec::new();
-    for generated in 0..args.max_tokens {
-        let token = sample(model.logprobs(seq).map_err(input)?, args.temperature, &mut rng);
+    let mut masked: Vec<f32> = Vec::new();
+    let mut finished = false;
+    let mut generated = 0;
+    while generated < args.max_tokens {
+        let logprobs = model.logprobs(seq).map_err(input)?;
+        let token = match &mut constraint {
+            None => sample(logprobs, args.temperature, &mut rng),
+            Some((matcher, mask)) => {
+                matcher.mask(mask);
+                masked.clear();
+                masked.extend(
+                    logprobs
+                        .iter()
+                        .enumerate()
+                        .map(|(token, &lp)| if mask.contains(token as TokenId) { lp } else { f32::NEG_INFINITY }),
+                );
+                if !masked.iter().any(|lp| lp.is_finite()) {
+                    // The mask is never empty before the end (no dead ends);
+                    // the model may still give every allowed token zero mass.
+                    return Err(input("the model gives no probability to any token the grammar allows here"));
+                }
+                let token = sample(&masked, args.temperature, &mut rng);
+                matcher.commit(token).map_err(input)?;
+                token
+            }
+        };
+        generated += 1;
         if model.vocabulary().is_eos(token) {
+            finished = true;
             break;
         }
         pending.extend_from_slice(model.vocabulary().token_bytes(token).unwrap_or_default());
         write_complete_characters(&mut stdout, &mut pending)?;
         let full = model.sequence_len(seq).map_err(input)? >= model.max_sequence_len();
-        if generated + 1 == args.max_tokens || full {
+        if generated == args.max_tokens || full {
             break;
         }
         model.extend(&[(seq, token)]).map_err(input)?;
@@ -113,7 +181,11 @@ fn generate(args: &GenerateArgs) -> Result<(), Failure> {
     stdout.write_all(String::from_utf8_lossy(&pending).as_bytes())?;
     writeln!(stdout)?;
     stdout.flush()?;
-    Ok(())
+    match &constraint {
+        // Without EOS the output still counts when it is complete.
+        Some((matcher, _)) if !finished && !matcher.is_complete() => Err(Failure::Unfinished(generated)),
+        _ => Ok(()),
+    }
 }
 
 /// The prompt's token ids: the chat template around a user message when the
