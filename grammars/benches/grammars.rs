@@ -2,8 +2,8 @@
 //! text with them (the `trellis check` path: one fresh matcher per document).
 //!
 //! Run with `cargo bench -p trellis-grammars --bench grammars`. Documents:
-//! the valid texts of `tests/cases/json/corpus.jsonl` and, when present, the
-//! shared workload `../shared/workloads/json-docs.jsonl`.
+//! the valid texts of `tests/cases/json/corpus.jsonl` and the shared
+//! workload `tests/workloads/json-docs.jsonl`.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ fn library(name: &str) -> String {
 fn documents() -> Vec<(String, Vec<Vec<u8>>)> {
     let mut sets = Vec::new();
     let corpus = repo().join("tests/cases/json/corpus.jsonl");
-    let shared = repo().join("../shared/workloads/json-docs.jsonl");
+    let shared = repo().join("tests/workloads/json-docs.jsonl");
     for path in [corpus, shared] {
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let docs: Vec<Vec<u8>> = text

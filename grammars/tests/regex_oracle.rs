@@ -10,7 +10,7 @@ fn oracle(pattern: &str) -> regex::Regex {
 
 #[test]
 fn shared_workload_regexes_accept_their_documents() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/workloads");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/workloads");
     let docs = std::fs::read_to_string(format!("{root}/regex-docs.jsonl")).unwrap();
     for line in docs.lines() {
         let doc: serde_json::Value = serde_json::from_str(line).unwrap();
