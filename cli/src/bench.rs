@@ -36,10 +36,7 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> ExitCode {
     match bench(&args) {
-        Ok(report) => {
-            println!("{report}");
-            ExitCode::SUCCESS
-        }
+        Ok(report) => crate::print_line(&report.to_string()),
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::from(2)

@@ -1,5 +1,5 @@
-//! `trellis`: check text against grammars (and, as the other layers land,
-//! compile indices, generate, benchmark).
+//! `trellis`: check text against grammars, inspect token masks, benchmark
+//! them, and generate text with a model (constrained by a grammar).
 
 use std::process::ExitCode;
 
@@ -9,6 +9,7 @@ mod bench;
 mod check;
 mod generate;
 mod grammar_source;
+mod mask;
 
 #[derive(Parser)]
 #[command(name = "trellis", version, about = "Constrained decoding with exact masks", long_about = None)]
@@ -23,7 +24,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Check text against a grammar: is it in the language, or a viable prefix?
     Check(check::CheckArgs),
-    /// Generate text with a model (unconstrained), streamed to stdout
+    /// Print the tokens a grammar allows after a prefix, as JSON
+    Mask(mask::MaskArgs),
+    /// Generate text with a model, streamed to stdout (constrained with --grammar)
     Generate(generate::GenerateArgs),
 }
 
@@ -33,5 +36,20 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Check(args) => check::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Mask(args) => mask::run(args),
+    }
+}
+
+/// Prints one line to stdout; a closed pipe (`| head`) is not an error.
+fn print_line(line: &str) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: writing stdout failed: {error}");
+            ExitCode::from(3)
+        }
     }
 }
