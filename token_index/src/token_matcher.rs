@@ -61,6 +61,17 @@ struct Shared {
     grammar: CompiledGrammar,
     index: TokenIndex,
     lexeme_masks: Mutex<HashMap<LexemeKey, Arc<LexemeMask>>>,
+    /// The same below one trie node, for the state right after a cut.
+    subtree_masks: Mutex<HashMap<(LexemeKey, NodeIndex), Arc<SubtreeMask>>>,
+}
+
+/// The part of a mask below one trie node fixed by a [`LexemeKey`]: the
+/// node's own tokens and those below it that stay in the lexeme (a sparse
+/// list: subtrees are small), and the boundary groups below it.
+#[derive(Debug)]
+struct SubtreeMask {
+    inside: Vec<TokenId>,
+    boundaries: Vec<BoundaryGroup>,
 }
 
 /// The part of a mask fixed by a [`LexemeKey`].
@@ -84,8 +95,12 @@ struct BoundaryGroup {
 impl TokenConstraint {
     /// `grammar` over `index`'s vocabulary.
     pub fn new(grammar: &CompiledGrammar, index: &TokenIndex) -> TokenConstraint {
-        let shared =
-            Shared { grammar: grammar.clone(), index: index.clone(), lexeme_masks: Mutex::new(HashMap::new()) };
+        let shared = Shared {
+            grammar: grammar.clone(),
+            index: index.clone(),
+            lexeme_masks: Mutex::new(HashMap::new()),
+            subtree_masks: Mutex::new(HashMap::new()),
+        };
         TokenConstraint { shared: Arc::new(shared) }
     }
 
@@ -111,16 +126,24 @@ impl TokenConstraint {
         &self.shared.index
     }
 
-    /// Number of cached lexeme masks and their approximate heap bytes.
+    /// Number of cached mask parts and their approximate heap bytes.
     pub fn cache_stats(&self) -> (usize, usize) {
-        let Ok(cache) = self.shared.lexeme_masks.lock() else { return (0, 0) };
-        let bytes = cache
-            .values()
-            .map(|entry| {
-                entry.inside.words().len() * 8 + entry.boundaries.len() * std::mem::size_of::<(NodeIndex, LexState)>()
-            })
-            .sum();
-        (cache.len(), bytes)
+        let group_bytes =
+            |groups: &[BoundaryGroup]| groups.iter().map(|group| 16 + group.nodes.len() * 4).sum::<usize>();
+        let (subtrees, subtree_bytes) = match self.shared.subtree_masks.lock() {
+            Ok(cache) => (
+                cache.len(),
+                cache.values().map(|entry| entry.inside.len() * 4 + group_bytes(&entry.boundaries)).sum::<usize>(),
+            ),
+            Err(_) => (0, 0),
+        };
+        let Ok(cache) = self.shared.lexeme_masks.lock() else { return (subtrees, subtree_bytes) };
+        let bytes = subtree_bytes
+            + cache
+                .values()
+                .map(|entry| entry.inside.words().len() * 8 + group_bytes(&entry.boundaries))
+                .sum::<usize>();
+        (cache.len() + subtrees, bytes)
     }
 
     fn lexeme_mask(&self, key: LexemeKey) -> Arc<LexemeMask> {
@@ -151,6 +174,45 @@ impl TokenConstraint {
         let entry = Arc::new(LexemeMask { inside, boundaries });
         if let Ok(mut cache) = self.shared.lexeme_masks.lock() {
             cache.insert(key, entry.clone());
+        }
+        entry
+    }
+}
+
+impl TokenConstraint {
+    fn subtree_mask(&self, key: LexemeKey, node: NodeIndex) -> Arc<SubtreeMask> {
+        if let Ok(cache) = self.shared.subtree_masks.lock()
+            && let Some(entry) = cache.get(&(key, node))
+        {
+            return entry.clone();
+        }
+        let mut walker = LexemeWalker::new(&self.shared.grammar, key);
+        let mut inside = Vec::new();
+        let mut groups: HashMap<(LexState, u8), Vec<NodeIndex>> = HashMap::new();
+        // The node itself is entered (depth 1): the state given is the one
+        // after its byte. Its descendants are in-lexeme steps from there.
+        self.shared.index.trie.walk_subtree_indexed(
+            node,
+            |child, depth, byte| {
+                if depth == 1 {
+                    return true;
+                }
+                match walker.enter(depth - 1, byte) {
+                    LexemeStep::Inside => true,
+                    LexemeStep::Boundary => {
+                        groups.entry((walker.parent_state(depth - 1), byte)).or_default().push(child);
+                        false
+                    }
+                    LexemeStep::Dead => false,
+                }
+            },
+            |token| inside.push(token),
+        );
+        let boundaries =
+            groups.into_iter().map(|((parent, byte), nodes)| BoundaryGroup { parent, byte, nodes }).collect();
+        let entry = Arc::new(SubtreeMask { inside, boundaries });
+        if let Ok(mut cache) = self.shared.subtree_masks.lock() {
+            cache.insert((key, node), entry.clone());
         }
         entry
     }
@@ -296,26 +358,56 @@ impl TokenMatcher {
     }
 
     /// Adds the allowed tokens of a single-branch matcher to `out`: the
-    /// cached in-lexeme part, then the boundary subtrees against its parser.
+    /// cached in-lexeme part, then the boundary groups against its parser.
     fn add_branch_mask(&self, matcher: &Matcher, out: &mut TokenSet) {
         let Some(key) = matcher.lexeme_key() else { return };
         let entry = self.constraint.lexeme_mask(key);
         out.union_with(&entry.inside);
-        let mut walker = ByteWalker::new(matcher);
+        self.add_boundaries(matcher, &entry.boundaries, out);
+    }
+
+    /// Each boundary group is stepped once against `matcher`'s parser. When
+    /// the state after the step is again a single branch, the group's
+    /// subtrees come from the subtree cache under that state's key
+    /// (recursively); otherwise they are walked.
+    fn add_boundaries(&self, matcher: &Matcher, groups: &[BoundaryGroup], out: &mut TokenSet) {
         let trie = &self.constraint.shared.index.trie;
-        for group in &entry.boundaries {
+        let mut walker = ByteWalker::new(matcher);
+        for group in groups {
             if !walker.resume_in_place(matcher, group.parent) || !walker.enter(1, group.byte) {
                 continue;
             }
-            // Every node of the group is entered at depth 1 with the same
-            // state, which the walker now holds at depth 1.
-            for &node in &group.nodes {
-                trie.walk_subtree(
-                    node,
-                    |depth, byte| depth == 1 || walker.enter(depth, byte),
-                    |token| out.insert(token),
-                );
+            match walker.matcher_at(1).filter(|after| after.lexeme_key().is_some()) {
+                Some(after) => {
+                    for &node in &group.nodes {
+                        self.add_subtree_mask(&after, node, out);
+                    }
+                }
+                None => {
+                    // Every node of the group is entered at depth 1 with the
+                    // same state, which the walker now holds at depth 1.
+                    for &node in &group.nodes {
+                        trie.walk_subtree(
+                            node,
+                            |depth, byte| depth == 1 || walker.enter(depth, byte),
+                            |token| out.insert(token),
+                        );
+                    }
+                }
             }
+        }
+    }
+
+    /// The tokens of `node`'s subtree allowed from `after`, the state after
+    /// the node's byte.
+    fn add_subtree_mask(&self, after: &Matcher, node: NodeIndex, out: &mut TokenSet) {
+        let Some(key) = after.lexeme_key() else { return };
+        let entry = self.constraint.subtree_mask(key, node);
+        for &token in &entry.inside {
+            out.insert(token);
+        }
+        if !entry.boundaries.is_empty() {
+            self.add_boundaries(after, &entry.boundaries, out);
         }
     }
 

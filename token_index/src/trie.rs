@@ -280,6 +280,21 @@ impl TokenTrie {
         self.walk_range(index, root.subtree_end as usize, base, |_, depth, byte| enter(depth, byte), on_token);
     }
 
+    /// [`walk_subtree`](Self::walk_subtree) that also gives `enter` each
+    /// node's index.
+    #[inline]
+    pub fn walk_subtree_indexed<Enter, OnToken>(&self, node: NodeIndex, enter: Enter, on_token: OnToken)
+    where
+        Enter: FnMut(NodeIndex, usize, u8) -> bool,
+        OnToken: FnMut(TokenId),
+    {
+        let index = node.0 as usize;
+        assert!(index + 1 < self.nodes.len(), "node index {index} out of range");
+        let root = self.nodes[index];
+        let base = root.depth() - 1;
+        self.walk_range(index, root.subtree_end as usize, base, enter, on_token);
+    }
+
     #[inline]
     fn walk_range<Enter, OnToken>(&self, start: usize, end: usize, base: usize, mut enter: Enter, mut on_token: OnToken)
     where

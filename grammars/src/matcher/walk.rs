@@ -132,6 +132,26 @@ impl ByteWalker {
         alive
     }
 
+    /// The state at `depth` on the current path (the last node entered
+    /// successfully there) as a matcher without rollback history, when it
+    /// is a single branch of the deterministic driver: a mask computation
+    /// can then continue below that node from a cached, keyed state.
+    pub fn matcher_at(&self, depth: usize) -> Option<Matcher> {
+        let Walks::Lr(walk) = &self.walks else { return None };
+        if depth > self.depth {
+            return None;
+        }
+        let &Step::Lexeme { lex, parser } = walk.steps.get(depth)? else { return None };
+        let branch = Branch { lex, parser: walk.parsers[parser as usize].clone() };
+        Some(Matcher {
+            grammar: self.grammar.clone(),
+            state: State::Lr(SmallVec::from_elem(branch, 1)),
+            consumed: 0,
+            history: None,
+            history_len: 0,
+        })
+    }
+
     /// Whether the string of the last node entered successfully (or the
     /// empty string, before any) completes the input.
     pub fn is_complete(&self) -> bool {
