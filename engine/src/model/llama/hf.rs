@@ -1,5 +1,6 @@
 //! Loading a [`Llama`] from a Hugging Face folder: `config.json`,
-//! `tokenizer.json` and one or more `*.safetensors` files.
+//! `tokenizer.json` and one or more `*.safetensors` files (the shards
+//! `model.safetensors.index.json` lists, when there is one).
 //!
 //! Supported `model_type`s are the Llama family that candle-transformers
 //! also implements: `llama`, `mistral` and `qwen2` (which adds Q/K/V
@@ -61,6 +62,9 @@ pub(super) fn load(dir: &Path) -> Result<Llama, ModelError> {
         reason: e.to_string(),
     })?;
     let config = convert(&config_path, &hf)?;
+    // Before the weights: sizes that do not fit together are the config's
+    // fault, not a tensor's.
+    config.validate(&config_path)?;
 
     let tokenizer_path = dir.join("tokenizer.json");
     let tokenizer = Tokenizer::from_tokenizer_json(&tokenizer_path)
@@ -80,7 +84,13 @@ fn convert(path: &Path, hf: &HfConfig) -> Result<LlamaConfig, ModelError> {
         reason,
     };
     let attention_bias = match hf.model_type.as_str() {
-        "llama" | "mistral" => hf.attention_bias,
+        // Hugging Face's Llama puts `attention_bias` on the output
+        // projection too, which Qwen2's layout (Q/K/V only) does not have:
+        // loading it as Qwen2's would silently drop the O bias.
+        "llama" | "mistral" if hf.attention_bias => {
+            return Err(bad("attention_bias", "biases on Q, K, V and O are not supported".into()));
+        }
+        "llama" | "mistral" => false,
         "qwen2" => true,
         other => {
             return Err(ModelError::UnsupportedArchitecture {
@@ -146,21 +156,51 @@ fn llama3_scaling(value: &serde_json::Value) -> Result<Llama3RopeScaling, String
     })
 }
 
-/// All tensors of a folder's `*.safetensors` files, as `f32`.
+/// All tensors of a folder's weight files, as `f32`.
 struct SafetensorsWeights {
-    dir: PathBuf,
+    /// The one weight file, or the folder when the weights are sharded:
+    /// what errors name.
+    path: PathBuf,
     tensors: HashMap<String, Tensor>,
 }
 
+/// The sharded-checkpoint index Hugging Face writes next to the shards.
+const INDEX: &str = "model.safetensors.index.json";
+
+#[derive(Deserialize)]
+struct ShardIndex {
+    weight_map: HashMap<String, String>,
+}
+
 impl SafetensorsWeights {
-    fn read_dir(dir: &Path) -> Result<Self, ModelError> {
-        let io = |source| ModelError::Io { path: dir.to_path_buf(), source };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(io)?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-            .collect();
+    /// The weight files: the shards `model.safetensors.index.json` lists,
+    /// if there is one, else every `*.safetensors` file. (Mistral's
+    /// repositories also hold `consolidated.safetensors`, the same weights
+    /// under other names: reading it too would double the memory.)
+    fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
+        let index_path = dir.join(INDEX);
+        let mut files: Vec<PathBuf> = match std::fs::read_to_string(&index_path) {
+            Ok(text) => {
+                let index: ShardIndex = serde_json::from_str(&text)
+                    .map_err(|e| ModelError::CorruptFile { path: index_path.clone(), reason: e.to_string() })?;
+                let mut names: Vec<String> = index.weight_map.into_values().collect();
+                names.sort();
+                names.dedup();
+                names.into_iter().map(|name| dir.join(name)).collect()
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::read_dir(dir)
+                .map_err(|source| ModelError::Io { path: dir.to_path_buf(), source })?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+                .collect(),
+            Err(source) => return Err(ModelError::Io { path: index_path, source }),
+        };
         files.sort();
+        Ok(files)
+    }
+
+    fn read_dir(dir: &Path) -> Result<Self, ModelError> {
+        let files = Self::weight_files(dir)?;
         if files.is_empty() {
             return Err(ModelError::MissingTensor {
                 path: dir.to_path_buf(),
@@ -179,13 +219,17 @@ impl SafetensorsWeights {
                 tensors.insert(name, tensor.to_dtype(DType::F32).map_err(corrupt)?);
             }
         }
-        Ok(SafetensorsWeights { dir: dir.to_path_buf(), tensors })
+        let path = match files.as_slice() {
+            [file] => file.clone(),
+            _ => dir.to_path_buf(),
+        };
+        Ok(SafetensorsWeights { path, tensors })
     }
 }
 
 impl WeightSource for SafetensorsWeights {
     fn path(&self) -> &Path {
-        &self.dir
+        &self.path
     }
 
     fn name(&self, param: Param) -> String {
