@@ -61,8 +61,11 @@ struct Shared {
     grammar: CompiledGrammar,
     index: TokenIndex,
     lexeme_masks: Mutex<HashMap<LexemeKey, Arc<LexemeMask>>>,
-    /// The same below one trie node, for the state right after a cut.
-    subtree_masks: Mutex<HashMap<(LexemeKey, NodeIndex), Arc<SubtreeMask>>>,
+    /// The same below the nodes of one boundary group, for the state right
+    /// after the group's cut.
+    subtree_masks: Mutex<HashMap<(LexemeKey, u32), Arc<SubtreeMask>>>,
+    /// The next [`BoundaryGroup::id`].
+    next_group: std::sync::atomic::AtomicU32,
 }
 
 /// The part of a mask below one trie node fixed by a [`LexemeKey`]: the
@@ -87,6 +90,8 @@ struct LexemeMask {
 
 #[derive(Debug)]
 struct BoundaryGroup {
+    /// Unique within the constraint: the subtree cache's key.
+    id: u32,
     parent: LexState,
     byte: u8,
     nodes: Vec<NodeIndex>,
@@ -100,6 +105,7 @@ impl TokenConstraint {
             index: index.clone(),
             lexeme_masks: Mutex::new(HashMap::new()),
             subtree_masks: Mutex::new(HashMap::new()),
+            next_group: std::sync::atomic::AtomicU32::new(0),
         };
         TokenConstraint { shared: Arc::new(shared) }
     }
@@ -169,8 +175,7 @@ impl TokenConstraint {
             },
             |token| inside.insert(token),
         );
-        let boundaries =
-            groups.into_iter().map(|((parent, byte), nodes)| BoundaryGroup { parent, byte, nodes }).collect();
+        let boundaries = self.boundary_groups(groups);
         let entry = Arc::new(LexemeMask { inside, boundaries });
         if let Ok(mut cache) = self.shared.lexeme_masks.lock() {
             cache.insert(key, entry.clone());
@@ -180,39 +185,53 @@ impl TokenConstraint {
 }
 
 impl TokenConstraint {
-    fn subtree_mask(&self, key: LexemeKey, node: NodeIndex) -> Arc<SubtreeMask> {
+    fn boundary_groups(&self, groups: HashMap<(LexState, u8), Vec<NodeIndex>>) -> Vec<BoundaryGroup> {
+        use std::sync::atomic::Ordering;
+        groups
+            .into_iter()
+            .map(|((parent, byte), nodes)| {
+                let id = self.shared.next_group.fetch_add(1, Ordering::Relaxed);
+                BoundaryGroup { id, parent, byte, nodes }
+            })
+            .collect()
+    }
+
+    /// The tokens below `group`'s nodes (the nodes' own included) for the
+    /// state with `key` right after the group's step.
+    fn subtree_mask(&self, key: LexemeKey, group: &BoundaryGroup) -> Arc<SubtreeMask> {
         if let Ok(cache) = self.shared.subtree_masks.lock()
-            && let Some(entry) = cache.get(&(key, node))
+            && let Some(entry) = cache.get(&(key, group.id))
         {
             return entry.clone();
         }
-        let mut walker = LexemeWalker::new(&self.shared.grammar, key);
         let mut inside = Vec::new();
         let mut groups: HashMap<(LexState, u8), Vec<NodeIndex>> = HashMap::new();
-        // The node itself is entered (depth 1): the state given is the one
-        // after its byte. Its descendants are in-lexeme steps from there.
-        self.shared.index.trie.walk_subtree_indexed(
-            node,
-            |child, depth, byte| {
-                if depth == 1 {
-                    return true;
-                }
-                match walker.enter(depth - 1, byte) {
-                    LexemeStep::Inside => true,
-                    LexemeStep::Boundary => {
-                        groups.entry((walker.parent_state(depth - 1), byte)).or_default().push(child);
-                        false
+        for &node in &group.nodes {
+            let mut walker = LexemeWalker::new(&self.shared.grammar, key);
+            // The node itself is entered (depth 1): `key` is the state after
+            // its byte. Its descendants are in-lexeme steps from there.
+            self.shared.index.trie.walk_subtree_indexed(
+                node,
+                |child, depth, byte| {
+                    if depth == 1 {
+                        return true;
                     }
-                    LexemeStep::Dead => false,
-                }
-            },
-            |token| inside.push(token),
-        );
-        let boundaries =
-            groups.into_iter().map(|((parent, byte), nodes)| BoundaryGroup { parent, byte, nodes }).collect();
+                    match walker.enter(depth - 1, byte) {
+                        LexemeStep::Inside => true,
+                        LexemeStep::Boundary => {
+                            groups.entry((walker.parent_state(depth - 1), byte)).or_default().push(child);
+                            false
+                        }
+                        LexemeStep::Dead => false,
+                    }
+                },
+                |token| inside.push(token),
+            );
+        }
+        let boundaries = self.boundary_groups(groups);
         let entry = Arc::new(SubtreeMask { inside, boundaries });
         if let Ok(mut cache) = self.shared.subtree_masks.lock() {
-            cache.insert((key, node), entry.clone());
+            cache.insert((key, group.id), entry.clone());
         }
         entry
     }
@@ -378,11 +397,7 @@ impl TokenMatcher {
                 continue;
             }
             match walker.matcher_at(1).filter(|after| after.lexeme_key().is_some()) {
-                Some(after) => {
-                    for &node in &group.nodes {
-                        self.add_subtree_mask(&after, node, out);
-                    }
-                }
+                Some(after) => self.add_subtree_mask(&after, group, out),
                 None => {
                     // Every node of the group is entered at depth 1 with the
                     // same state, which the walker now holds at depth 1.
@@ -398,11 +413,11 @@ impl TokenMatcher {
         }
     }
 
-    /// The tokens of `node`'s subtree allowed from `after`, the state after
-    /// the node's byte.
-    fn add_subtree_mask(&self, after: &Matcher, node: NodeIndex, out: &mut TokenSet) {
+    /// The tokens of `group`'s subtrees allowed from `after`, the state
+    /// after the group's byte.
+    fn add_subtree_mask(&self, after: &Matcher, group: &BoundaryGroup, out: &mut TokenSet) {
         let Some(key) = after.lexeme_key() else { return };
-        let entry = self.constraint.subtree_mask(key, node);
+        let entry = self.constraint.subtree_mask(key, group);
         for &token in &entry.inside {
             out.insert(token);
         }
