@@ -213,14 +213,14 @@ impl<'a> Lowerer<'a> {
                 items.iter().try_for_each(|item| self.check_expr(item, in_terminal))
             }
             ExprKind::Repeat { expr: inner, min, max } => {
-                if let Some(max) = max {
-                    if max < min {
-                        return Err(GrammarError::at(
-                            ErrorKind::Syntax,
-                            expr.span,
-                            format!("repetition range {min}..{max} is empty: the maximum is below the minimum"),
-                        ));
-                    }
+                if let Some(max) = max
+                    && max < min
+                {
+                    return Err(GrammarError::at(
+                        ErrorKind::Syntax,
+                        expr.span,
+                        format!("repetition range {min}..{max} is empty: the maximum is below the minimum"),
+                    ));
                 }
                 self.check_expr(inner, in_terminal)
             }
@@ -376,12 +376,11 @@ impl<'a> Lowerer<'a> {
             ));
         }
         let key = hir.to_string();
-        if anonymous {
-            if let Some(existing) = self.terminal_lookup.get(&key) {
-                if let Some(&id) = existing.iter().find(|&&id| self.terminals[id.index()].hir == hir) {
-                    return Ok(id);
-                }
-            }
+        if anonymous
+            && let Some(existing) = self.terminal_lookup.get(&key)
+            && let Some(&id) = existing.iter().find(|&&id| self.terminals[id.index()].hir == hir)
+        {
+            return Ok(id);
         }
         let id = TerminalId(self.terminals.len() as u32);
         self.terminals.push(Terminal { name, hir, priority, literal, span: Some(span) });
@@ -737,10 +736,10 @@ impl<'a> Lowerer<'a> {
 
     fn any_split_terminal(&mut self, owner: NonterminalId, hir: Hir) -> TerminalId {
         let key = hir.to_string();
-        if let Some(existing) = self.terminal_lookup.get(&key) {
-            if let Some(&id) = existing.iter().find(|&&id| self.terminals[id.index()].hir == hir) {
-                return id;
-            }
+        if let Some(existing) = self.terminal_lookup.get(&key)
+            && let Some(&id) = existing.iter().find(|&&id| self.terminals[id.index()].hir == hir)
+        {
+            return id;
         }
         let name = match hir.kind() {
             HirKind::Literal(literal) => match std::str::from_utf8(&literal.0) {
@@ -1057,12 +1056,12 @@ fn duplicate(name: &str, span: Span, previous: Span) -> GrammarError {
 
 /// Appends a piece, merging adjacent regular pieces into one regex.
 fn push_piece(pieces: &mut Vec<Piece>, piece: Piece) {
-    if let Piece::Regular(next) = &piece {
-        if let Some(Piece::Regular(previous)) = pieces.last_mut() {
-            let merged = Hir::concat(vec![previous.clone(), next.clone()]);
-            *previous = merged;
-            return;
-        }
+    if let Piece::Regular(next) = &piece
+        && let Some(Piece::Regular(previous)) = pieces.last_mut()
+    {
+        let merged = Hir::concat(vec![previous.clone(), next.clone()]);
+        *previous = merged;
+        return;
     }
     pieces.push(piece);
 }
@@ -1130,10 +1129,10 @@ fn anonymous_name(expr: &Expr) -> String {
 fn collect_rule_refs(expr: &Expr, names: &HashMap<&str, Name>, out: &mut Vec<usize>) {
     match &expr.kind {
         ExprKind::Ref(name) => {
-            if let Some(Name::Rule(index)) = names.get(name.as_str()) {
-                if !out.contains(index) {
-                    out.push(*index);
-                }
+            if let Some(Name::Rule(index)) = names.get(name.as_str())
+                && !out.contains(index)
+            {
+                out.push(*index);
             }
         }
         ExprKind::Seq(items) | ExprKind::Alt(items) => {

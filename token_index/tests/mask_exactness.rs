@@ -70,7 +70,7 @@ fn synthetic() -> TokenIndex {
     for &a in &alphabet {
         tokens.push((vec![a], TokenKind::Normal));
         for &b in &alphabet {
-            if (a as usize * 7 + b as usize) % 3 == 0 {
+            if (a as usize * 7 + b as usize).is_multiple_of(3) {
                 tokens.push((vec![a, b], TokenKind::Normal));
                 for &c in alphabet.iter().step_by(5) {
                     tokens.push((vec![a, b, c], TokenKind::Normal));

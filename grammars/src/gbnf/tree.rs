@@ -51,10 +51,10 @@ impl Node {
     }
 
     fn combine(mut parts: Vec<Node>, span: Span, make: fn(Vec<Expr>) -> ExprKind) -> Result<Node, GrammarError> {
-        if parts.len() == 1 {
-            if let Some(only) = parts.pop() {
-                return Ok(only);
-            }
+        if parts.len() == 1
+            && let Some(only) = parts.pop()
+        {
+            return Ok(only);
         }
         let depth = parts.iter().map(|part| part.depth).max().unwrap_or(0) + 1;
         let exprs = parts.into_iter().map(|part| part.expr).collect();
@@ -108,15 +108,15 @@ impl Repetition {
             .with_help("llama.cpp refuses it too; nest repetitions instead, e.g. `(x{100}){30}` for 3000"));
         }
         let max = max.filter(|&max| max <= MAX_REPETITION);
-        if let Some(max) = max {
-            if min > max {
-                return Err(GrammarError::at(
-                    ErrorKind::Syntax,
-                    span,
-                    format!("the minimum count {min} is more than the maximum count {max}"),
-                )
-                .with_help(format!("write `{{{max},{min}}}`")));
-            }
+        if let Some(max) = max
+            && min > max
+        {
+            return Err(GrammarError::at(
+                ErrorKind::Syntax,
+                span,
+                format!("the minimum count {min} is more than the maximum count {max}"),
+            )
+            .with_help(format!("write `{{{max},{min}}}`")));
         }
         // Both are at most MAX_REPETITION, so they fit in a u32.
         let narrow = |count: u64| u32::try_from(count).unwrap_or(u32::MAX);

@@ -433,16 +433,16 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
-        if !flags.verbose {
-            if let Some(newline) = content.find('\n') {
-                let at = content_start + newline;
-                return Err(GrammarError::at(
-                    ErrorKind::Syntax,
-                    Span::new(at, at + 1),
-                    "a regex can span lines only with the `x` (verbose) flag",
-                )
-                .with_help("is the closing `/` missing?"));
-            }
+        if !flags.verbose
+            && let Some(newline) = content.find('\n')
+        {
+            let at = content_start + newline;
+            return Err(GrammarError::at(
+                ErrorKind::Syntax,
+                Span::new(at, at + 1),
+                "a regex can span lines only with the `x` (verbose) flag",
+            )
+            .with_help("is the closing `/` missing?"));
         }
         let hir = python_re::compile(content, content_start, flags)?;
         self.emit(start, Tok::Regex(hir), end)

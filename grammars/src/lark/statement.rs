@@ -121,10 +121,10 @@ fn alternation(alternatives: Vec<Alternative>, span: Span) -> Expr {
 
 /// `a | b | c`; a single alternative is itself.
 pub(super) fn alternatives_expr(mut alternatives: Vec<Expr>, span: Span) -> Expr {
-    if alternatives.len() == 1 {
-        if let Some(only) = alternatives.pop() {
-            return only;
-        }
+    if alternatives.len() == 1
+        && let Some(only) = alternatives.pop()
+    {
+        return only;
     }
     Expr::new(ExprKind::Alt(alternatives), span)
 }

@@ -190,7 +190,7 @@ fn passes(prefix: &[u8], salt: u64, keep_one_in: u64) -> bool {
     for &byte in prefix {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
     }
-    hash % keep_one_in != 0
+    !hash.is_multiple_of(keep_one_in)
 }
 
 proptest! {

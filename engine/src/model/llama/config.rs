@@ -126,13 +126,13 @@ impl LlamaConfig {
                 return Err(bad(key, "must be positive".into()));
             }
         }
-        if self.heads % self.kv_heads != 0 {
+        if !self.heads.is_multiple_of(self.kv_heads) {
             return Err(bad(
                 "kv_heads",
                 format!("{} query heads cannot be grouped over {} KV heads", self.heads, self.kv_heads),
             ));
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(bad("head_dim", format!("{} is odd; RoPE needs pairs", self.head_dim)));
         }
         if !(self.rope_theta.is_finite() && self.rope_theta > 0.0) {

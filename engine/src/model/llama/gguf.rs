@@ -79,10 +79,10 @@ fn hyperparameters(path: &Path, content: &gguf_file::Content) -> Result<LlamaCon
     if content.tensor_infos.contains_key("rope_freqs.weight") {
         return Err(unsupported("per-frequency RoPE factors (rope_freqs.weight)"));
     }
-    if let Some(kind) = metadata.optional_string(&key("rope.scaling.type"))? {
-        if kind != "none" {
-            return Err(unsupported(&format!("RoPE scaling `{kind}`")));
-        }
+    if let Some(kind) = metadata.optional_string(&key("rope.scaling.type"))?
+        && kind != "none"
+    {
+        return Err(unsupported(&format!("RoPE scaling `{kind}`")));
     }
 
     let hidden_size = metadata.usize(&key("embedding_length"))?;
@@ -92,10 +92,10 @@ fn hyperparameters(path: &Path, content: &gguf_file::Content) -> Result<LlamaCon
         return Err(metadata.bad(&key("attention.head_count"), "must be positive".into()));
     }
     let head_dim = metadata.optional_usize(&key("attention.key_length"))?.unwrap_or(hidden_size / heads);
-    if let Some(rope_dim) = metadata.optional_usize(&key("rope.dimension_count"))? {
-        if rope_dim != head_dim {
-            return Err(unsupported(&format!("partial rotary embeddings ({rope_dim} of {head_dim} dimensions)")));
-        }
+    if let Some(rope_dim) = metadata.optional_usize(&key("rope.dimension_count"))?
+        && rope_dim != head_dim
+    {
+        return Err(unsupported(&format!("partial rotary embeddings ({rope_dim} of {head_dim} dimensions)")));
     }
     let vocab_rows = match content.tensor_infos.get("token_embd.weight") {
         Some(info) => info.shape.dims().first().copied().unwrap_or(0),

@@ -310,10 +310,11 @@ fn sentencepiece_encoder(
         };
         for (split, _) in piece.char_indices().skip(1) {
             let (left, right) = piece.split_at(split);
-            if let (Some(&l), Some(&r)) = (vocab.get(left), vocab.get(right)) {
-                if mergeable(types[l as usize]) && mergeable(types[r as usize]) {
-                    ranked.push((scores[index], l, r, left.to_string(), right.to_string()));
-                }
+            if let (Some(&l), Some(&r)) = (vocab.get(left), vocab.get(right))
+                && mergeable(types[l as usize])
+                && mergeable(types[r as usize])
+            {
+                ranked.push((scores[index], l, r, left.to_string(), right.to_string()));
             }
         }
     }
