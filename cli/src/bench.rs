@@ -96,6 +96,7 @@ fn bench(args: &BenchArgs) -> Result<serde_json::Value, String> {
     let mean = times_us.iter().sum::<f64>() / tokens as f64;
     times_us.sort_by(f64::total_cmp);
     let percentile = |p: f64| times_us[((tokens as f64 - 1.0) * p).round() as usize];
+    let (cached_masks, cache_bytes) = constraint.cache_stats();
     Ok(json!({
         "compile_ms": round(compile_ms),
         "index_ms": round(index_ms),
@@ -110,8 +111,8 @@ fn bench(args: &BenchArgs) -> Result<serde_json::Value, String> {
         "documents": documents.len(),
         "vocabulary": index.vocabulary().len(),
         "peak_rss_mb": peak_rss_mb(),
-        "cached_masks": constraint.cache_stats().0,
-        "cache_mb": round(constraint.cache_stats().1 as f64 / 1e6),
+        "cached_masks": cached_masks,
+        "cache_mb": round(cache_bytes as f64 / 1e6),
     }))
 }
 

@@ -421,42 +421,11 @@ fn follow_sets(grammar: &Grammar) -> BitMatrix {
     use crate::ir::Symbol;
     let terminals = grammar.terminals.len();
     let nonterminals = grammar.nonterminals.len();
-    let mut nullable = vec![false; nonterminals];
-    let mut first = BitMatrix::new(nonterminals, terminals);
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for production in &grammar.productions {
-            let lhs = production.lhs.index();
-            let mut all_nullable = true;
-            for symbol in &production.rhs {
-                match *symbol {
-                    Symbol::Terminal(t) => {
-                        if !bitset::contains(first.row(lhs), t.index()) {
-                            first.insert(lhs, t.index());
-                            changed = true;
-                        }
-                        all_nullable = false;
-                    }
-                    Symbol::Nonterminal(n) => {
-                        if n.index() != lhs {
-                            changed |= first.union_rows(lhs, n.index());
-                        }
-                        if !nullable[n.index()] {
-                            all_nullable = false;
-                        }
-                    }
-                }
-                if !all_nullable {
-                    break;
-                }
-            }
-            if all_nullable && !nullable[lhs] {
-                nullable[lhs] = true;
-                changed = true;
-            }
-        }
-    }
+    let (nullable, first) = lr::nullable_and_first(
+        nonterminals,
+        terminals,
+        grammar.productions.iter().map(|production| (production.lhs.index(), production.rhs.as_slice())),
+    );
     // Rows 0..nonterminals: FOLLOW of nonterminals; then one row per
     // terminal. Both fill from the same walk over production suffixes.
     let mut follow = BitMatrix::new(nonterminals + terminals, terminals);

@@ -14,30 +14,17 @@
 //! a matcher is compared through what it answers: completeness and the set
 //! of viable next bytes and byte pairs.
 
-use std::path::Path;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use trellis_grammars::{ByteWalker, CompiledGrammar, Config, Format, Matcher};
+use trellis_grammars::{ByteWalker, CompiledGrammar, Format, Matcher};
+use trellis_tests::{Rng, library_grammars, viable_bytes};
 
 /// The bundled grammars, and ambiguous ones for the GLR driver.
 fn grammars() -> &'static [(String, CompiledGrammar)] {
     static GRAMMARS: OnceLock<Vec<(String, CompiledGrammar)>> = OnceLock::new();
     GRAMMARS.get_or_init(|| {
-        let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("../grammars/library");
-        let mut paths: Vec<_> = std::fs::read_dir(&library)
-            .expect("grammars/library")
-            .map(|entry| entry.expect("entry").path())
-            .filter(|path| Format::from_path(path).is_some())
-            .collect();
-        paths.sort();
-        let mut grammars: Vec<(String, CompiledGrammar)> = paths
-            .iter()
-            .map(|path| {
-                let grammar = CompiledGrammar::from_file(path, None, &Config::default()).expect("bundled grammar");
-                (path.file_name().expect("name").to_string_lossy().into_owned(), grammar)
-            })
-            .collect();
+        let mut grammars = library_grammars();
         let ambiguous = [
             "root ::= expr\nexpr ::= expr \"+\" expr | expr expr | [0-9] | \"(\" expr \")\"\n",
             "root ::= s \".\"\ns ::= s s | \"a\" | \"ab\" | \"\"\n",
@@ -53,28 +40,6 @@ fn grammars() -> &'static [(String, CompiledGrammar)] {
     })
 }
 
-/// SplitMix64: a few lines of deterministic randomness driven by proptest's
-/// seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn viable_bytes(matcher: &Matcher) -> Vec<u8> {
-    (0..=255u8).filter(|&byte| matcher.accepts_prefix(&[byte])).collect()
-}
-
 /// What a matcher answers, as far as a test can see: completeness, the
 /// viable next bytes, and for a few of them the viable byte after.
 fn observe(matcher: &Matcher) -> (bool, Vec<u8>, Vec<Vec<u8>>) {
@@ -87,25 +52,10 @@ fn observe(matcher: &Matcher) -> (bool, Vec<u8>, Vec<Vec<u8>>) {
     (matcher.is_complete(), next, after)
 }
 
-/// A random walk of up to `max_len` bytes, stopping early at a complete
-/// string now and then. Checks on the way that there is no dead end.
+/// A random walk of up to `max_len` bytes (see
+/// [`trellis_tests::random_walk`]).
 fn random_walk(grammar: &CompiledGrammar, rng: &mut Rng, max_len: usize) -> Vec<u8> {
-    let mut matcher = grammar.matcher();
-    let mut text = Vec::new();
-    while text.len() < max_len {
-        let next = viable_bytes(&matcher);
-        if next.is_empty() {
-            assert!(matcher.is_complete(), "dead end after {:?}", String::from_utf8_lossy(&text));
-            break;
-        }
-        if matcher.is_complete() && rng.below(8) == 0 {
-            break;
-        }
-        let byte = next[rng.below(next.len())];
-        matcher.advance(&[byte]).expect("a viable byte is accepted");
-        text.push(byte);
-    }
-    text
+    trellis_tests::random_walk(grammar, rng, max_len, 8).1
 }
 
 fn grammar_and_seed() -> impl Strategy<Value = (usize, u64, usize)> {

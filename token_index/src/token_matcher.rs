@@ -160,22 +160,14 @@ impl TokenConstraint {
         }
         // Computed outside the lock: another thread may compute the same
         // entry; both results are equal.
-        let index = &self.shared.index;
-        let mut walker = LexemeWalker::new(&self.shared.grammar, key);
-        let mut inside = TokenSet::new(index.vocabulary.len());
-        let mut groups: HashMap<(LexState, u8), Vec<NodeIndex>> = HashMap::new();
-        index.trie.walk_indexed(
-            |node, depth, byte| match walker.enter(depth, byte) {
-                LexemeStep::Inside => true,
-                LexemeStep::Boundary => {
-                    groups.entry((walker.parent_state(depth), byte)).or_default().push(node);
-                    false
-                }
-                LexemeStep::Dead => false,
-            },
+        let trie = &self.shared.index.trie;
+        let mut inside = TokenSet::new(self.shared.index.vocabulary.len());
+        let boundaries = self.lexeme_walk(
+            key,
+            0,
+            |enter, on_token| trie.walk_indexed(enter, on_token),
             |token| inside.insert(token),
         );
-        let boundaries = self.boundary_groups(groups);
         let entry = Arc::new(LexemeMask { inside, boundaries });
         if let Ok(mut cache) = self.shared.lexeme_masks.lock() {
             cache.insert(key, entry.clone());
@@ -185,8 +177,34 @@ impl TokenConstraint {
 }
 
 impl TokenConstraint {
-    fn boundary_groups(&self, groups: HashMap<(LexState, u8), Vec<NodeIndex>>) -> Vec<BoundaryGroup> {
+    /// Runs a [`LexemeWalker`] from `key` over the nodes `walk` visits
+    /// (depths `1..=skip` are entered unconditionally: they are steps
+    /// already taken), passing the tokens that stay inside the lexeme to
+    /// `inside`; returns the boundary nodes, grouped.
+    fn lexeme_walk(
+        &self,
+        key: LexemeKey,
+        skip: usize,
+        walk: impl FnOnce(&mut dyn FnMut(NodeIndex, usize, u8) -> bool, &mut dyn FnMut(TokenId)),
+        mut inside: impl FnMut(TokenId),
+    ) -> Vec<BoundaryGroup> {
         use std::sync::atomic::Ordering;
+        let mut walker = LexemeWalker::new(&self.shared.grammar, key);
+        let mut groups: HashMap<(LexState, u8), Vec<NodeIndex>> = HashMap::new();
+        let mut enter = |node: NodeIndex, depth: usize, byte: u8| {
+            if depth <= skip {
+                return true;
+            }
+            match walker.enter(depth - skip, byte) {
+                LexemeStep::Inside => true,
+                LexemeStep::Boundary => {
+                    groups.entry((walker.parent_state(depth - skip), byte)).or_default().push(node);
+                    false
+                }
+                LexemeStep::Dead => false,
+            }
+        };
+        walk(&mut enter, &mut inside);
         groups
             .into_iter()
             .map(|((parent, byte), nodes)| {
@@ -204,31 +222,20 @@ impl TokenConstraint {
         {
             return entry.clone();
         }
+        let trie = &self.shared.index.trie;
         let mut inside = Vec::new();
-        let mut groups: HashMap<(LexState, u8), Vec<NodeIndex>> = HashMap::new();
-        for &node in &group.nodes {
-            let mut walker = LexemeWalker::new(&self.shared.grammar, key);
-            // The node itself is entered (depth 1): `key` is the state after
-            // its byte. Its descendants are in-lexeme steps from there.
-            self.shared.index.trie.walk_subtree_indexed(
-                node,
-                |child, depth, byte| {
-                    if depth == 1 {
-                        return true;
-                    }
-                    match walker.enter(depth - 1, byte) {
-                        LexemeStep::Inside => true,
-                        LexemeStep::Boundary => {
-                            groups.entry((walker.parent_state(depth - 1), byte)).or_default().push(child);
-                            false
-                        }
-                        LexemeStep::Dead => false,
-                    }
-                },
-                |token| inside.push(token),
-            );
-        }
-        let boundaries = self.boundary_groups(groups);
+        // The group's nodes are entered (depth 1) in the state `key`, the
+        // state after their byte; their descendants are steps from there.
+        let boundaries = self.lexeme_walk(
+            key,
+            1,
+            |enter, on_token| {
+                for &node in &group.nodes {
+                    trie.walk_subtree_indexed(node, &mut *enter, &mut *on_token);
+                }
+            },
+            |token| inside.push(token),
+        );
         let entry = Arc::new(SubtreeMask { inside, boundaries });
         if let Ok(mut cache) = self.shared.subtree_masks.lock() {
             cache.insert((key, group.id), entry.clone());
@@ -354,20 +361,21 @@ impl TokenMatcher {
         // A string is viable iff it is viable from one of the matcher's
         // branches (independent lexing/parsing hypotheses): the mask is the
         // union of the branches' masks, each of which has a cacheable key.
-        if self.matcher.lexeme_key().is_some() {
-            self.add_branch_mask(&self.matcher, out);
-        } else {
-            match self.matcher.split_branches() {
+        match self.matcher.lexeme_key() {
+            Some(key) => self.add_branch_mask(&self.matcher, key, out),
+            None => match self.matcher.split_branches() {
                 Some(branches) => {
                     for branch in &branches {
-                        self.add_branch_mask(branch, out);
+                        if let Some(key) = branch.lexeme_key() {
+                            self.add_branch_mask(branch, key, out);
+                        }
                     }
                 }
                 None => {
                     let mut walker = ByteWalker::new(&self.matcher);
                     index.trie.walk(|depth, byte| walker.enter(depth, byte), |token| out.insert(token));
                 }
-            }
+            },
         }
         if self.matcher.is_complete() {
             for &eos in vocabulary.eos_tokens() {
@@ -378,8 +386,7 @@ impl TokenMatcher {
 
     /// Adds the allowed tokens of a single-branch matcher to `out`: the
     /// cached in-lexeme part, then the boundary groups against its parser.
-    fn add_branch_mask(&self, matcher: &Matcher, out: &mut TokenSet) {
-        let Some(key) = matcher.lexeme_key() else { return };
+    fn add_branch_mask(&self, matcher: &Matcher, key: LexemeKey, out: &mut TokenSet) {
         let entry = self.constraint.lexeme_mask(key);
         out.union_with(&entry.inside);
         self.add_boundaries(matcher, &entry.boundaries, out);
@@ -391,13 +398,22 @@ impl TokenMatcher {
     /// (recursively); otherwise they are walked.
     fn add_boundaries(&self, matcher: &Matcher, groups: &[BoundaryGroup], out: &mut TokenSet) {
         let trie = &self.constraint.shared.index.trie;
-        let mut walker = ByteWalker::new(matcher);
+        // One walker for all groups, made on first use.
+        let mut reusable: Option<ByteWalker> = None;
         for group in groups {
-            if !walker.resume_in_place(matcher, group.parent) || !walker.enter(1, group.byte) {
+            let resumed = match reusable.as_mut() {
+                Some(walker) => walker.resume_in_place(matcher, group.parent),
+                None => {
+                    reusable = ByteWalker::resume(matcher, group.parent);
+                    reusable.is_some()
+                }
+            };
+            let Some(walker) = reusable.as_mut().filter(|_| resumed) else { continue };
+            if !walker.enter(1, group.byte) {
                 continue;
             }
-            match walker.matcher_at(1).filter(|after| after.lexeme_key().is_some()) {
-                Some(after) => self.add_subtree_mask(&after, group, out),
+            match walker.matcher_at(1).and_then(|after| after.lexeme_key().map(|key| (after, key))) {
+                Some((after, key)) => self.add_subtree_mask(&after, key, group, out),
                 None => {
                     // Every node of the group is entered at depth 1 with the
                     // same state, which the walker now holds at depth 1.
@@ -415,8 +431,7 @@ impl TokenMatcher {
 
     /// The tokens of `group`'s subtrees allowed from `after`, the state
     /// after the group's byte.
-    fn add_subtree_mask(&self, after: &Matcher, group: &BoundaryGroup, out: &mut TokenSet) {
-        let Some(key) = after.lexeme_key() else { return };
+    fn add_subtree_mask(&self, after: &Matcher, key: LexemeKey, group: &BoundaryGroup, out: &mut TokenSet) {
         let entry = self.constraint.subtree_mask(key, group);
         for &token in &entry.inside {
             out.insert(token);

@@ -6,30 +6,17 @@
 //! characters, span several lexemes, or are byte-fallback tokens, and over a
 //! small synthetic vocabulary for many more states.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use proptest::prelude::*;
-use trellis_grammars::{CompiledGrammar, Config, Format, Matcher};
+use trellis_grammars::{CompiledGrammar, Format, Matcher};
+use trellis_tests::{Rng, library_grammars, random_walk};
 use trellis_token_index::{TokenConstraint, TokenIndex, TokenKind, TokenSet, Tokenizer, Vocabulary};
 
 fn grammars() -> &'static [(String, CompiledGrammar)] {
     static GRAMMARS: OnceLock<Vec<(String, CompiledGrammar)>> = OnceLock::new();
     GRAMMARS.get_or_init(|| {
-        let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("../grammars/library");
-        let mut paths: Vec<_> = std::fs::read_dir(&library)
-            .expect("grammars/library")
-            .map(|entry| entry.expect("entry").path())
-            .filter(|path| Format::from_path(path).is_some())
-            .collect();
-        paths.sort();
-        let mut grammars: Vec<(String, CompiledGrammar)> = paths
-            .iter()
-            .map(|path| {
-                let grammar = CompiledGrammar::from_file(path, None, &Config::default()).expect("bundled grammar");
-                (path.file_name().expect("name").to_string_lossy().into_owned(), grammar)
-            })
-            .collect();
+        let mut grammars = library_grammars();
         // An ambiguous grammar (GLR driver) and a regex constraint.
         let extra = [
             ("ambiguous", "root ::= e\ne ::= e \"+\" e | e e | [0-9] | \"(\" e \")\" | \" \" e\n", Format::Gbnf),
@@ -86,31 +73,9 @@ fn synthetic() -> TokenIndex {
     TokenIndex::new(Arc::new(vocabulary))
 }
 
-/// SplitMix64, driven by proptest's seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) % n as u64) as usize
-    }
-}
-
 /// A state reached by a random valid prefix of up to `len` bytes.
 fn random_state(grammar: &CompiledGrammar, seed: u64, len: usize) -> Matcher {
-    let mut rng = Rng(seed);
-    let mut matcher = grammar.matcher();
-    for _ in 0..len {
-        let next: Vec<u8> = (0..=255u8).filter(|&b| matcher.accepts_prefix(&[b])).collect();
-        if next.is_empty() || (matcher.is_complete() && rng.below(10) == 0) {
-            break;
-        }
-        matcher.advance(&[next[rng.below(next.len())]]).expect("viable byte");
-    }
-    matcher
+    random_walk(grammar, &mut Rng(seed), len, 10).0
 }
 
 /// One constraint per grammar for a vocabulary, shared by every case, so

@@ -7,6 +7,52 @@ use crate::bitset::{self, BitMatrix};
 use crate::error::{ErrorKind, GrammarError};
 use crate::ir::{Grammar, Symbol};
 
+/// Which nonterminals derive the empty string, and the FIRST set of each
+/// (terminals, in rows `width` bits wide), computed to a fixpoint over
+/// `productions` given as `(lhs, rhs)`.
+pub(crate) fn nullable_and_first<'a, I>(nonterminals: usize, width: usize, productions: I) -> (Vec<bool>, BitMatrix)
+where
+    I: Iterator<Item = (usize, &'a [Symbol])> + Clone,
+{
+    let mut nullable = vec![false; nonterminals];
+    let mut first = BitMatrix::new(nonterminals, width);
+    loop {
+        let mut changed = false;
+        for (lhs, rhs) in productions.clone() {
+            let mut all_nullable = true;
+            for symbol in rhs {
+                match *symbol {
+                    Symbol::Terminal(t) => {
+                        if !bitset::contains(first.row(lhs), t.index()) {
+                            first.insert(lhs, t.index());
+                            changed = true;
+                        }
+                        all_nullable = false;
+                    }
+                    Symbol::Nonterminal(n) => {
+                        if n.index() != lhs {
+                            changed |= first.union_rows(lhs, n.index());
+                        }
+                        if !nullable[n.index()] {
+                            all_nullable = false;
+                        }
+                    }
+                }
+                if !all_nullable {
+                    break;
+                }
+            }
+            if all_nullable && !nullable[lhs] {
+                nullable[lhs] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return (nullable, first);
+        }
+    }
+}
+
 /// A grammar prepared for item-set construction: the productions plus the
 /// augmented start production `S' → S` (last), with items numbered densely
 /// (`item_base[p] + dot`).
@@ -43,45 +89,11 @@ impl Prepared {
             productions_of[*lhs as usize].push(index as u32);
         }
 
-        // Nullable nonterminals and FIRST sets, to a fixpoint.
-        let mut nullable = vec![false; nonterminal_count];
-        let mut first = BitMatrix::new(nonterminal_count, columns);
-        loop {
-            let mut changed = false;
-            for (lhs, rhs) in &productions {
-                let lhs = *lhs as usize;
-                let mut all_nullable = true;
-                for symbol in rhs {
-                    match *symbol {
-                        Symbol::Terminal(t) => {
-                            if !bitset::contains(first.row(lhs), t.index()) {
-                                first.insert(lhs, t.index());
-                                changed = true;
-                            }
-                            all_nullable = false;
-                        }
-                        Symbol::Nonterminal(n) => {
-                            if n.index() != lhs {
-                                changed |= first.union_rows(lhs, n.index());
-                            }
-                            if !nullable[n.index()] {
-                                all_nullable = false;
-                            }
-                        }
-                    }
-                    if !all_nullable {
-                        break;
-                    }
-                }
-                if all_nullable && !nullable[lhs] {
-                    nullable[lhs] = true;
-                    changed = true;
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
+        let (nullable, first) = nullable_and_first(
+            nonterminal_count,
+            columns,
+            productions.iter().map(|(lhs, rhs)| (*lhs as usize, rhs.as_slice())),
+        );
 
         let mut item_base = Vec::with_capacity(productions.len());
         let mut item_production = Vec::new();

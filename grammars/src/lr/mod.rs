@@ -19,7 +19,7 @@ mod build;
 mod epsilon;
 mod explain;
 
-pub(crate) use build::{build_automaton, build_tables};
+pub(crate) use build::{build_automaton, build_tables, nullable_and_first};
 pub(crate) use epsilon::eliminate_epsilon;
 pub use explain::Conflict;
 pub(crate) use explain::explain_conflicts;

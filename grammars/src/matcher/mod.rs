@@ -285,6 +285,41 @@ impl Matcher {
     }
 }
 
+/// How one branch's lexeme meets the next byte, before any cut is made.
+pub(crate) enum Extension {
+    /// The byte extends the lexeme and no cut needs considering: the
+    /// branch simply moves to this lexer state (the fast path).
+    Extends(u32),
+    /// The lexeme may end before the byte; `extends` says whether the
+    /// branch could also extend it (any-split lexing keeps both).
+    Cut { extends: bool },
+    /// Neither: the branch dies.
+    Dead,
+    /// The lazy lexer is out of states.
+    Overflow,
+}
+
+/// Classifies `byte` after a lexeme in state `lex` whose parser makes
+/// `alive(state)` say whether a lexeme in `state` can still become an
+/// acceptable terminal. Shared by the matcher and the mask walkers, so that
+/// they take exactly the same steps.
+#[inline]
+pub(crate) fn lexeme_extension(compiled: &Compiled, lex: u32, byte: u8, alive: impl FnOnce(u32) -> bool) -> Extension {
+    let lexer = &compiled.lexer;
+    let extended = lexer.next(lex, byte);
+    if extended == LexerDfa::OVERFLOW {
+        return Extension::Overflow;
+    }
+    let may_cut = lex != LexerDfa::START && lexer.is_accepting(lex) && compiled.cut_possible(lex, byte);
+    let extends = extended != LexerDfa::DEAD && alive(extended);
+    match (extends, may_cut) {
+        (true, false) => Extension::Extends(extended),
+        (true, true) if compiled.lexing == Lexing::Greedy => Extension::Extends(extended),
+        (false, false) => Extension::Dead,
+        (extends, true) => Extension::Cut { extends },
+    }
+}
+
 /// Runs the branches over `bytes`; on error the branches are garbage.
 fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8]) -> Result<(), MatchError> {
     let lexer = &compiled.lexer;
@@ -298,41 +333,38 @@ fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8])
         // candidate terminal. This is most bytes of most inputs.
         if let [branch] = branches.as_mut_slice() {
             let lex = branch.lex;
-            let extended = lexer.next(lex, byte);
-            if extended == LexerDfa::OVERFLOW {
-                return Err(MatchError::LexerLimit { offset });
-            }
-            let may_cut = lex != LexerDfa::START && lexer.is_accepting(lex) && compiled.cut_possible(lex, byte);
-            let extends = extended != LexerDfa::DEAD && branch.parser.alive(compiled, extended);
-            if extends && (greedy || !may_cut) {
-                branch.lex = extended;
-                continue;
-            }
-            if !extends {
-                if !may_cut {
-                    return Err(MatchError::Rejected { offset });
-                }
-                let restarted = lexer.next(LexerDfa::START, byte);
-                match restarted {
-                    LexerDfa::OVERFLOW => return Err(MatchError::LexerLimit { offset }),
-                    LexerDfa::DEAD => return Err(MatchError::Rejected { offset }),
-                    _ => {}
-                }
-                branch.parser.candidates(compiled, lex, &mut candidates);
-                candidates.retain(|&mut t| compiled.is_ignored(t) || compiled.may_follow(t, restarted));
-                if let [terminal] = candidates[..] {
-                    let fed = if compiled.is_ignored(terminal) {
-                        branch.parser.alive(compiled, restarted)
-                    } else {
-                        branch.parser.feed_alive_in_place(compiled, terminal, restarted)
-                    };
-                    if !fed {
-                        return Err(MatchError::Rejected { offset });
-                    }
-                    branch.lex = restarted;
+            match lexeme_extension(compiled, lex, byte, |extended| branch.parser.alive(compiled, extended)) {
+                Extension::Extends(extended) => {
+                    branch.lex = extended;
                     continue;
                 }
-                // Several candidates, or none: the general path decides.
+                Extension::Overflow => return Err(MatchError::LexerLimit { offset }),
+                Extension::Dead => return Err(MatchError::Rejected { offset }),
+                // Both ways forward live: the general path keeps both.
+                Extension::Cut { extends: true } => {}
+                Extension::Cut { extends: false } => {
+                    let restarted = lexer.next(LexerDfa::START, byte);
+                    match restarted {
+                        LexerDfa::OVERFLOW => return Err(MatchError::LexerLimit { offset }),
+                        LexerDfa::DEAD => return Err(MatchError::Rejected { offset }),
+                        _ => {}
+                    }
+                    branch.parser.candidates(compiled, lex, &mut candidates);
+                    candidates.retain(|&mut t| compiled.is_ignored(t) || compiled.may_follow(t, restarted));
+                    if let [terminal] = candidates[..] {
+                        let fed = if compiled.is_ignored(terminal) {
+                            branch.parser.alive(compiled, restarted)
+                        } else {
+                            branch.parser.feed_alive_in_place(compiled, terminal, restarted)
+                        };
+                        if !fed {
+                            return Err(MatchError::Rejected { offset });
+                        }
+                        branch.lex = restarted;
+                        continue;
+                    }
+                    // Several candidates, or none: the general path decides.
+                }
             }
         }
         next.clear();

@@ -12,10 +12,8 @@
 
 use smallvec::SmallVec;
 
-use super::{Branch, Branches, Parser, State, run};
+use super::{Branch, Branches, Extension, Parser, State, lexeme_extension, run};
 use crate::compile::Compiled;
-use crate::ebnf::Lexing;
-use crate::lexer::LexerDfa;
 use crate::{CompiledGrammar, Matcher};
 
 /// One depth of the walk.
@@ -195,18 +193,16 @@ impl<P: Parser> Walk<P> {
     /// lexeme just extends (the matcher's fast path), else runs the full
     /// matcher.
     fn lexeme_step(&mut self, compiled: &Compiled, lex: u32, parser: u32, byte: u8) -> Option<Step<P>> {
-        let lexer = &compiled.lexer;
-        let extended = lexer.next(lex, byte);
         let current = &self.parsers[parser as usize];
-        if extended != LexerDfa::OVERFLOW && extended != LexerDfa::DEAD {
-            let may_cut = lex != LexerDfa::START && lexer.is_accepting(lex) && compiled.cut_possible(lex, byte);
-            if (compiled.lexing == Lexing::Greedy || !may_cut) && current.alive(compiled, extended) {
-                return Some(Step::Lexeme { lex: extended, parser });
+        match lexeme_extension(compiled, lex, byte, |extended| current.alive(compiled, extended)) {
+            Extension::Extends(extended) => Some(Step::Lexeme { lex: extended, parser }),
+            Extension::Dead | Extension::Overflow => None,
+            Extension::Cut { .. } => {
+                let mut branches: Branches<P> = SmallVec::new();
+                branches.push(Branch { lex, parser: current.clone() });
+                run(compiled, &mut branches, &[byte]).ok().map(|()| self.settle(branches))
             }
         }
-        let mut branches: Branches<P> = SmallVec::new();
-        branches.push(Branch { lex, parser: current.clone() });
-        run(compiled, &mut branches, &[byte]).ok().map(|()| self.settle(branches))
     }
 
     /// The step for `branches`: a single branch keeps its parser in the
@@ -320,21 +316,15 @@ impl LexemeWalker {
         assert!(depth >= 1 && depth <= self.lexes.len(), "LexemeWalker::enter: depth {depth}");
         self.lexes.truncate(depth);
         let compiled = self.grammar.compiled();
-        let lexer = &compiled.lexer;
         let lex = self.lexes[depth - 1];
-        let extended = lexer.next(lex, byte);
-        if extended == LexerDfa::OVERFLOW {
-            return LexemeStep::Boundary;
-        }
-        let may_cut = lex != LexerDfa::START && lexer.is_accepting(lex) && compiled.cut_possible(lex, byte);
-        let extends = extended != LexerDfa::DEAD && compiled.lexeme_possible(extended, self.top);
-        if extends && (compiled.lexing == Lexing::Greedy || !may_cut) {
-            self.lexes.push(extended);
-            LexemeStep::Inside
-        } else if may_cut {
-            LexemeStep::Boundary
-        } else {
-            LexemeStep::Dead
+        match lexeme_extension(compiled, lex, byte, |extended| compiled.lexeme_possible(extended, self.top)) {
+            Extension::Extends(extended) => {
+                self.lexes.push(extended);
+                LexemeStep::Inside
+            }
+            // The full matcher reports a lexer overflow where it happens.
+            Extension::Cut { .. } | Extension::Overflow => LexemeStep::Boundary,
+            Extension::Dead => LexemeStep::Dead,
         }
     }
 
