@@ -52,6 +52,10 @@ pub struct GenerateArgs {
     /// Grammar format; by default taken from the file's extension.
     #[arg(long, value_name = "FORMAT", value_parser = ["gbnf", "lark", "regex", "json-schema"])]
     format: Option<String>,
+    /// JSON Schema only: drop keywords that cannot be enforced instead of
+    /// refusing the schema (each is listed in a warning).
+    #[arg(long)]
+    lenient: bool,
 }
 
 /// Exit codes: 0 done, 1 the constrained output could not be finished
@@ -119,6 +123,7 @@ fn generate(args: &GenerateArgs) -> Result<(), Failure> {
             grammar: args.grammar.clone(),
             grammar_text: args.grammar_text.clone(),
             format: args.format.clone(),
+            lenient: args.lenient,
         };
         Some(source.load().map_err(|e| Failure::Input(e.0))?)
     } else {

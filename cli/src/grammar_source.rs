@@ -18,6 +18,10 @@ pub struct GrammarArgs {
     /// Grammar format; by default taken from the file's extension.
     #[arg(long, value_name = "FORMAT", value_parser = ["gbnf", "lark", "regex", "json-schema"])]
     pub format: Option<String>,
+    /// JSON Schema only: drop keywords that cannot be enforced instead of
+    /// refusing the schema; each dropped keyword is listed in a warning.
+    #[arg(long)]
+    pub lenient: bool,
 }
 
 /// A grammar that failed to load, already rendered for people.
