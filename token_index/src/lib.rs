@@ -138,7 +138,10 @@ pub mod token_set;
 pub mod trie;
 pub mod vocab;
 
-pub use token_matcher::{TokenConstraint, TokenError, TokenIndex, TokenMatcher};
+pub use token_matcher::{
+    FORMAT_VERSION, GrammarSource, IndexFile, IndexFileError, Precomputed, TokenConstraint, TokenError, TokenIndex,
+    TokenMatcher,
+};
 pub use token_set::TokenSet;
 pub use trie::{NodeIndex, TokenTrie};
 

@@ -3,14 +3,18 @@
 
 use std::sync::{Arc, Mutex};
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use trellis_grammars::{
     ByteWalker, CompiledGrammar, LexState, LexemeKey, LexemeStep, LexemeWalker, MatchError, Matcher,
 };
 
 use crate::token_set::TokenSet;
+
+mod index_file;
+
 use crate::trie::{NodeIndex, TokenTrie};
 use crate::vocab::{TokenId, TokenKind, Vocabulary};
+pub use index_file::{FORMAT_VERSION, GrammarSource, IndexFile, IndexFileError, Precomputed};
 
 /// The longest forced continuation [`TokenMatcher::forced_bytes`] returns.
 const MAX_FORCED_BYTES: usize = 4096;
@@ -61,6 +65,10 @@ struct Shared {
     grammar: CompiledGrammar,
     index: TokenIndex,
     lexeme_masks: Mutex<HashMap<LexemeKey, Arc<LexemeMask>>>,
+    /// The distinct in-lexeme token sets of `lexeme_masks`: many keys allow
+    /// the same tokens (every key inside a JSON string, say), and a set is
+    /// a bit per vocabulary token.
+    distinct_sets: Mutex<HashSet<Arc<TokenSet>>>,
     /// The same below the nodes of one boundary group, for the state right
     /// after the group's cut.
     subtree_masks: Mutex<HashMap<(LexemeKey, u32), Arc<SubtreeMask>>>,
@@ -80,8 +88,9 @@ struct SubtreeMask {
 /// The part of a mask fixed by a [`LexemeKey`].
 #[derive(Debug)]
 struct LexemeMask {
-    /// Tokens that stay inside the lexeme and are allowed.
-    inside: TokenSet,
+    /// Tokens that stay inside the lexeme and are allowed (shared by the
+    /// keys that allow the same ones).
+    inside: Arc<TokenSet>,
     /// Trie nodes where a lexeme may end, grouped by the lexer state before
     /// them and their byte: a group's first step is the same for all its
     /// nodes, so it is taken once per mask.
@@ -104,6 +113,7 @@ impl TokenConstraint {
             grammar: grammar.clone(),
             index: index.clone(),
             lexeme_masks: Mutex::new(HashMap::new()),
+            distinct_sets: Mutex::new(HashSet::new()),
             subtree_masks: Mutex::new(HashMap::new()),
             next_group: std::sync::atomic::AtomicU32::new(0),
         };
@@ -143,12 +153,13 @@ impl TokenConstraint {
             ),
             Err(_) => (0, 0),
         };
-        let Ok(cache) = self.shared.lexeme_masks.lock() else { return (subtrees, subtree_bytes) };
-        let bytes = subtree_bytes
-            + cache
-                .values()
-                .map(|entry| entry.inside.words().len() * 8 + group_bytes(&entry.boundaries))
-                .sum::<usize>();
+        let set_bytes = match self.shared.distinct_sets.lock() {
+            Ok(sets) => sets.iter().map(|set| set.words().len() * 8).sum::<usize>(),
+            Err(_) => 0,
+        };
+        let Ok(cache) = self.shared.lexeme_masks.lock() else { return (subtrees, subtree_bytes + set_bytes) };
+        let bytes =
+            subtree_bytes + set_bytes + cache.values().map(|entry| group_bytes(&entry.boundaries)).sum::<usize>();
         (cache.len() + subtrees, bytes)
     }
 
@@ -168,6 +179,17 @@ impl TokenConstraint {
             |enter, on_token| trie.walk_indexed(enter, on_token),
             |token| inside.insert(token),
         );
+        let inside = match self.shared.distinct_sets.lock() {
+            Ok(mut distinct) => match distinct.get(&inside) {
+                Some(shared) => shared.clone(),
+                None => {
+                    let inside = Arc::new(inside);
+                    distinct.insert(inside.clone());
+                    inside
+                }
+            },
+            Err(_) => Arc::new(inside),
+        };
         let entry = Arc::new(LexemeMask { inside, boundaries });
         if let Ok(mut cache) = self.shared.lexeme_masks.lock() {
             cache.insert(key, entry.clone());
@@ -350,36 +372,58 @@ impl TokenMatcher {
     pub fn mask(&self, out: &mut TokenSet) {
         let index = &self.constraint.shared.index;
         let vocabulary = &index.vocabulary;
-        if out.len() != vocabulary.len() {
-            *out = TokenSet::new(vocabulary.len());
-        } else {
-            out.clear();
-        }
         if self.finished {
+            if out.len() == vocabulary.len() {
+                out.clear();
+            } else {
+                *out = TokenSet::new(vocabulary.len());
+            }
             return;
         }
         // A string is viable iff it is viable from one of the matcher's
         // branches (independent lexing/parsing hypotheses): the mask is the
         // union of the branches' masks, each of which has a cacheable key.
         match self.matcher.lexeme_key() {
-            Some(key) => self.add_branch_mask(&self.matcher, key, out),
-            None => match self.matcher.split_branches() {
-                Some(branches) => {
-                    for branch in &branches {
-                        if let Some(key) = branch.lexeme_key() {
-                            self.add_branch_mask(branch, key, out);
-                        }
-                    }
+            Some(key) => {
+                // The common case: one copy of the cached part, not a
+                // clear and a union (a mask is a bit per vocabulary token).
+                let entry = self.constraint.lexeme_mask(key);
+                out.copy_from(&entry.inside);
+                self.add_boundaries(&self.matcher, &entry.boundaries, out);
+            }
+            None => {
+                if out.len() == vocabulary.len() {
+                    out.clear();
+                } else {
+                    *out = TokenSet::new(vocabulary.len());
                 }
-                None => {
-                    let mut walker = ByteWalker::new(&self.matcher);
-                    index.trie.walk(|depth, byte| walker.enter(depth, byte), |token| out.insert(token));
-                }
-            },
+                self.add_branches(out);
+            }
         }
         if self.matcher.is_complete() {
             for &eos in vocabulary.eos_tokens() {
                 out.insert(eos);
+            }
+        }
+    }
+
+    /// The mask of a state with several branches, or of the GLR driver.
+    fn add_branches(&self, out: &mut TokenSet) {
+        match self.matcher.split_branches() {
+            Some(branches) => {
+                for branch in &branches {
+                    if let Some(key) = branch.lexeme_key() {
+                        self.add_branch_mask(branch, key, out);
+                    }
+                }
+            }
+            None => {
+                let mut walker = ByteWalker::new(&self.matcher);
+                self.constraint
+                    .shared
+                    .index
+                    .trie
+                    .walk(|depth, byte| walker.enter(depth, byte), |token| out.insert(token));
             }
         }
     }
@@ -412,8 +456,20 @@ impl TokenMatcher {
             if !walker.enter(1, group.byte) {
                 continue;
             }
-            match walker.matcher_at(1).and_then(|after| after.lexeme_key().map(|key| (after, key))) {
-                Some((after, key)) => self.add_subtree_mask(&after, key, group, out),
+            match walker.lexeme_key_at(1) {
+                Some(key) => {
+                    let entry = self.constraint.subtree_mask(key, group);
+                    for &token in &entry.inside {
+                        out.insert(token);
+                    }
+                    // The state after the step is needed only to go on
+                    // below the subtrees' own boundaries.
+                    if !entry.boundaries.is_empty()
+                        && let Some(after) = walker.matcher_at(1)
+                    {
+                        self.add_boundaries(&after, &entry.boundaries, out);
+                    }
+                }
                 None => {
                     // Every node of the group is entered at depth 1 with the
                     // same state, which the walker now holds at depth 1.
@@ -426,18 +482,6 @@ impl TokenMatcher {
                     }
                 }
             }
-        }
-    }
-
-    /// The tokens of `group`'s subtrees allowed from `after`, the state
-    /// after the group's byte.
-    fn add_subtree_mask(&self, after: &Matcher, key: LexemeKey, group: &BoundaryGroup, out: &mut TokenSet) {
-        let entry = self.constraint.subtree_mask(key, group);
-        for &token in &entry.inside {
-            out.insert(token);
-        }
-        if !entry.boundaries.is_empty() {
-            self.add_boundaries(after, &entry.boundaries, out);
         }
     }
 

@@ -14,7 +14,7 @@ use crate::vocab::TokenId;
 /// assert_eq!(set.iter().collect::<Vec<_>>(), [3, 64]);
 /// assert_eq!(set.count(), 2);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TokenSet {
     words: Vec<u64>,
     len: usize,
@@ -24,6 +24,20 @@ impl TokenSet {
     /// The empty set over ids `0..len`.
     pub fn new(len: usize) -> TokenSet {
         TokenSet { words: vec![0; len.div_ceil(64)], len }
+    }
+
+    /// The set over ids `0..len` with these words (bit `i % 64` of word
+    /// `i / 64` is id `i`); `None` if the word count does not fit `len` or a
+    /// bit past `len` is set.
+    pub(crate) fn from_words(words: Vec<u64>, len: usize) -> Option<TokenSet> {
+        if words.len() != len.div_ceil(64) {
+            return None;
+        }
+        let tail_bits = len % 64;
+        if tail_bits != 0 && words.last().is_some_and(|&last| last >> tail_bits != 0) {
+            return None;
+        }
+        Some(TokenSet { words, len })
     }
 
     /// Number of ids the set ranges over (not the number of members).

@@ -37,6 +37,13 @@ use crate::vocab::{TokenId, Vocabulary};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct NodeIndex(u32);
 
+impl NodeIndex {
+    /// The index as an integer, for storing precomputed masks.
+    pub fn to_raw(self) -> u32 {
+        self.0
+    }
+}
+
 /// One trie node: a non-empty prefix of at least one text token.
 ///
 /// 12 bytes, so a walk streams through memory; `u32` fields are enough
@@ -345,6 +352,12 @@ impl TokenTrie {
     /// together.
     pub fn vocabulary_fingerprint(&self) -> u64 {
         self.vocabulary_fingerprint
+    }
+
+    /// The node at this raw index ([`NodeIndex::to_raw`]), if the trie has
+    /// one.
+    pub fn node_from_raw(&self, raw: u32) -> Option<NodeIndex> {
+        ((raw as usize) < self.num_nodes()).then_some(NodeIndex(raw))
     }
 
     /// Approximate heap memory held by the trie, in bytes.

@@ -14,6 +14,7 @@ use smallvec::SmallVec;
 
 use super::{Branch, Branches, Extension, Parser, State, lexeme_extension, run};
 use crate::compile::Compiled;
+use crate::lexer::LexerDfa;
 use crate::{CompiledGrammar, Matcher};
 
 /// One depth of the walk.
@@ -148,6 +149,17 @@ impl ByteWalker {
             history: None,
             history_len: 0,
         })
+    }
+
+    /// The [`LexemeKey`] of [`Self::matcher_at`]`(depth)`, without making
+    /// the matcher.
+    pub fn lexeme_key_at(&self, depth: usize) -> Option<LexemeKey> {
+        let Walks::Lr(walk) = &self.walks else { return None };
+        if depth > self.depth {
+            return None;
+        }
+        let &Step::Lexeme { lex, parser } = walk.steps.get(depth)? else { return None };
+        Some(LexemeKey { lex, top: walk.parsers[parser as usize].top_state() })
     }
 
     /// Whether the string of the last node entered successfully (or the
@@ -332,5 +344,88 @@ impl LexemeWalker {
     /// parent of a node just entered at `depth`).
     pub fn parent_state(&self, depth: usize) -> LexState {
         LexState(self.lexes[depth - 1])
+    }
+}
+
+impl LexemeKey {
+    /// The key as two integers (lexer state, parser top state), for
+    /// storing precomputed masks; see [`CompiledGrammar::lexeme_key_from_raw`].
+    pub fn to_raw(self) -> (u32, u32) {
+        (self.lex, self.top)
+    }
+}
+
+impl LexState {
+    /// The lexer state as an integer, for storing precomputed masks; see
+    /// [`CompiledGrammar::lex_state_from_raw`].
+    pub fn to_raw(self) -> u32 {
+        self.0
+    }
+}
+
+impl CompiledGrammar {
+    /// Whether lexer and parser states are numbered the same way every time
+    /// this grammar is compiled, so that [`LexemeKey`]s and [`LexState`]s
+    /// may be stored and read back: true unless the lexer is the lazy one
+    /// (its states are numbered in the order inputs first reach them).
+    pub fn has_stable_states(&self) -> bool {
+        !self.compiled().lexer.is_lazy()
+    }
+
+    /// The key with these raw parts, if both are states of this grammar
+    /// and its states are stable ([`Self::has_stable_states`]).
+    pub fn lexeme_key_from_raw(&self, lex: u32, top: u32) -> Option<LexemeKey> {
+        let compiled = self.compiled();
+        let valid = self.has_stable_states()
+            && (lex as usize) < compiled.lexer.state_count()
+            && (top as usize) < compiled.tables.state_count();
+        valid.then_some(LexemeKey { lex, top })
+    }
+
+    /// The lexer state with this raw number, if it is one of this grammar's
+    /// and its states are stable.
+    pub fn lex_state_from_raw(&self, lex: u32) -> Option<LexState> {
+        let valid = self.has_stable_states() && (lex as usize) < self.compiled().lexer.state_count();
+        valid.then_some(LexState(lex))
+    }
+
+    /// Every [`LexemeKey`] a matcher of this grammar can have, and some it
+    /// cannot (a superset): for each parser state, the lexer states that
+    /// bytes from a lexeme boundary reach while the lexeme can still become
+    /// a terminal that parser state accepts. `None` when keys are not
+    /// stable or the grammar runs the GLR driver (whose matchers have no
+    /// keys).
+    ///
+    /// This is what an index precomputes eagerly; masks for keys outside
+    /// it would be computed on first use anyway.
+    pub fn lexeme_keys(&self) -> Option<Vec<LexemeKey>> {
+        let compiled = self.compiled();
+        if !self.has_stable_states() || compiled.driver == crate::compile::Driver::Generalized {
+            return None;
+        }
+        let lexer = &compiled.lexer;
+        let mut keys = Vec::new();
+        let mut seen = vec![false; lexer.state_count()];
+        let mut pending = Vec::new();
+        for top in 0..compiled.tables.state_count() as u32 {
+            seen.fill(false);
+            seen[LexerDfa::START as usize] = true;
+            pending.push(LexerDfa::START);
+            while let Some(lex) = pending.pop() {
+                keys.push(LexemeKey { lex, top });
+                for byte in 0..=255u8 {
+                    let next = lexer.next(lex, byte);
+                    if next != LexerDfa::DEAD
+                        && let Some(seen) = seen.get_mut(next as usize)
+                        && !*seen
+                        && compiled.lexeme_possible(next, top)
+                    {
+                        *seen = true;
+                        pending.push(next);
+                    }
+                }
+            }
+        }
+        Some(keys)
     }
 }

@@ -35,13 +35,25 @@ impl TokenKind {
         matches!(self, TokenKind::Normal | TokenKind::ByteFallback)
     }
 
-    fn code(self) -> u8 {
+    /// A stable one-byte code, used by fingerprints and index files.
+    pub(crate) fn code(self) -> u8 {
         match self {
             TokenKind::Normal => 0,
             TokenKind::ByteFallback => 1,
             TokenKind::Special => 2,
             TokenKind::Unused => 3,
         }
+    }
+
+    /// The kind with this [`code`](Self::code).
+    pub(crate) fn from_code(code: u8) -> Option<TokenKind> {
+        Some(match code {
+            0 => TokenKind::Normal,
+            1 => TokenKind::ByteFallback,
+            2 => TokenKind::Special,
+            3 => TokenKind::Unused,
+            _ => return None,
+        })
     }
 }
 

@@ -1,0 +1,640 @@
+//! Index files: a [`TokenConstraint`] with its precomputed mask parts, saved
+//! by `trellis compile` and loaded instead of computing them again.
+//!
+//! # Layout
+//!
+//! All integers little-endian.
+//!
+//! ```text
+//! magic        8 bytes   "TRLSIDX\0"
+//! version      u32       FORMAT_VERSION
+//! reserved     u32       0
+//! payload_len  u64
+//! checksum     u32       CRC-32 (IEEE) of the payload
+//! reserved     u32       0
+//! payload:
+//!   trellis version (string), vocabulary fingerprint (u64)
+//!   grammar source: format, text, options (strings)
+//!   grammar shape: terminals, nonterminals, productions, lexer states, LR states (u32 each)
+//!   vocabulary: count, then per token kind (u8) and bytes; EOS ids; BOS id
+//!   distinct in-lexeme token sets
+//!   lexeme masks: key, index of its token set, boundary groups
+//!   subtree masks: key, group id, tokens, boundary groups
+//! ```
+//!
+//! Strings and byte strings are a `u32` length and the bytes.
+//!
+//! # Why the stored masks can be trusted
+//!
+//! A mask part is keyed by lexer and parser state numbers, which mean
+//! something only for the grammar they were computed from. The file keeps
+//! the grammar's source, not its tables: the loader compiles it again and
+//! then refuses the file unless the result has the same shape (terminal,
+//! rule, production and state counts) and was compiled by the same Trellis
+//! version, whose compiler numbers states deterministically. Grammars whose
+//! states are not numbered deterministically (the lazy lexer) are saved
+//! without mask parts. Every stored number is range-checked, so even a file
+//! that passes the checksum cannot make the matcher index out of bounds.
+
+use std::sync::Arc;
+
+use hashbrown::{HashMap, HashSet};
+use trellis_grammars::{CompiledGrammar, LexemeKey};
+
+use super::{BoundaryGroup, LexemeMask, SubtreeMask, TokenConstraint};
+use crate::token_set::TokenSet;
+use crate::vocab::{TokenId, TokenKind, Vocabulary};
+
+/// The version of the file layout this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+const MAGIC: &[u8; 8] = b"TRLSIDX\0";
+const HEADER_LEN: usize = 32;
+/// The Trellis version whose compiler numbered the stored states.
+const TRELLIS_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How to compile an index file's grammar again: its format's name, its
+/// text, and any options the compiler was given (name, value), in a form
+/// the caller defines and reads back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrammarSource {
+    pub format: String,
+    pub text: String,
+    pub options: Vec<(String, String)>,
+}
+
+/// Why an index file was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndexFileError {
+    #[error("not a Trellis index file (it does not start with the index magic bytes)")]
+    NotAnIndex,
+    #[error(
+        "index file format version {found}; this build reads version {FORMAT_VERSION} (run `trellis compile` again)"
+    )]
+    UnsupportedVersion { found: u32 },
+    #[error(
+        "the index was compiled by Trellis {found}, this is Trellis {TRELLIS_VERSION}: state numbers may differ \
+         (run `trellis compile` again)"
+    )]
+    OtherTrellis { found: String },
+    #[error("the index file is truncated: {needed} bytes needed at offset {offset}, {len} in the file")]
+    Truncated { offset: usize, needed: usize, len: usize },
+    #[error("the index file is corrupt: checksum {found:08x}, expected {expected:08x}")]
+    Checksum { expected: u32, found: u32 },
+    #[error("the index file is malformed at payload offset {offset}: {what}")]
+    Malformed { offset: usize, what: String },
+    #[error(
+        "the index was compiled for another vocabulary (fingerprint {file:016x}; this tokenizer's is {given:016x})"
+    )]
+    VocabularyMismatch { file: u64, given: u64 },
+    #[error("the grammar compiled from the index file differs from the one it was built with: {what}")]
+    GrammarMismatch { what: String },
+}
+
+/// What [`TokenConstraint::precompute`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Precomputed {
+    /// Lexeme keys whose mask parts were computed (or were cached already).
+    pub keys: usize,
+    /// Distinct in-lexeme token sets among them (identical sets are stored
+    /// once).
+    pub distinct_sets: usize,
+}
+
+impl TokenConstraint {
+    /// Computes the cached mask part of every lexeme key the grammar can
+    /// reach ([`CompiledGrammar::lexeme_keys`]), so that no mask later pays
+    /// for a first visit; identical in-lexeme token sets are kept once.
+    /// `progress(done, total)` is called after each key. Does nothing for
+    /// grammars without stable keys (lazy lexer, GLR driver).
+    pub fn precompute(&self, mut progress: impl FnMut(usize, usize)) -> Precomputed {
+        let Some(keys) = self.shared.grammar.lexeme_keys() else { return Precomputed::default() };
+        for (done, &key) in keys.iter().enumerate() {
+            self.lexeme_mask(key);
+            progress(done + 1, keys.len());
+        }
+        let distinct_sets = match self.shared.lexeme_masks.lock() {
+            Ok(cache) => cache.values().map(|entry| Arc::as_ptr(&entry.inside)).collect::<HashSet<_>>().len(),
+            Err(_) => 0,
+        };
+        Precomputed { keys: keys.len(), distinct_sets }
+    }
+
+    /// The constraint and its cached mask parts as an index file.
+    /// `source` must compile to this constraint's grammar; the loader
+    /// checks that it does.
+    pub fn to_index_file(&self, source: &GrammarSource) -> Vec<u8> {
+        let mut payload = Writer::default();
+        payload.string(TRELLIS_VERSION);
+        let vocabulary = &self.shared.index.vocabulary;
+        payload.u64(vocabulary.fingerprint());
+        payload.string(&source.format);
+        payload.string(&source.text);
+        payload.len(source.options.len());
+        for (name, value) in &source.options {
+            payload.string(name);
+            payload.string(value);
+        }
+        for value in grammar_shape(&self.shared.grammar) {
+            payload.u32(value);
+        }
+        payload.len(vocabulary.len());
+        for (_, bytes, kind) in vocabulary.iter() {
+            payload.u8(kind.code());
+            payload.bytes(bytes);
+        }
+        payload.ids(vocabulary.eos_tokens());
+        match vocabulary.bos_token() {
+            Some(id) => {
+                payload.u8(1);
+                payload.u32(id);
+            }
+            None => payload.u8(0),
+        }
+
+        // Stale numbering would make stored parts wrong, so grammars
+        // without stable states are saved without them.
+        let stable = self.shared.grammar.has_stable_states();
+        let lexeme_masks: Vec<(LexemeKey, Arc<LexemeMask>)> = match self.shared.lexeme_masks.lock() {
+            Ok(cache) if stable => cache.iter().map(|(key, entry)| (*key, entry.clone())).collect(),
+            _ => Vec::new(),
+        };
+        let subtree_masks: Vec<((LexemeKey, u32), Arc<SubtreeMask>)> = match self.shared.subtree_masks.lock() {
+            Ok(cache) if stable => cache.iter().map(|(key, entry)| (*key, entry.clone())).collect(),
+            _ => Vec::new(),
+        };
+        payload.u32(self.shared.next_group.load(std::sync::atomic::Ordering::Relaxed));
+        let mut set_numbers: HashMap<*const TokenSet, u32> = HashMap::new();
+        let mut sets: Vec<&TokenSet> = Vec::new();
+        for (_, entry) in &lexeme_masks {
+            set_numbers.entry(Arc::as_ptr(&entry.inside)).or_insert_with(|| {
+                sets.push(&entry.inside);
+                (sets.len() - 1) as u32
+            });
+        }
+        payload.len(sets.len());
+        for set in &sets {
+            payload.token_set(set);
+        }
+        payload.len(lexeme_masks.len());
+        for (key, entry) in &lexeme_masks {
+            let (lex, top) = key.to_raw();
+            payload.u32(lex);
+            payload.u32(top);
+            payload.u32(set_numbers[&Arc::as_ptr(&entry.inside)]);
+            payload.groups(&entry.boundaries);
+        }
+        payload.len(subtree_masks.len());
+        for ((key, group), entry) in &subtree_masks {
+            let (lex, top) = key.to_raw();
+            payload.u32(lex);
+            payload.u32(top);
+            payload.u32(*group);
+            payload.ids(&entry.inside);
+            payload.groups(&entry.boundaries);
+        }
+
+        let payload = payload.0;
+        let mut file = Vec::with_capacity(HEADER_LEN + payload.len());
+        file.extend_from_slice(MAGIC);
+        file.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        file.extend_from_slice(&0u32.to_le_bytes());
+        file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        file.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        file.extend_from_slice(&0u32.to_le_bytes());
+        file.extend_from_slice(&payload);
+        file
+    }
+}
+
+/// A parsed index file: the grammar's source and the vocabulary, checked,
+/// and the stored mask parts, not yet attached to a grammar.
+#[derive(Debug)]
+pub struct IndexFile {
+    source: GrammarSource,
+    vocabulary: Arc<Vocabulary>,
+    shape: [u32; 5],
+    next_group: u32,
+    sets: Vec<Arc<TokenSet>>,
+    lexeme_masks: Vec<StoredLexemeMask>,
+    subtree_masks: Vec<StoredSubtreeMask>,
+}
+
+#[derive(Debug)]
+struct StoredLexemeMask {
+    key: (u32, u32),
+    set: usize,
+    groups: Vec<StoredGroup>,
+}
+
+#[derive(Debug)]
+struct StoredSubtreeMask {
+    key: (u32, u32),
+    group: u32,
+    inside: Vec<TokenId>,
+    groups: Vec<StoredGroup>,
+}
+
+#[derive(Debug)]
+struct StoredGroup {
+    id: u32,
+    parent: u32,
+    byte: u8,
+    nodes: Vec<u32>,
+}
+
+impl IndexFile {
+    /// Parses and checks an index file: magic, version, checksum, the
+    /// Trellis version that wrote it, and the vocabulary it holds.
+    pub fn parse(file: &[u8]) -> Result<IndexFile, IndexFileError> {
+        if file.len() < MAGIC.len() || &file[..MAGIC.len()] != MAGIC {
+            return Err(IndexFileError::NotAnIndex);
+        }
+        if file.len() < HEADER_LEN {
+            return Err(IndexFileError::Truncated { offset: 0, needed: HEADER_LEN, len: file.len() });
+        }
+        let word = |at: usize| u32::from_le_bytes([file[at], file[at + 1], file[at + 2], file[at + 3]]);
+        let version = word(8);
+        if version != FORMAT_VERSION {
+            return Err(IndexFileError::UnsupportedVersion { found: version });
+        }
+        let payload_len = u64::from(word(16)) | (u64::from(word(20)) << 32);
+        let expected = word(24);
+        let available = (file.len() - HEADER_LEN) as u64;
+        if payload_len > available {
+            // Both fit in usize: available does, and payload_len is smaller.
+            return Err(IndexFileError::Truncated {
+                offset: HEADER_LEN,
+                needed: usize::try_from(payload_len).unwrap_or(usize::MAX),
+                len: file.len(),
+            });
+        }
+        let payload = &file[HEADER_LEN..HEADER_LEN + payload_len as usize];
+        let found = crc32fast::hash(payload);
+        if found != expected {
+            return Err(IndexFileError::Checksum { expected, found });
+        }
+        if payload_len < available {
+            return Err(IndexFileError::Malformed {
+                offset: payload.len(),
+                what: format!("{} bytes after the end of the payload", available - payload_len),
+            });
+        }
+
+        let mut reader = Reader { bytes: payload, at: 0 };
+        let trellis = reader.string()?;
+        if trellis != TRELLIS_VERSION {
+            return Err(IndexFileError::OtherTrellis { found: trellis });
+        }
+        let fingerprint = reader.u64()?;
+        let format = reader.string()?;
+        let text = reader.string()?;
+        let option_count = reader.len(8)?;
+        let mut options = Vec::with_capacity(option_count);
+        for _ in 0..option_count {
+            options.push((reader.string()?, reader.string()?));
+        }
+        let mut shape = [0u32; 5];
+        for value in &mut shape {
+            *value = reader.u32()?;
+        }
+        let token_count = reader.len(5)?;
+        let mut tokens = Vec::with_capacity(token_count);
+        for _ in 0..token_count {
+            let at = reader.at;
+            let kind = TokenKind::from_code(reader.u8()?).ok_or_else(|| reader.malformed(at, "unknown token kind"))?;
+            tokens.push((reader.byte_string()?.to_vec(), kind));
+        }
+        let eos = reader.ids()?;
+        let bos = match reader.u8()? {
+            0 => None,
+            _ => Some(reader.u32()?),
+        };
+        let at = reader.at;
+        let vocabulary = Vocabulary::from_tokens(tokens, eos, bos)
+            .map_err(|error| reader.malformed(at, &format!("the stored vocabulary is invalid: {error}")))?;
+        if vocabulary.fingerprint() != fingerprint {
+            return Err(reader.malformed(at, "the stored vocabulary does not match its fingerprint"));
+        }
+        let vocabulary_len = vocabulary.len();
+
+        let next_group = reader.u32()?;
+        let set_count = reader.len(5)?;
+        let mut sets = Vec::with_capacity(set_count);
+        for _ in 0..set_count {
+            sets.push(Arc::new(reader.token_set(vocabulary_len)?));
+        }
+        let mut group_ids = HashSet::new();
+        let mask_count = reader.len(16)?;
+        let mut lexeme_masks = Vec::with_capacity(mask_count);
+        for _ in 0..mask_count {
+            let key = (reader.u32()?, reader.u32()?);
+            let at = reader.at;
+            let set = reader.u32()? as usize;
+            if set >= sets.len() {
+                return Err(reader.malformed(at, "token set number out of range"));
+            }
+            let groups = reader.groups(next_group, &mut group_ids)?;
+            lexeme_masks.push(StoredLexemeMask { key, set, groups });
+        }
+        let subtree_count = reader.len(20)?;
+        let mut subtree_masks = Vec::with_capacity(subtree_count);
+        for _ in 0..subtree_count {
+            let key = (reader.u32()?, reader.u32()?);
+            let group = reader.u32()?;
+            let at = reader.at;
+            let inside = reader.ids()?;
+            if inside.iter().any(|&id| id as usize >= vocabulary_len) {
+                return Err(reader.malformed(at, "token id out of range"));
+            }
+            let groups = reader.groups(next_group, &mut group_ids)?;
+            subtree_masks.push(StoredSubtreeMask { key, group, inside, groups });
+        }
+        if reader.at != payload.len() {
+            return Err(reader.malformed(reader.at, "unexpected bytes after the last entry"));
+        }
+        Ok(IndexFile {
+            source: GrammarSource { format, text, options },
+            vocabulary: Arc::new(vocabulary),
+            shape,
+            next_group,
+            sets,
+            lexeme_masks,
+            subtree_masks,
+        })
+    }
+
+    /// How to compile the grammar again.
+    pub fn source(&self) -> &GrammarSource {
+        &self.source
+    }
+
+    /// The vocabulary the index was compiled for.
+    pub fn vocabulary(&self) -> &Arc<Vocabulary> {
+        &self.vocabulary
+    }
+
+    /// Number of stored mask parts (lexeme masks, subtree masks).
+    pub fn stored_parts(&self) -> (usize, usize) {
+        (self.lexeme_masks.len(), self.subtree_masks.len())
+    }
+
+    /// The constraint of `grammar` (compiled from [`Self::source`]) over
+    /// `index`, its caches filled from the file. Refused if `index` has
+    /// another vocabulary, or `grammar` is not the grammar the file was
+    /// built with.
+    pub fn into_constraint(
+        self,
+        grammar: &CompiledGrammar,
+        index: &crate::TokenIndex,
+    ) -> Result<TokenConstraint, IndexFileError> {
+        let (file, given) = (self.vocabulary.fingerprint(), index.vocabulary().fingerprint());
+        if file != given {
+            return Err(IndexFileError::VocabularyMismatch { file, given });
+        }
+        let shape = grammar_shape(grammar);
+        if shape != self.shape {
+            return Err(IndexFileError::GrammarMismatch {
+                what: format!(
+                    "(terminals, rules, productions, lexer states, parser states) are {shape:?}, the file says {:?}",
+                    self.shape
+                ),
+            });
+        }
+        let trie = index.trie();
+        let mismatch = |what: &str| IndexFileError::GrammarMismatch { what: what.to_string() };
+        let key = |(lex, top): (u32, u32)| {
+            grammar.lexeme_key_from_raw(lex, top).ok_or_else(|| mismatch("a stored key is not a state of the grammar"))
+        };
+        let groups = |stored: Vec<StoredGroup>| -> Result<Vec<BoundaryGroup>, IndexFileError> {
+            stored
+                .into_iter()
+                .map(|group| {
+                    let parent = grammar
+                        .lex_state_from_raw(group.parent)
+                        .ok_or_else(|| mismatch("a stored lexer state is not one of the grammar's"))?;
+                    let nodes = group
+                        .nodes
+                        .iter()
+                        .map(|&node| {
+                            trie.node_from_raw(node).ok_or_else(|| mismatch("a stored trie node is out of range"))
+                        })
+                        .collect::<Result<_, _>>()?;
+                    Ok(BoundaryGroup { id: group.id, parent, byte: group.byte, nodes })
+                })
+                .collect()
+        };
+        let constraint = TokenConstraint::new(grammar, index);
+        let shared = &constraint.shared;
+        shared.next_group.store(self.next_group, std::sync::atomic::Ordering::Relaxed);
+        let mut lexeme_masks = HashMap::with_capacity(self.lexeme_masks.len());
+        for stored in self.lexeme_masks {
+            let inside = self.sets[stored.set].clone();
+            let entry = LexemeMask { inside, boundaries: groups(stored.groups)? };
+            lexeme_masks.insert(key(stored.key)?, Arc::new(entry));
+        }
+        let mut subtree_masks = HashMap::with_capacity(self.subtree_masks.len());
+        for stored in self.subtree_masks {
+            let entry = SubtreeMask { inside: stored.inside, boundaries: groups(stored.groups)? };
+            subtree_masks.insert((key(stored.key)?, stored.group), Arc::new(entry));
+        }
+        if let (Ok(mut lexemes), Ok(mut subtrees), Ok(mut distinct)) =
+            (shared.lexeme_masks.lock(), shared.subtree_masks.lock(), shared.distinct_sets.lock())
+        {
+            *lexemes = lexeme_masks;
+            *subtrees = subtree_masks;
+            distinct.extend(self.sets);
+        }
+        Ok(constraint)
+    }
+}
+
+/// What must be equal for stored state numbers to mean the same states.
+fn grammar_shape(grammar: &CompiledGrammar) -> [u32; 5] {
+    let stats = grammar.stats();
+    let clamp = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
+    [
+        clamp(stats.terminals),
+        clamp(stats.nonterminals),
+        clamp(stats.productions),
+        clamp(stats.lexer_states),
+        clamp(stats.lr_states),
+    ]
+}
+
+#[derive(Default)]
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, value: u8) {
+        self.0.push(value);
+    }
+
+    fn u32(&mut self, value: u32) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn u64(&mut self, value: u64) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// Counts come from in-memory collections that the vocabulary's and the
+    /// grammar's limits keep far below 2^32.
+    fn len(&mut self, len: usize) {
+        self.u32(u32::try_from(len).unwrap_or(u32::MAX));
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.len(bytes.len());
+        self.0.extend_from_slice(bytes);
+    }
+
+    fn string(&mut self, text: &str) {
+        self.bytes(text.as_bytes());
+    }
+
+    fn ids(&mut self, ids: &[TokenId]) {
+        self.len(ids.len());
+        for &id in ids {
+            self.u32(id);
+        }
+    }
+
+    /// Sparse (a list of ids) or dense (the words), whichever is smaller.
+    fn token_set(&mut self, set: &TokenSet) {
+        let count = set.count();
+        if count * 4 < set.words().len() * 8 {
+            self.u8(0);
+            self.len(count);
+            for id in set.iter() {
+                self.u32(id);
+            }
+        } else {
+            self.u8(1);
+            self.len(set.words().len());
+            for &word in set.words() {
+                self.u64(word);
+            }
+        }
+    }
+
+    fn groups(&mut self, groups: &[BoundaryGroup]) {
+        self.len(groups.len());
+        for group in groups {
+            self.u32(group.id);
+            self.u32(group.parent.to_raw());
+            self.u8(group.byte);
+            self.len(group.nodes.len());
+            for node in &group.nodes {
+                self.u32(node.to_raw());
+            }
+        }
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn malformed(&self, offset: usize, what: &str) -> IndexFileError {
+        IndexFileError::Malformed { offset, what: what.to_string() }
+    }
+
+    fn take(&mut self, count: usize) -> Result<&'a [u8], IndexFileError> {
+        match self.at.checked_add(count).filter(|&end| end <= self.bytes.len()) {
+            Some(end) => {
+                let taken = &self.bytes[self.at..end];
+                self.at = end;
+                Ok(taken)
+            }
+            // The checksum matched, so the writer wrote this: a count that
+            // runs past the end is a malformed file, not a short read.
+            None => Err(self.malformed(self.at, &format!("{count} bytes needed, {} left", self.bytes.len() - self.at))),
+        }
+    }
+
+    fn u8(&mut self) -> Result<u8, IndexFileError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, IndexFileError> {
+        let bytes = self.take(4)?;
+        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, IndexFileError> {
+        let low = u64::from(self.u32()?);
+        let high = u64::from(self.u32()?);
+        Ok(low | (high << 32))
+    }
+
+    /// A count of items each at least `min_item_bytes` long, checked
+    /// against what is left so that a bad count cannot reserve gigabytes.
+    fn len(&mut self, min_item_bytes: usize) -> Result<usize, IndexFileError> {
+        let at = self.at;
+        let count = self.u32()? as usize;
+        if count.saturating_mul(min_item_bytes) > self.bytes.len() - self.at {
+            return Err(self.malformed(at, &format!("a count of {count} does not fit in the rest of the file")));
+        }
+        Ok(count)
+    }
+
+    fn byte_string(&mut self) -> Result<&'a [u8], IndexFileError> {
+        let len = self.len(1)?;
+        self.take(len)
+    }
+
+    fn string(&mut self) -> Result<String, IndexFileError> {
+        let at = self.at;
+        let bytes = self.byte_string()?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| self.malformed(at, "a string is not UTF-8"))
+    }
+
+    fn ids(&mut self) -> Result<Vec<TokenId>, IndexFileError> {
+        let count = self.len(4)?;
+        (0..count).map(|_| self.u32()).collect()
+    }
+
+    fn token_set(&mut self, vocabulary_len: usize) -> Result<TokenSet, IndexFileError> {
+        let at = self.at;
+        match self.u8()? {
+            0 => {
+                let mut set = TokenSet::new(vocabulary_len);
+                for id in self.ids()? {
+                    if id as usize >= vocabulary_len {
+                        return Err(self.malformed(at, "token id out of range"));
+                    }
+                    set.insert(id);
+                }
+                Ok(set)
+            }
+            1 => {
+                let count = self.len(8)?;
+                let words = (0..count).map(|_| self.u64()).collect::<Result<Vec<_>, _>>()?;
+                TokenSet::from_words(words, vocabulary_len)
+                    .ok_or_else(|| self.malformed(at, "a token set does not fit the vocabulary"))
+            }
+            _ => Err(self.malformed(at, "unknown token set encoding")),
+        }
+    }
+
+    fn groups(&mut self, next_group: u32, seen: &mut HashSet<u32>) -> Result<Vec<StoredGroup>, IndexFileError> {
+        let count = self.len(13)?;
+        let mut groups = Vec::with_capacity(count);
+        for _ in 0..count {
+            let at = self.at;
+            let id = self.u32()?;
+            if id >= next_group || !seen.insert(id) {
+                return Err(self.malformed(at, "a boundary group id is out of range or repeated"));
+            }
+            let parent = self.u32()?;
+            let byte = self.u8()?;
+            let nodes = self.ids()?;
+            groups.push(StoredGroup { id, parent, byte, nodes });
+        }
+        Ok(groups)
+    }
+}

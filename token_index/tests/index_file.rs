@@ -1,0 +1,159 @@
+//! Index files: a constraint saved with its precomputed masks and loaded
+//! back gives exactly the masks of a freshly compiled one, and every kind
+//! of bad file is refused with its own error.
+
+use std::sync::Arc;
+
+use trellis_grammars::{CompiledGrammar, Format};
+use trellis_tests::{Rng, random_walk};
+use trellis_token_index::{
+    GrammarSource, IndexFile, IndexFileError, TokenConstraint, TokenIndex, TokenKind, TokenSet, Tokenizer, Vocabulary,
+};
+
+const JSON: &str = include_str!("../../grammars/library/json.gbnf");
+
+fn source(text: &str, format: &str) -> GrammarSource {
+    GrammarSource { format: format.to_string(), text: text.to_string(), options: vec![("lenient".into(), "no".into())] }
+}
+
+fn r50k() -> TokenIndex {
+    let tokenizer = Tokenizer::from_spec("tiktoken:r50k_base").expect("embedded encoding");
+    TokenIndex::new(tokenizer.vocabulary().clone())
+}
+
+fn small_vocabulary(extra: &str) -> TokenIndex {
+    let mut tokens = vec![(b"<eos>".to_vec(), TokenKind::Special)];
+    for text in ["{", "}", "\"", "a", "1", ":", ",", "[", "]", " ", "\"a\"", extra] {
+        tokens.push((text.as_bytes().to_vec(), TokenKind::Normal));
+    }
+    TokenIndex::new(Arc::new(Vocabulary::from_tokens(tokens, vec![0], None).expect("vocabulary")))
+}
+
+fn saved(grammar: &CompiledGrammar, index: &TokenIndex, text: &str) -> Vec<u8> {
+    let constraint = TokenConstraint::new(grammar, index);
+    let precomputed = constraint.precompute(|_, _| {});
+    assert!(precomputed.keys > 0 && precomputed.distinct_sets <= precomputed.keys);
+    // Some subtree masks too, as real use leaves them.
+    let mut matcher = constraint.matcher();
+    let mut mask = TokenSet::new(index.vocabulary().len());
+    matcher.mask(&mut mask);
+    let first = mask.iter().next();
+    if let Some(token) = first {
+        matcher.commit(token).expect("allowed token");
+        matcher.mask(&mut mask);
+    }
+    constraint.to_index_file(&source(text, "gbnf"))
+}
+
+#[test]
+fn loaded_masks_equal_fresh_masks() {
+    let grammar = CompiledGrammar::new(JSON, Format::Gbnf).expect("json grammar");
+    let index = r50k();
+    let file = saved(&grammar, &index, JSON);
+    let parsed = IndexFile::parse(&file).expect("valid file");
+    assert_eq!(parsed.source(), &source(JSON, "gbnf"));
+    assert_eq!(parsed.vocabulary().fingerprint(), index.vocabulary().fingerprint());
+    let (lexeme_parts, _) = parsed.stored_parts();
+    assert!(lexeme_parts > 0);
+    let recompiled = CompiledGrammar::new(&parsed.source().text, Format::Gbnf).expect("recompiles");
+    let loaded = parsed.into_constraint(&recompiled, &index).expect("same grammar and vocabulary");
+    let fresh = TokenConstraint::new(&grammar, &index);
+
+    let mut rng = Rng(7);
+    let (mut expected, mut actual) = (TokenSet::new(index.vocabulary().len()), TokenSet::new(index.vocabulary().len()));
+    for _ in 0..40 {
+        let (state, _) = random_walk(&grammar, &mut rng, 60, 8);
+        let bytes_so_far = state.consumed();
+        let (fresh_matcher, loaded_matcher) = (fresh.matcher_from(state.clone()), loaded.matcher_from(state));
+        fresh_matcher.mask(&mut expected);
+        loaded_matcher.mask(&mut actual);
+        assert_eq!(expected, actual, "masks differ after {bytes_so_far} bytes");
+    }
+}
+
+#[test]
+fn refuses_another_vocabulary() {
+    let grammar = CompiledGrammar::new(JSON, Format::Gbnf).expect("json grammar");
+    let file = saved(&grammar, &small_vocabulary("x"), JSON);
+    let parsed = IndexFile::parse(&file).expect("valid file");
+    let error = parsed.into_constraint(&grammar, &small_vocabulary("y")).expect_err("other vocabulary");
+    assert!(matches!(error, IndexFileError::VocabularyMismatch { .. }), "{error}");
+}
+
+#[test]
+fn refuses_another_grammar() {
+    let grammar = CompiledGrammar::new(JSON, Format::Gbnf).expect("json grammar");
+    let index = small_vocabulary("x");
+    let file = saved(&grammar, &index, JSON);
+    let other = CompiledGrammar::new("root ::= \"a\"+", Format::Gbnf).expect("grammar");
+    let error =
+        IndexFile::parse(&file).expect("valid file").into_constraint(&other, &index).expect_err("other grammar");
+    assert!(matches!(error, IndexFileError::GrammarMismatch { .. }), "{error}");
+}
+
+#[test]
+fn refuses_damaged_files() {
+    let grammar = CompiledGrammar::new(JSON, Format::Gbnf).expect("json grammar");
+    let file = saved(&grammar, &small_vocabulary("x"), JSON);
+
+    assert_eq!(IndexFile::parse(b"{\"not\": \"an index\"}").unwrap_err(), IndexFileError::NotAnIndex);
+    assert_eq!(IndexFile::parse(b"").unwrap_err(), IndexFileError::NotAnIndex);
+    for cut in [10, 32, file.len() / 2, file.len() - 1] {
+        let error = IndexFile::parse(&file[..cut]).expect_err("truncated");
+        assert!(matches!(error, IndexFileError::Truncated { .. }), "cut at {cut}: {error}");
+    }
+    // Every payload byte is covered by the checksum.
+    for position in [32, 40, file.len() / 3, file.len() - 1] {
+        let mut damaged = file.clone();
+        damaged[position] ^= 0x10;
+        let error = IndexFile::parse(&damaged).expect_err("flipped bit");
+        assert!(matches!(error, IndexFileError::Checksum { .. }), "byte {position}: {error}");
+    }
+    let mut newer = file.clone();
+    newer[8] = 99;
+    assert_eq!(IndexFile::parse(&newer).unwrap_err(), IndexFileError::UnsupportedVersion { found: 99 });
+    let mut longer = file.clone();
+    longer.push(0);
+    assert!(matches!(IndexFile::parse(&longer).unwrap_err(), IndexFileError::Malformed { .. }));
+}
+
+/// A file whose checksum is right but whose numbers are not (written by
+/// something else than Trellis) is refused, never trusted.
+#[test]
+fn refuses_well_checksummed_nonsense() {
+    let grammar = CompiledGrammar::new(JSON, Format::Gbnf).expect("json grammar");
+    let index = small_vocabulary("x");
+    let file = saved(&grammar, &index, JSON);
+    let mut accepted = 0;
+    let mut rng = Rng(3);
+    for _ in 0..300 {
+        let mut damaged = file.clone();
+        let position = 32 + rng.below(file.len() - 32);
+        damaged[position] = damaged[position].wrapping_add(1 + rng.below(255) as u8);
+        let checksum = crc32(&damaged[32..]);
+        damaged[24..28].copy_from_slice(&checksum.to_le_bytes());
+        // Must not panic; may be accepted when the byte was, say, grammar
+        // text that still compiles to the same shape.
+        if let Ok(parsed) = IndexFile::parse(&damaged) {
+            let text = parsed.source().text.clone();
+            if let Ok(grammar) = CompiledGrammar::new(&text, Format::Gbnf)
+                && parsed.into_constraint(&grammar, &index).is_ok()
+            {
+                accepted += 1;
+            }
+        }
+    }
+    assert!(accepted < 300);
+}
+
+/// CRC-32 (IEEE), bit by bit: the test's own, independent of the crate's.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
