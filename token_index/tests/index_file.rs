@@ -52,7 +52,8 @@ fn loaded_masks_equal_fresh_masks() {
     let file = saved(&grammar, &index, JSON);
     let parsed = IndexFile::parse(&file).expect("valid file");
     assert_eq!(parsed.source(), &source(JSON, "gbnf"));
-    assert_eq!(parsed.vocabulary().fingerprint(), index.vocabulary().fingerprint());
+    assert_eq!(parsed.vocabulary_fingerprint(), index.vocabulary().fingerprint());
+    assert_eq!(&parsed.vocabulary().expect("stored vocabulary"), index.vocabulary().as_ref());
     let (lexeme_parts, _) = parsed.stored_parts();
     assert!(lexeme_parts > 0);
     let recompiled = CompiledGrammar::new(&parsed.source().text, Format::Gbnf).expect("recompiles");

@@ -16,7 +16,8 @@
 //!   trellis version (string), vocabulary fingerprint (u64)
 //!   grammar source: format, text, options (strings)
 //!   grammar shape: terminals, nonterminals, productions, lexer states, LR states (u32 each)
-//!   vocabulary: count, then per token kind (u8) and bytes; EOS ids; BOS id
+//!   vocabulary: count (u32), section length (u64), then per token kind
+//!     (u8) and bytes; EOS ids; BOS id
 //!   distinct in-lexeme token sets
 //!   lexeme masks: key, index of its token set, boundary groups
 //!   subtree masks: key, group id, tokens, boundary groups
@@ -139,19 +140,25 @@ impl TokenConstraint {
         for value in grammar_shape(&self.shared.grammar) {
             payload.u32(value);
         }
+        // The vocabulary is a section of its own with its length up front:
+        // a loader that has the vocabulary already (from the tokenizer)
+        // compares fingerprints and skips it.
         payload.len(vocabulary.len());
+        let mut section = Writer::default();
         for (_, bytes, kind) in vocabulary.iter() {
-            payload.u8(kind.code());
-            payload.bytes(bytes);
+            section.u8(kind.code());
+            section.bytes(bytes);
         }
-        payload.ids(vocabulary.eos_tokens());
+        section.ids(vocabulary.eos_tokens());
         match vocabulary.bos_token() {
             Some(id) => {
-                payload.u8(1);
-                payload.u32(id);
+                section.u8(1);
+                section.u32(id);
             }
-            None => payload.u8(0),
+            None => section.u8(0),
         }
+        payload.u64(section.0.len() as u64);
+        payload.0.extend_from_slice(&section.0);
 
         // Stale numbering would make stored parts wrong, so grammars
         // without stable states are saved without them.
@@ -213,7 +220,10 @@ impl TokenConstraint {
 #[derive(Debug)]
 pub struct IndexFile {
     source: GrammarSource,
-    vocabulary: Arc<Vocabulary>,
+    fingerprint: u64,
+    vocabulary_len: usize,
+    /// Parsed only if asked for ([`IndexFile::vocabulary`]).
+    vocabulary_section: Vec<u8>,
     shape: [u32; 5],
     next_group: u32,
     sets: Vec<Arc<TokenSet>>,
@@ -299,25 +309,12 @@ impl IndexFile {
         for value in &mut shape {
             *value = reader.u32()?;
         }
-        let token_count = reader.len(5)?;
-        let mut tokens = Vec::with_capacity(token_count);
-        for _ in 0..token_count {
-            let at = reader.at;
-            let kind = TokenKind::from_code(reader.u8()?).ok_or_else(|| reader.malformed(at, "unknown token kind"))?;
-            tokens.push((reader.byte_string()?.to_vec(), kind));
-        }
-        let eos = reader.ids()?;
-        let bos = match reader.u8()? {
-            0 => None,
-            _ => Some(reader.u32()?),
-        };
+        let vocabulary_len = reader.u32()? as usize;
         let at = reader.at;
-        let vocabulary = Vocabulary::from_tokens(tokens, eos, bos)
-            .map_err(|error| reader.malformed(at, &format!("the stored vocabulary is invalid: {error}")))?;
-        if vocabulary.fingerprint() != fingerprint {
-            return Err(reader.malformed(at, "the stored vocabulary does not match its fingerprint"));
-        }
-        let vocabulary_len = vocabulary.len();
+        let section_len = usize::try_from(reader.u64()?).unwrap_or(usize::MAX);
+        let vocabulary_at = reader.at;
+        reader.take(section_len).map_err(|_| reader.malformed(at, "the vocabulary section runs past the end"))?;
+        let vocabulary_section = vocabulary_at..reader.at;
 
         let next_group = reader.u32()?;
         let set_count = reader.len(5)?;
@@ -356,7 +353,9 @@ impl IndexFile {
         }
         Ok(IndexFile {
             source: GrammarSource { format, text, options },
-            vocabulary: Arc::new(vocabulary),
+            fingerprint,
+            vocabulary_len,
+            vocabulary_section: payload[vocabulary_section].to_vec(),
             shape,
             next_group,
             sets,
@@ -370,9 +369,35 @@ impl IndexFile {
         &self.source
     }
 
-    /// The vocabulary the index was compiled for.
-    pub fn vocabulary(&self) -> &Arc<Vocabulary> {
-        &self.vocabulary
+    /// The [fingerprint](Vocabulary::fingerprint) of the vocabulary the
+    /// index was compiled for.
+    pub fn vocabulary_fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// The vocabulary the index was compiled for, read from the file (for
+    /// callers without a tokenizer; [`Self::into_constraint`] needs only
+    /// the fingerprint).
+    pub fn vocabulary(&self) -> Result<Vocabulary, IndexFileError> {
+        let mut reader = Reader { bytes: &self.vocabulary_section, at: 0 };
+        let mut tokens = Vec::with_capacity(self.vocabulary_len);
+        for _ in 0..self.vocabulary_len {
+            let at = reader.at;
+            let kind = TokenKind::from_code(reader.u8()?).ok_or_else(|| reader.malformed(at, "unknown token kind"))?;
+            tokens.push((reader.byte_string()?.to_vec(), kind));
+        }
+        let eos = reader.ids()?;
+        let bos = match reader.u8()? {
+            0 => None,
+            _ => Some(reader.u32()?),
+        };
+        let at = reader.at;
+        let vocabulary = Vocabulary::from_tokens(tokens, eos, bos)
+            .map_err(|error| reader.malformed(at, &format!("the stored vocabulary is invalid: {error}")))?;
+        if vocabulary.fingerprint() != self.fingerprint || reader.at != self.vocabulary_section.len() {
+            return Err(reader.malformed(at, "the stored vocabulary does not match its fingerprint"));
+        }
+        Ok(vocabulary)
     }
 
     /// Number of stored mask parts (lexeme masks, subtree masks).
@@ -389,8 +414,8 @@ impl IndexFile {
         grammar: &CompiledGrammar,
         index: &crate::TokenIndex,
     ) -> Result<TokenConstraint, IndexFileError> {
-        let (file, given) = (self.vocabulary.fingerprint(), index.vocabulary().fingerprint());
-        if file != given {
+        let (file, given) = (self.fingerprint, index.vocabulary().fingerprint());
+        if file != given || self.vocabulary_len != index.vocabulary().len() {
             return Err(IndexFileError::VocabularyMismatch { file, given });
         }
         let shape = grammar_shape(grammar);
