@@ -10,6 +10,7 @@ use crate::bitset::{self, BitMatrix};
 use crate::ebnf::{Ebnf, Lexing};
 use crate::error::{ErrorKind, GrammarError};
 use crate::ir::Grammar;
+use crate::json_schema::{self, JsonSchemaOptions};
 use crate::lexer::{LexerDfa, LexerLimits};
 use crate::lower::{LowerLimits, lower_with, remove_unmatchable};
 use crate::lr::{self, Conflict, LrLimits, LrTables};
@@ -26,13 +27,17 @@ pub enum Format {
     /// A regular expression in the `regex` crate's syntax, fully anchored
     /// (`.regex`).
     Regex,
+    /// A JSON Schema (`.schema.json`); see [`crate::json_schema`].
+    JsonSchema,
 }
 
 impl Format {
     /// The format named by a file's extension, if it is one of Trellis's.
     pub fn from_path(path: &Path) -> Option<Format> {
         let name = path.file_name()?.to_str()?;
-        if name.ends_with(".gbnf") {
+        if name.ends_with(".schema.json") {
+            Some(Format::JsonSchema)
+        } else if name.ends_with(".gbnf") {
             Some(Format::Gbnf)
         } else if name.ends_with(".lark") {
             Some(Format::Lark)
@@ -43,9 +48,10 @@ impl Format {
         }
     }
 
-    /// The format with this name (`gbnf`, `lark`, `regex`).
+    /// The format with this name (`gbnf`, `lark`, `regex`, `json-schema`).
     pub fn from_name(name: &str) -> Option<Format> {
         match name {
+            "json-schema" => Some(Format::JsonSchema),
             "gbnf" => Some(Format::Gbnf),
             "lark" => Some(Format::Lark),
             "regex" => Some(Format::Regex),
@@ -58,15 +64,25 @@ impl Format {
             Format::Gbnf => "gbnf",
             Format::Lark => "lark",
             Format::Regex => "regex",
+            Format::JsonSchema => "json-schema",
         }
     }
 
-    /// Parses text of this format into EBNF.
+    /// Parses text of this format into EBNF, with the default settings.
     pub fn parse(self, text: &str) -> Result<Ebnf, GrammarError> {
+        self.parse_with(text, &Config::default())
+    }
+
+    /// Parses text of this format into EBNF. Only JSON Schema reads the
+    /// configuration ([`Config::json_schema`]); keywords dropped in lenient
+    /// mode are not reported here: call
+    /// [`json_schema::compile_json_schema`] to get them.
+    pub fn parse_with(self, text: &str, config: &Config) -> Result<Ebnf, GrammarError> {
         match self {
             Format::Gbnf => gbnf::parse(text),
             Format::Lark => lark::parse(text),
             Format::Regex => regex_constraint::parse(text),
+            Format::JsonSchema => json_schema::compile_json_schema(text, &config.json_schema).map(|(ebnf, _)| ebnf),
         }
     }
 }
@@ -85,6 +101,8 @@ pub struct Config {
     pub lexer: LexerLimits,
     pub lr: LrLimits,
     pub matcher: MatcherLimits,
+    /// How JSON Schemas are compiled (whitespace policy, lenient mode).
+    pub json_schema: JsonSchemaOptions,
 }
 
 /// Limits for matchers over the compiled grammar.
@@ -263,7 +281,7 @@ impl CompiledGrammar {
     }
 
     pub fn with_config(text: &str, format: Format, config: &Config) -> Result<CompiledGrammar, GrammarError> {
-        let ebnf = format.parse(text)?;
+        let ebnf = format.parse_with(text, config)?;
         CompiledGrammar::from_ebnf(&ebnf, config)
     }
 
@@ -353,7 +371,7 @@ impl CompiledGrammar {
                     ErrorKind::Unsupported,
                     format!("cannot tell the grammar format of {}", path.display()),
                 )
-                .with_help("name the file .gbnf, .lark or .regex, or pass the format explicitly"));
+                .with_help("name the file .gbnf, .lark, .regex or .schema.json, or pass the format explicitly"));
             }
         };
         let text = std::fs::read_to_string(path)

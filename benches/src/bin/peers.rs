@@ -234,7 +234,7 @@ fn trellis_variant(index: &TokenIndex, group: Group, grammar_file: Option<PathBu
             let grammar = match (&grammar_file, group) {
                 (Some(path), _) => CompiledGrammar::from_file(path, None, &Config::default()),
                 (None, Group::Regex) => CompiledGrammar::new(&w.source, Format::Regex),
-                (None, _) => return Err("no JSON Schema support yet".into()),
+                (None, _) => CompiledGrammar::new(&w.source, Format::JsonSchema),
             }
             .map_err(|e| e.to_string())?;
             let constraint = TokenConstraint::new(&grammar, &index);
@@ -799,7 +799,7 @@ fn main() {
                 variants.push(Ok(oc_variant(&oc_vocab, vocab_len, oc_max_states, "regex", |w| Ok(w.source.clone()))));
             }
             Group::Schema => {
-                variants.push(Err(("trellis", "JSON Schema".into(), "no JSON Schema support yet".into())));
+                variants.push(Ok(trellis_variant(&index, group, None)));
                 variants.push(Ok(llg_variant(&factory, eos, "JSON Schema", |w| {
                     TopLevelGrammar::from_json_schema(serde_json::from_str(&w.source).expect("schema JSON"))
                 })));

@@ -1,0 +1,1526 @@
+//! JSON Schema → grammar: structured outputs that always validate.
+//!
+//! A JSON Schema (draft 2020-12, plus the draft-7 spellings `definitions`,
+//! array-valued `items` with `additionalItems`, and boolean
+//! `exclusiveMinimum`/`exclusiveMaximum`) is compiled straight into an
+//! [`Ebnf`] with [`Lexing::AnySplit`] semantics — no grammar text is
+//! generated and re-parsed. The guarantee is **soundness**: every string the
+//! grammar accepts is a JSON document that validates against the schema.
+//! Within that, as many valid documents as possible are accepted; the
+//! restrictions below say exactly which valid documents are left out.
+//!
+//! ```
+//! use trellis_grammars::json_schema::{JsonSchemaOptions, compile_json_schema};
+//! use trellis_grammars::{CompiledGrammar, Config, Format};
+//!
+//! let schema = r#"{
+//!     "type": "object",
+//!     "properties": {
+//!         "name": {"type": "string", "maxLength": 10},
+//!         "age": {"type": "integer", "minimum": 0, "maximum": 150}
+//!     },
+//!     "required": ["name"],
+//!     "additionalProperties": false
+//! }"#;
+//! let grammar = CompiledGrammar::new(schema, Format::JsonSchema)?;
+//! assert!(grammar.accepts(br#"{"name": "Ada", "age": 36}"#));
+//! assert!(grammar.accepts(br#"{"name": "Ada"}"#));
+//! assert!(!grammar.accepts(br#"{"name": "Ada", "age": 151}"#));
+//! assert!(!grammar.accepts(br#"{"age": 36}"#));
+//!
+//! // Keywords that cannot be enforced are errors naming the JSON pointer...
+//! let unique = r#"{"type": "array", "uniqueItems": true}"#;
+//! let error = CompiledGrammar::new(unique, Format::JsonSchema).unwrap_err();
+//! assert!(error.message.contains("#/uniqueItems"));
+//! // ...unless the caller opts in to dropping them, with a warning each.
+//! let lenient = JsonSchemaOptions { lenient: true, ..JsonSchemaOptions::default() };
+//! let (ebnf, warnings) = compile_json_schema(unique, &lenient)?;
+//! assert_eq!(warnings[0].pointer, "#/uniqueItems");
+//! let grammar = CompiledGrammar::from_ebnf(&ebnf, &Config::default())?;
+//! assert!(grammar.accepts(b"[1, 1]"));
+//! # Ok::<(), trellis_grammars::GrammarError>(())
+//! ```
+//!
+//! # How a schema becomes a grammar
+//!
+//! Each schema node becomes an expression: the union over the JSON types it
+//! allows of a per-type expression that enforces the keywords of that type.
+//! `$ref` targets become named rules (so recursion is just a recursive
+//! rule); `allOf` (and `$ref` with sibling keywords) is compiled by merging
+//! the schemas; `anyOf` is a union, each branch merged with the keywords
+//! beside it; `oneOf` is a union too, accepted only when its branches are
+//! provably disjoint. Strings, numbers and formats are regular expression
+//! leaves, so the lexer DFA does the work and the LR parser only sees the
+//! nesting structure.
+//!
+//! # Output form and restrictions
+//!
+//! * **Whitespace.** [`Whitespace::Compact`] (the default) produces exactly
+//!   one form: `{"a": 1, "b": [1, 2]}` — `", "` between items and `": "`
+//!   after keys, nothing after `{`/`[` or before `}`/`]`, nothing around the
+//!   document. This is what Python's `json.dumps` writes and what models
+//!   see most in training data, so it costs the model the fewest surprises,
+//!   while still forbidding the runaway newlines that free whitespace
+//!   invites. [`Whitespace::Flexible`] allows any JSON whitespace
+//!   (space, tab, LF, CR) wherever JSON allows it.
+//! * **Property order.** Properties come in the order the schema declares
+//!   them (in `properties`, then required names missing from `properties`
+//!   in `required` order), then any additional or pattern properties.
+//!   Optional properties may be left out.
+//! * **Additional properties** (allowed unless `additionalProperties` is
+//!   `false`) have keys without escape sequences that differ from every
+//!   declared property. With `patternProperties`, only keys matching the
+//!   (single) pattern are produced as extra keys.
+//! * **Strings.** Unconstrained strings allow every JSON escape (with
+//!   surrogate pairs well-formed). `minLength`/`maxLength` count code points
+//!   exactly. Strings constrained by a length, `pattern` or `format` write each
+//!   character one way: raw, or for `"`, `\` and control characters the
+//!   short escape (`\n`, `\"`) or `\u00xx`; that keeps the
+//!   decoded-value constraint exact. `pattern` together with `format`, or
+//!   with length bounds that the pattern does not already imply, is refused.
+//! * **Patterns** are ECMA-262 regexes, translated keeping ECMA's meaning
+//!   (`\d` is ASCII, `.` excludes `\r`, `\u2028`, `\u2029`; see
+//!   `pattern.rs`). Lookaround, backreferences and word boundaries are
+//!   refused; `^`/`$` only at the ends of the pattern or its top-level
+//!   alternatives. Patterns are searched, as JSON Schema says: `"b"` accepts
+//!   `"abc"`.
+//! * **Numbers.** Integers are written canonically (no `1.0`, no `-0`, no
+//!   exponent); integer bounds are exact. Bounded numbers have no exponent,
+//!   and a bound that is not an integer is rounded inward (`minimum: 0.5`
+//!   produces numbers `>= 1`); bounds must lie within ±10^15. Accepted
+//!   numbers satisfy the bounds exactly in decimal; a consumer that parses
+//!   them as IEEE doubles could round one with more than 15 significant
+//!   digits onto an exclusive bound. Unbounded numbers allow an exponent of at
+//!   most two digits, so that every number stays finite as an IEEE double.
+//!   `multipleOf` is supported for integers (and integral `multipleOf` on
+//!   numbers, which then produces integers), when the range is finite with
+//!   at most 4096 multiples, or has no bounds at all and a step up to
+//!   100 (then multiples have at most 15 digits, exact as IEEE doubles).
+//! * **Formats**: see `formats.rs` for the exact subset of each of date,
+//!   time, date-time, email, uuid, ipv4, ipv6, uri, hostname.
+//! * **`enum`/`const`** values are written in the compact form above. With
+//!   other keywords beside them, each value is kept only if the grammar of
+//!   those keywords accepts it.
+//! * **`oneOf`** needs branches that are provably disjoint: different types,
+//!   disjoint `const`/`enum` values, or a required property whose
+//!   `const`/`enum` values differ (a discriminator). Otherwise it is an
+//!   error: use `anyOf` if the overlap is harmless.
+//! * **Refused** (an error naming the keyword and its JSON pointer, or with
+//!   [`JsonSchemaOptions::lenient`] a [`Warning`] and the keyword dropped):
+//!   `uniqueItems: true`, unknown `format`s, `not`, `if`/`then`/`else`,
+//!   `contains`, `dependentRequired`, `dependentSchemas`, `propertyNames`,
+//!   `unevaluatedProperties`, `unevaluatedItems`, `$dynamicRef`, and the
+//!   unsupported uses of the keywords above. References must be local
+//!   (`#`, `#/...` JSON pointers). Annotations (`title`, `description`,
+//!   `examples`, `default`, `$comment`, ...) are ignored, as are keywords
+//!   JSON Schema does not define.
+
+mod formats;
+mod merge;
+mod numbers;
+mod pattern;
+
+use std::fmt;
+
+use hashbrown::HashMap;
+use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, Repetition};
+use serde_json::{Map, Value};
+
+use crate::compile::{CompiledGrammar, Config};
+use crate::ebnf::{Ebnf, Expr, ExprKind, Lexing, RuleDef};
+use crate::error::{ErrorKind, GrammarError};
+use crate::span::Span;
+
+use numbers::Bound;
+
+/// Where whitespace may go in the generated JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Whitespace {
+    /// One form: `{"a": 1, "b": [1, 2]}` (see the [module docs](self)).
+    #[default]
+    Compact,
+    /// Any JSON whitespace wherever JSON allows it.
+    Flexible,
+}
+
+impl Whitespace {
+    /// The policy with this name (`compact`, `flexible`).
+    pub fn from_name(name: &str) -> Option<Whitespace> {
+        match name {
+            "compact" => Some(Whitespace::Compact),
+            "flexible" => Some(Whitespace::Flexible),
+            _ => None,
+        }
+    }
+}
+
+/// How a JSON Schema is compiled; part of [`Config`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct JsonSchemaOptions {
+    /// Whitespace policy (default [`Whitespace::Compact`]).
+    pub whitespace: Whitespace,
+    /// Drop keywords that cannot be enforced instead of refusing the schema;
+    /// each one dropped is reported as a [`Warning`] (default `false`).
+    pub lenient: bool,
+}
+
+/// A keyword dropped in lenient mode: the grammar does not enforce it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// JSON pointer (URI fragment form) of the keyword, e.g.
+    /// `#/properties/tags/uniqueItems`.
+    pub pointer: String,
+    pub keyword: String,
+    /// Why it cannot be enforced.
+    pub reason: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` at {} is not enforced: {}", self.keyword, self.pointer, self.reason)
+    }
+}
+
+/// Compiles JSON Schema text into EBNF, with the keywords dropped in
+/// lenient mode (always empty otherwise).
+///
+/// # Errors
+///
+/// [`ErrorKind::Syntax`] when the text is not JSON, [`ErrorKind::Unsupported`]
+/// for keywords that cannot be enforced (unless lenient),
+/// [`ErrorKind::EmptyLanguage`] for contradictions, [`ErrorKind::Regex`] for
+/// bad patterns; every message names the JSON pointer.
+pub fn compile_json_schema(text: &str, options: &JsonSchemaOptions) -> Result<(Ebnf, Vec<Warning>), GrammarError> {
+    let schema: Value = serde_json::from_str(text).map_err(|error| {
+        let offset = offset_of(text, error.line(), error.column());
+        GrammarError::at(ErrorKind::Syntax, Span::new(offset, offset + 1), format!("the schema is not JSON: {error}"))
+    })?;
+    schema_to_ebnf(&schema, options)
+}
+
+/// Compiles a parsed JSON Schema into EBNF; see [`compile_json_schema`].
+/// Property order comes from the map order, so parse with `serde_json`'s
+/// `preserve_order` (Trellis enables it).
+pub fn schema_to_ebnf(schema: &Value, options: &JsonSchemaOptions) -> Result<(Ebnf, Vec<Warning>), GrammarError> {
+    let mut builder = Builder::new(schema, *options);
+    let body = builder.schema(schema, "")?;
+    let ws = builder.ws();
+    builder.rules.push(rule("root", seq(vec![ws.clone(), body, ws])));
+    builder.filter_enums()?;
+    builder.prune_never();
+    let ebnf = builder.ebnf("root");
+    Ok((ebnf, builder.warnings))
+}
+
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    (line_start + column.saturating_sub(1)).min(text.len())
+}
+
+// ---- Expression helpers -------------------------------------------------
+
+fn expr(kind: ExprKind) -> Expr {
+    Expr::new(kind, Span::default())
+}
+
+fn lit(text: &str) -> Expr {
+    if text.is_empty() {
+        expr(ExprKind::Empty)
+    } else {
+        expr(ExprKind::Literal { value: text.to_owned(), case_insensitive: false })
+    }
+}
+
+/// Whether an expression is a leaf that matches nothing.
+fn is_never(item: &Expr) -> bool {
+    matches!(&item.kind, ExprKind::Pattern(hir) if hir.properties().minimum_len().is_none())
+}
+
+/// An alternation of regexes without the branches that match nothing:
+/// `regex-syntax` reports no minimum length for an alternation with such a
+/// branch, which lowering would read as "matches nothing" for the whole.
+pub(super) fn hir_alt(items: Vec<Hir>) -> Hir {
+    Hir::alternation(items.into_iter().filter(|hir| hir.properties().minimum_len().is_some()).collect())
+}
+
+fn seq(items: Vec<Expr>) -> Expr {
+    if items.iter().any(is_never) {
+        return never();
+    }
+    let mut items: Vec<Expr> = items.into_iter().filter(|item| !matches!(item.kind, ExprKind::Empty)).collect();
+    match items.len() {
+        0 => expr(ExprKind::Empty),
+        1 => items.remove(0),
+        _ => expr(ExprKind::Seq(items)),
+    }
+}
+
+fn alt(items: Vec<Expr>) -> Expr {
+    let mut items: Vec<Expr> = items.into_iter().filter(|item| !is_never(item)).collect();
+    match items.len() {
+        0 => never(),
+        1 => items.remove(0),
+        _ => expr(ExprKind::Alt(items)),
+    }
+}
+
+fn never() -> Expr {
+    expr(ExprKind::Pattern(Hir::fail()))
+}
+
+fn pat(hir: Hir) -> Expr {
+    expr(ExprKind::Pattern(hir))
+}
+
+fn reference(name: &str) -> Expr {
+    expr(ExprKind::Ref(name.to_owned()))
+}
+
+fn repeat(item: Expr, min: u32, max: Option<u32>) -> Expr {
+    if max == Some(0) || (min == 0 && is_never(&item)) {
+        return expr(ExprKind::Empty);
+    }
+    if is_never(&item) {
+        return never();
+    }
+    expr(ExprKind::Repeat { expr: Box::new(item), min, max })
+}
+
+fn rule(name: &str, body: Expr) -> RuleDef {
+    RuleDef { name: name.to_owned(), name_span: Span::default(), body }
+}
+
+fn class(ranges: &[(char, char)]) -> Hir {
+    Hir::class(Class::Unicode(ClassUnicode::new(ranges.iter().map(|&(a, b)| ClassUnicodeRange::new(a, b)))))
+}
+
+fn hir_repeat(sub: Hir, min: u32, max: Option<u32>) -> Hir {
+    Hir::repetition(Repetition { min, max, greedy: true, sub: Box::new(sub) })
+}
+
+/// Characters that may appear raw inside a JSON string.
+fn raw_chars() -> ClassUnicode {
+    let mut raw = ClassUnicode::new([ClassUnicodeRange::new('\0', char::MAX)]);
+    raw.difference(&pattern::must_escape());
+    raw
+}
+
+/// One character of a JSON string body, raw or escaped, as JSON allows it
+/// (with `\u` surrogates only in well-formed pairs: a lone surrogate cannot
+/// be decoded by most parsers).
+fn string_char() -> Hir {
+    let hex = || class(&[('0', '9'), ('A', 'F'), ('a', 'f')]);
+    let non_surrogate = hir_alt(vec![
+        Hir::concat(vec![class(&[('0', '9'), ('A', 'C'), ('a', 'c'), ('E', 'F'), ('e', 'f')]), hex(), hex(), hex()]),
+        Hir::concat(vec![class(&[('D', 'D'), ('d', 'd')]), class(&[('0', '7')]), hex(), hex()]),
+    ]);
+    let pair = Hir::concat(vec![
+        class(&[('D', 'D'), ('d', 'd')]),
+        class(&[('8', '9'), ('A', 'B'), ('a', 'b')]),
+        hex(),
+        hex(),
+        Hir::literal(*b"\\u"),
+        class(&[('D', 'D'), ('d', 'd')]),
+        class(&[('C', 'F'), ('c', 'f')]),
+        hex(),
+        hex(),
+    ]);
+    let escape = Hir::concat(vec![
+        Hir::literal(*b"\\"),
+        hir_alt(vec![
+            class(&[('"', '"'), ('\\', '\\'), ('/', '/'), ('b', 'b'), ('f', 'f'), ('n', 'n'), ('r', 'r'), ('t', 't')]),
+            Hir::concat(vec![Hir::literal(*b"u"), hir_alt(vec![non_surrogate, pair])]),
+        ]),
+    ]);
+    hir_alt(vec![Hir::class(Class::Unicode(raw_chars())), escape])
+}
+
+fn quoted(body: Hir) -> Hir {
+    Hir::concat(vec![Hir::literal(*b"\""), body, Hir::literal(*b"\"")])
+}
+
+/// Keys that are not one of `names`, written without escapes (so the
+/// decoded key is the written one and the comparison is exact).
+fn other_keys(names: &[&str]) -> Hir {
+    #[derive(Default)]
+    struct Node {
+        end: bool,
+        children: std::collections::BTreeMap<char, Node>,
+    }
+    let mut root = Node::default();
+    for name in names {
+        let mut node = &mut root;
+        for c in name.chars() {
+            node = node.children.entry(c).or_default();
+        }
+        node.end = true;
+    }
+    let raw = raw_chars();
+    fn complement(node: &Node, raw: &ClassUnicode) -> Hir {
+        let mut alternatives = Vec::new();
+        if !node.end {
+            alternatives.push(Hir::empty());
+        }
+        let mut others = raw.clone();
+        for &c in node.children.keys() {
+            others.difference(&ClassUnicode::new([ClassUnicodeRange::new(c, c)]));
+        }
+        let any = hir_repeat(Hir::class(Class::Unicode(raw.clone())), 0, None);
+        alternatives.push(Hir::concat(vec![Hir::class(Class::Unicode(others)), any]));
+        for (&c, child) in &node.children {
+            if raw.iter().any(|range| range.start() <= c && c <= range.end()) {
+                alternatives.push(Hir::concat(vec![Hir::literal(c.to_string().into_bytes()), complement(child, raw)]));
+            }
+        }
+        hir_alt(alternatives)
+    }
+    quoted(complement(&root, &raw))
+}
+
+/// Escapes a JSON pointer token (RFC 6901).
+fn token(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// The pointer in the URI-fragment form people see in messages.
+fn shown(pointer: &str) -> String {
+    format!("#{pointer}")
+}
+
+/// Keywords with no effect on validity.
+fn is_annotation(keyword: &str) -> bool {
+    matches!(
+        keyword,
+        "title"
+            | "description"
+            | "examples"
+            | "default"
+            | "$comment"
+            | "$schema"
+            | "$id"
+            | "$anchor"
+            | "$dynamicAnchor"
+            | "$vocabulary"
+            | "$defs"
+            | "definitions"
+            | "deprecated"
+            | "readOnly"
+            | "writeOnly"
+            | "contentMediaType"
+            | "contentEncoding"
+            | "contentSchema"
+    )
+}
+
+/// Validation keywords Trellis cannot enforce, with the reason.
+fn unenforceable(keyword: &str, value: &Value) -> Option<&'static str> {
+    Some(match keyword {
+        "uniqueItems" if value == &Value::Bool(true) => "a context-free grammar cannot compare array items",
+        "not" => "negation of a schema cannot be compiled into a grammar",
+        "if" | "then" | "else" => "conditional schemas are not supported",
+        "contains" | "minContains" | "maxContains" => "`contains` is not supported",
+        "dependentRequired" | "dependentSchemas" | "dependencies" => "property dependencies are not supported",
+        "propertyNames" => "`propertyNames` is not supported",
+        "unevaluatedProperties" | "unevaluatedItems" => "unevaluated-keyword tracking is not supported",
+        "$dynamicRef" | "$recursiveRef" => "dynamic references are not supported",
+        _ => return None,
+    })
+}
+
+/// The JSON types a schema may allow, in a fixed order.
+const ALL_TYPES: [&str; 6] = ["null", "boolean", "object", "array", "string", "number"];
+
+fn has_type(value: &Value, kind: &str) -> bool {
+    match kind {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "number" => value.is_number(),
+        "integer" => value.as_f64().is_some_and(|number| number.fract() == 0.0),
+        _ => false,
+    }
+}
+
+/// The compact, canonical text of a JSON value (what `enum` and `const`
+/// produce); also valid under the flexible policy.
+pub(crate) fn canonical(value: &Value) -> String {
+    match value {
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(", ")),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(key, value)| format!("{}: {}", Value::String(key.clone()), canonical(value)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// A schema and its JSON pointer.
+type Located = (Value, String);
+
+/// `enum`/`const` values waiting to be checked against the grammar of the
+/// keywords beside them, once every rule exists.
+struct EnumFilter {
+    /// The rule whose body becomes the alternation of the values kept.
+    rule: String,
+    /// The rule for the sibling keywords.
+    check: String,
+    values: Vec<Value>,
+}
+
+pub(super) struct Builder<'a> {
+    root: &'a Value,
+    options: JsonSchemaOptions,
+    rules: Vec<RuleDef>,
+    /// Rule name per `$ref` target pointer.
+    refs: HashMap<String, String>,
+    fresh: usize,
+    warnings: Vec<Warning>,
+    any_value: Option<String>,
+    filters: Vec<EnumFilter>,
+    /// Rule per merged schema (by canonical text), so that merging through
+    /// recursive references ends.
+    merged: HashMap<String, String>,
+    depth: usize,
+}
+
+/// Nesting limit of schemas (inline, merged or referenced without a rule),
+/// so that hostile input cannot overflow the stack.
+const MAX_DEPTH: usize = 200;
+
+impl<'a> Builder<'a> {
+    fn new(root: &'a Value, options: JsonSchemaOptions) -> Builder<'a> {
+        Builder {
+            root,
+            options,
+            rules: Vec::new(),
+            refs: HashMap::new(),
+            fresh: 0,
+            warnings: Vec::new(),
+            any_value: None,
+            filters: Vec::new(),
+            merged: HashMap::new(),
+            depth: 0,
+        }
+    }
+
+    fn ebnf(&self, start: &str) -> Ebnf {
+        Ebnf {
+            lexing: Lexing::AnySplit,
+            rules: self.rules.clone(),
+            terminals: Vec::new(),
+            ignore: Vec::new(),
+            start: start.to_owned(),
+        }
+    }
+
+    fn fresh_name(&mut self, hint: &str) -> String {
+        self.fresh += 1;
+        let hint: String =
+            hint.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+        let hint = hint.trim_matches('-');
+        let hint: String = hint.chars().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
+        if hint.is_empty() { format!("s{}", self.fresh) } else { format!("{hint}-{}", self.fresh) }
+    }
+
+    pub(super) fn error(&self, kind: ErrorKind, pointer: &str, message: impl fmt::Display) -> GrammarError {
+        GrammarError::new(kind, format!("{message} (at {})", shown(pointer)))
+    }
+
+    /// A keyword that cannot be enforced: an error, or in lenient mode a
+    /// warning (and the caller drops the keyword).
+    pub(super) fn unsupported(&mut self, pointer: &str, keyword: &str, reason: &str) -> Result<(), GrammarError> {
+        let at = format!("{pointer}/{}", token(keyword));
+        if self.options.lenient {
+            self.warnings.push(Warning { pointer: shown(&at), keyword: keyword.to_owned(), reason: reason.to_owned() });
+            Ok(())
+        } else {
+            Err(GrammarError::new(
+                ErrorKind::Unsupported,
+                format!("`{keyword}` at {} cannot be enforced: {reason}", shown(&at)),
+            )
+            .with_help("remove the keyword, or compile with --lenient to drop it with a warning"))
+        }
+    }
+
+    fn ws(&self) -> Expr {
+        match self.options.whitespace {
+            Whitespace::Compact => expr(ExprKind::Empty),
+            Whitespace::Flexible => pat(hir_repeat(class(&[('\t', '\n'), ('\r', '\r'), (' ', ' ')]), 0, None)),
+        }
+    }
+
+    /// `text` as a structural token: with its whitespace around it under the
+    /// flexible policy; the compact policy's exact spelling otherwise.
+    fn token(&self, compact: &str, bare: &str) -> Expr {
+        match self.options.whitespace {
+            Whitespace::Compact => lit(compact),
+            Whitespace::Flexible => seq(vec![self.ws(), lit(bare), self.ws()]),
+        }
+    }
+
+    fn comma(&self) -> Expr {
+        self.token(", ", ",")
+    }
+
+    fn colon(&self) -> Expr {
+        self.token(": ", ":")
+    }
+
+    /// `open ws`, for the flexible policy's whitespace after `{` or `[`.
+    fn open(&self, bracket: &str) -> Expr {
+        seq(vec![lit(bracket), self.ws()])
+    }
+
+    /// `ws close`.
+    fn close(&self, bracket: &str) -> Expr {
+        seq(vec![self.ws(), lit(bracket)])
+    }
+
+    /// Any JSON value (the schema `true`).
+    fn any_value(&mut self) -> Expr {
+        if let Some(name) = &self.any_value {
+            return reference(name);
+        }
+        let (value, object, array) = ("json-value".to_owned(), "json-object", "json-array");
+        self.any_value = Some(value.clone());
+        let string = pat(quoted(hir_repeat(string_char(), 0, None)));
+        let member = seq(vec![string.clone(), self.colon(), reference(&value)]);
+        let members = seq(vec![member.clone(), repeat(seq(vec![self.comma(), member]), 0, None)]);
+        let object_body =
+            alt(vec![seq(vec![self.open("{"), lit("}")]), seq(vec![self.open("{"), members, self.close("}")])]);
+        let items = seq(vec![reference(&value), repeat(seq(vec![self.comma(), reference(&value)]), 0, None)]);
+        let array_body =
+            alt(vec![seq(vec![self.open("["), lit("]")]), seq(vec![self.open("["), items, self.close("]")])]);
+        let value_body = alt(vec![
+            reference(object),
+            reference(array),
+            string,
+            pat(numbers::any_number()),
+            lit("true"),
+            lit("false"),
+            lit("null"),
+        ]);
+        self.rules.push(rule(&value, value_body));
+        self.rules.push(rule(object, object_body));
+        self.rules.push(rule(array, array_body));
+        reference(&value)
+    }
+
+    /// Resolves a local `$ref` to the JSON pointer of its target.
+    pub(super) fn ref_pointer(&self, reference: &Value, pointer: &str) -> Result<String, GrammarError> {
+        let at = format!("{pointer}/$ref");
+        let Some(text) = reference.as_str() else {
+            return Err(self.error(ErrorKind::Syntax, &at, "`$ref` must be a string"));
+        };
+        let Some(fragment) = text.strip_prefix('#') else {
+            return Err(self.error(
+                ErrorKind::Unsupported,
+                &at,
+                format!("only local references (`#`, `#/...`) are supported, not `{text}`"),
+            ));
+        };
+        if !fragment.is_empty() && !fragment.starts_with('/') {
+            return Err(self.error(
+                ErrorKind::Unsupported,
+                &at,
+                format!("anchor references like `{text}` are not supported"),
+            ));
+        }
+        let decoded = percent_decode(fragment);
+        if self.root.pointer(&decoded).is_none() {
+            return Err(self.error(ErrorKind::Undefined, &at, format!("`{text}` does not point into the schema")));
+        }
+        Ok(decoded)
+    }
+
+    pub(super) fn resolve(&self, target: &str) -> &'a Value {
+        self.root.pointer(target).unwrap_or(&Value::Bool(false))
+    }
+
+    /// The rule for the schema at a `$ref` target (made on first use, before
+    /// its body, so that recursion refers back to it).
+    fn ref_rule(&mut self, target: &str) -> Result<String, GrammarError> {
+        if let Some(name) = self.refs.get(target) {
+            return Ok(name.clone());
+        }
+        let name = self.fresh_name(if target.is_empty() { "root-schema" } else { target });
+        self.refs.insert(target.to_owned(), name.clone());
+        let index = self.rules.len();
+        self.rules.push(rule(&name, expr(ExprKind::Empty)));
+        let body = self.schema(self.resolve(target), target)?;
+        self.rules[index].body = body;
+        Ok(name)
+    }
+
+    /// A rule for a schema made by merging, shared by equal merges.
+    fn merged_rule(&mut self, merged: &Value, pointer: &str) -> Result<Expr, GrammarError> {
+        let key = canonical(merged);
+        if let Some(name) = self.merged.get(&key) {
+            return Ok(reference(name));
+        }
+        let name = self.fresh_name(&format!("{pointer}-merged"));
+        self.merged.insert(key, name.clone());
+        let index = self.rules.len();
+        self.rules.push(rule(&name, expr(ExprKind::Empty)));
+        let body = self.schema(merged, pointer)?;
+        self.rules[index].body = body;
+        Ok(reference(&name))
+    }
+
+    /// The expression for the schema at `pointer`.
+    pub(super) fn schema(&mut self, schema: &Value, pointer: &str) -> Result<Expr, GrammarError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            self.depth -= 1;
+            return Err(self.error(ErrorKind::TooLarge, pointer, format!("schemas nest more than {MAX_DEPTH} deep")));
+        }
+        let result = match schema {
+            Value::Bool(true) => Ok(self.any_value()),
+            Value::Bool(false) => Ok(never()),
+            Value::Object(map) => self.object_schema(map, pointer),
+            _ => Err(self.error(ErrorKind::Syntax, pointer, "a schema must be an object or a boolean")),
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn object_schema(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        if let Some(target) = map.get("$ref") {
+            let target = self.ref_pointer(target, pointer)?;
+            let siblings = map.keys().any(|key| key != "$ref" && !is_annotation(key));
+            if !siblings {
+                return Ok(reference(&self.ref_rule(&target)?));
+            }
+            let mut rest = map.clone();
+            rest.remove("$ref");
+            let merged = self.merge(self.resolve(&target), &Value::Object(rest), pointer)?;
+            return self.merged_rule(&merged, pointer);
+        }
+        if let Some(all) = map.get("allOf") {
+            let Some(branches) = all.as_array() else {
+                return Err(self.error(ErrorKind::Syntax, &format!("{pointer}/allOf"), "`allOf` must be an array"));
+            };
+            let mut merged = map.clone();
+            merged.remove("allOf");
+            let mut merged = Value::Object(merged);
+            for (i, branch) in branches.iter().enumerate() {
+                merged = self.merge(&merged, branch, &format!("{pointer}/allOf/{i}"))?;
+            }
+            return self.merged_rule(&merged, pointer);
+        }
+        for keyword in ["anyOf", "oneOf"] {
+            if let Some(branches) = map.get(keyword) {
+                let at = format!("{pointer}/{keyword}");
+                let Some(branches) = branches.as_array() else {
+                    return Err(self.error(ErrorKind::Syntax, &at, format!("`{keyword}` must be an array")));
+                };
+                let mut base = map.clone();
+                base.remove(keyword);
+                let base = Value::Object(base);
+                let mut merged = Vec::with_capacity(branches.len());
+                for (i, branch) in branches.iter().enumerate() {
+                    merged.push(self.merge(&base, branch, &format!("{at}/{i}"))?);
+                }
+                if keyword == "oneOf" {
+                    self.check_disjoint(&merged, &at)?;
+                }
+                let mut alternatives = Vec::with_capacity(merged.len());
+                for (i, branch) in merged.iter().enumerate() {
+                    alternatives.push(self.schema(branch, &format!("{at}/{i}"))?);
+                }
+                return Ok(alt(alternatives));
+            }
+        }
+        let mut dropped = Vec::new();
+        for (keyword, value) in map {
+            if let Some(reason) = unenforceable(keyword, value) {
+                self.unsupported(pointer, keyword, reason)?;
+                dropped.push(keyword.clone());
+            }
+        }
+        if map.contains_key("enum") || map.contains_key("const") {
+            return self.enum_schema(map, pointer);
+        }
+        let types = self.types(map, pointer)?;
+        let mut alternatives = Vec::new();
+        // A type whose keywords contradict each other only removes that
+        // type; the schema is refused when no type is left.
+        let mut contradiction = None;
+        for kind in &types {
+            let expression = match kind.as_str() {
+                "null" => Ok(lit("null")),
+                "boolean" => Ok(alt(vec![lit("true"), lit("false")])),
+                "integer" => self.integer(map, pointer),
+                "number" => self.number(map, pointer),
+                "string" => self.string(map, pointer),
+                "array" => self.array(map, pointer),
+                _ => self.object(map, pointer),
+            };
+            match expression {
+                Ok(expression) => alternatives.push(expression),
+                Err(error) if error.kind == ErrorKind::EmptyLanguage && types.len() > 1 => {
+                    contradiction.get_or_insert(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        match contradiction {
+            Some(error) if alternatives.is_empty() => Err(error),
+            _ => Ok(alt(alternatives)),
+        }
+    }
+
+    /// The allowed types, `integer` folded into `number` when both appear.
+    pub(super) fn types(&self, map: &Map<String, Value>, pointer: &str) -> Result<Vec<String>, GrammarError> {
+        let at = format!("{pointer}/type");
+        let mut types: Vec<String> = match map.get("type") {
+            None => return Ok(ALL_TYPES.iter().map(|t| (*t).to_owned()).collect()),
+            Some(Value::String(name)) => vec![name.clone()],
+            Some(Value::Array(names)) => {
+                let mut out = Vec::new();
+                for name in names {
+                    match name.as_str() {
+                        Some(name) => out.push(name.to_owned()),
+                        None => return Err(self.error(ErrorKind::Syntax, &at, "`type` lists must hold strings")),
+                    }
+                }
+                out
+            }
+            Some(_) => return Err(self.error(ErrorKind::Syntax, &at, "`type` must be a string or a list of strings")),
+        };
+        for name in &types {
+            if name != "integer" && !ALL_TYPES.contains(&name.as_str()) {
+                return Err(self.error(ErrorKind::Syntax, &at, format!("unknown type `{name}`")));
+            }
+        }
+        if types.iter().any(|t| t == "number") {
+            types.retain(|t| t != "integer");
+        }
+        types.dedup();
+        if types.is_empty() {
+            return Err(self.error(ErrorKind::EmptyLanguage, &at, "no type is allowed"));
+        }
+        Ok(types)
+    }
+
+    fn enum_schema(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        let mut values: Vec<Value> = match map.get("enum") {
+            Some(Value::Array(values)) => values.clone(),
+            Some(_) => {
+                return Err(self.error(ErrorKind::Syntax, &format!("{pointer}/enum"), "`enum` must be an array"));
+            }
+            None => Vec::new(),
+        };
+        if let Some(constant) = map.get("const") {
+            if map.contains_key("enum") {
+                values.retain(|value| merge::json_equal(value, constant));
+            } else {
+                values.push(constant.clone());
+            }
+        }
+        let types = self.types(map, pointer)?;
+        values
+            .retain(|value| types.iter().any(|t| has_type(value, t) || (t == "number" && has_type(value, "integer"))));
+        let others = map.keys().any(|key| !is_annotation(key) && !matches!(key.as_str(), "enum" | "const" | "type"));
+        if values.is_empty() {
+            return Err(self.error(ErrorKind::EmptyLanguage, pointer, "no `enum`/`const` value satisfies the schema"));
+        }
+        let literals = alt(values.iter().map(|value| self.value_expr(value)).collect());
+        if !others {
+            return Ok(literals);
+        }
+        let mut rest = map.clone();
+        rest.remove("enum");
+        rest.remove("const");
+        let check_body = self.schema(&Value::Object(rest), pointer)?;
+        let check = self.fresh_name(&format!("{pointer}-check"));
+        self.rules.push(rule(&check, check_body));
+        let name = self.fresh_name(&format!("{pointer}-enum"));
+        self.rules.push(rule(&name, literals));
+        self.filters.push(EnumFilter { rule: name.clone(), check, values });
+        Ok(reference(&name))
+    }
+
+    /// One JSON value, spelled as the whitespace policy allows.
+    fn value_expr(&self, value: &Value) -> Expr {
+        match value {
+            Value::Array(items) if !items.is_empty() => {
+                let mut parts = vec![self.open("[")];
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        parts.push(self.comma());
+                    }
+                    parts.push(self.value_expr(item));
+                }
+                parts.push(self.close("]"));
+                seq(parts)
+            }
+            Value::Object(map) if !map.is_empty() => {
+                let mut parts = vec![self.open("{")];
+                for (i, (key, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        parts.push(self.comma());
+                    }
+                    parts.extend([lit(&Value::String(key.clone()).to_string()), self.colon(), self.value_expr(item)]);
+                }
+                parts.push(self.close("}"));
+                seq(parts)
+            }
+            Value::Array(_) => seq(vec![self.open("["), lit("]")]),
+            Value::Object(_) => seq(vec![self.open("{"), lit("}")]),
+            other => lit(&other.to_string()),
+        }
+    }
+
+    /// Keeps each pending `enum` value only if the grammar of its sibling
+    /// keywords accepts it. Filters run in creation order, which puts inner
+    /// schemas before the schemas that contain them.
+    fn filter_enums(&mut self) -> Result<(), GrammarError> {
+        let filters = std::mem::take(&mut self.filters);
+        for filter in filters {
+            let ebnf = self.ebnf(&filter.check);
+            let kept: Vec<Expr> = match CompiledGrammar::from_ebnf(&ebnf, &Config::default()) {
+                Ok(grammar) => filter
+                    .values
+                    .iter()
+                    .filter(|value| grammar.accepts(canonical(value).as_bytes()))
+                    .map(|value| self.value_expr(value))
+                    .collect(),
+                Err(error) if error.kind == ErrorKind::EmptyLanguage => Vec::new(),
+                Err(error) => return Err(error),
+            };
+            if let Some(target) = self.rules.iter_mut().find(|r| r.name == filter.rule) {
+                target.body = alt(kept);
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces references to rules that match nothing by a leaf that
+    /// matches nothing, until no rule changes, so that no such branch is left
+    /// inside an alternation (see [`hir_alt`]).
+    fn prune_never(&mut self) {
+        fn simplify(item: &Expr, never_rules: &hashbrown::HashSet<String>) -> Expr {
+            match &item.kind {
+                ExprKind::Ref(name) if never_rules.contains(name) => never(),
+                ExprKind::Seq(items) => seq(items.iter().map(|item| simplify(item, never_rules)).collect()),
+                ExprKind::Alt(items) => alt(items.iter().map(|item| simplify(item, never_rules)).collect()),
+                ExprKind::Repeat { expr, min, max } => repeat(simplify(expr, never_rules), *min, *max),
+                _ => item.clone(),
+            }
+        }
+        let mut never_rules = hashbrown::HashSet::new();
+        loop {
+            for rule in &mut self.rules {
+                rule.body = simplify(&rule.body, &never_rules);
+            }
+            let now: hashbrown::HashSet<String> =
+                self.rules.iter().filter(|rule| is_never(&rule.body)).map(|rule| rule.name.clone()).collect();
+            if now.len() == never_rules.len() {
+                break;
+            }
+            never_rules = now;
+        }
+    }
+
+    // ---- Numbers --------------------------------------------------------
+
+    fn number_keyword(
+        &self,
+        map: &Map<String, Value>,
+        pointer: &str,
+        keyword: &str,
+    ) -> Result<Option<f64>, GrammarError> {
+        match map.get(keyword) {
+            None => Ok(None),
+            Some(value) => match value.as_f64() {
+                Some(number) => Ok(Some(number)),
+                None => Err(self.error(
+                    ErrorKind::Syntax,
+                    &format!("{pointer}/{keyword}"),
+                    format!("`{keyword}` must be a number"),
+                )),
+            },
+        }
+    }
+
+    /// The tightest lower and upper bounds, in draft 2020-12 or draft-4/7
+    /// spelling (boolean `exclusiveMinimum`).
+    fn bounds(&self, map: &Map<String, Value>, pointer: &str) -> Result<(Option<Bound>, Option<Bound>), GrammarError> {
+        let mut lower = self.number_keyword(map, pointer, "minimum")?.map(|value| Bound { value, exclusive: false });
+        let mut upper = self.number_keyword(map, pointer, "maximum")?.map(|value| Bound { value, exclusive: false });
+        let tighter_lower = |current: Option<Bound>, candidate: Bound| match current {
+            Some(current) if current.value > candidate.value => Some(current),
+            Some(current) if current.value == candidate.value && current.exclusive => Some(current),
+            _ => Some(candidate),
+        };
+        let tighter_upper = |current: Option<Bound>, candidate: Bound| match current {
+            Some(current) if current.value < candidate.value => Some(current),
+            Some(current) if current.value == candidate.value && current.exclusive => Some(current),
+            _ => Some(candidate),
+        };
+        match map.get("exclusiveMinimum") {
+            Some(Value::Bool(true)) => lower = lower.map(|bound| Bound { exclusive: true, ..bound }),
+            Some(Value::Bool(false)) | None => {}
+            Some(_) => {
+                if let Some(value) = self.number_keyword(map, pointer, "exclusiveMinimum")? {
+                    lower = tighter_lower(lower, Bound { value, exclusive: true });
+                }
+            }
+        }
+        match map.get("exclusiveMaximum") {
+            Some(Value::Bool(true)) => upper = upper.map(|bound| Bound { exclusive: true, ..bound }),
+            Some(Value::Bool(false)) | None => {}
+            Some(_) => {
+                if let Some(value) = self.number_keyword(map, pointer, "exclusiveMaximum")? {
+                    upper = tighter_upper(upper, Bound { value, exclusive: true });
+                }
+            }
+        }
+        for (bound, keyword) in [(lower, "minimum"), (upper, "maximum")] {
+            if let Some(bound) = bound
+                && (!bound.value.is_finite() || bound.value.abs() >= numbers::MAX_BOUND as f64)
+            {
+                return Err(self.error(
+                    ErrorKind::Unsupported,
+                    &format!("{pointer}/{keyword}"),
+                    format!("bounds beyond ±{} are not supported", numbers::MAX_BOUND),
+                ));
+            }
+        }
+        Ok((lower, upper))
+    }
+
+    fn integer(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        let (lower, upper) = self.bounds(map, pointer)?;
+        let low = lower.map(|bound| numbers::integer_lower(bound) as i128);
+        let high = upper.map(|bound| numbers::integer_upper(bound) as i128);
+        let multiple = match self.number_keyword(map, pointer, "multipleOf")? {
+            None => None,
+            Some(step) if step <= 0.0 || !step.is_finite() => {
+                return Err(self.error(
+                    ErrorKind::Syntax,
+                    &format!("{pointer}/multipleOf"),
+                    "`multipleOf` must be a positive number",
+                ));
+            }
+            Some(step) if step.fract() == 0.0 && step < 1e15 => Some(step as i128),
+            // Every integer is a multiple of 1/n.
+            Some(step) if (1.0 / step).fract() == 0.0 => None,
+            Some(_) => {
+                self.unsupported(pointer, "multipleOf", "a fractional `multipleOf` on integers is not supported")?;
+                None
+            }
+        };
+        match multiple {
+            None | Some(1) => Ok(pat(numbers::integer_range(low, high))),
+            Some(step) => self.multiples(step, low, high, pointer),
+        }
+    }
+
+    /// Integers in `[low, high]` that are multiples of `step`.
+    fn multiples(
+        &mut self,
+        step: i128,
+        low: Option<i128>,
+        high: Option<i128>,
+        pointer: &str,
+    ) -> Result<Expr, GrammarError> {
+        const MAX_LISTED: i128 = 4096;
+        if let (Some(low), Some(high)) = (low, high) {
+            let first = low.div_euclid(step) + i128::from(low.rem_euclid(step) != 0);
+            let last = high.div_euclid(step);
+            if last - first < MAX_LISTED {
+                let values: Vec<Hir> =
+                    (first..=last).map(|k| Hir::literal((k * step).to_string().into_bytes())).collect();
+                return Ok(pat(hir_alt(values)));
+            }
+        }
+        if low.is_some() || high.is_some() || step > 100 {
+            self.unsupported(
+                pointer,
+                "multipleOf",
+                "only bounded ranges with at most 4096 multiples, or unbounded ones with a step up to 100, are supported",
+            )?;
+            return Ok(pat(numbers::integer_range(low, high)));
+        }
+        // Unbounded: rules tracking (remainder mod step, digits so far). At
+        // most 15 digits, so that every multiple is exact as an IEEE double
+        // (consumers that parse numbers as doubles check it that way).
+        const DIGITS: u32 = 15;
+        let prefix = self.fresh_name(&format!("mod{step}"));
+        let state = |r: i128, digits: u32| format!("{prefix}-{r}-{digits}");
+        for digits in 1..=DIGITS {
+            for r in 0..step {
+                let mut alternatives = Vec::new();
+                if digits < DIGITS {
+                    alternatives.extend(
+                        (0..10).map(|d| {
+                            seq(vec![lit(&d.to_string()), reference(&state((10 * r + d) % step, digits + 1))])
+                        }),
+                    );
+                }
+                if r == 0 {
+                    alternatives.push(expr(ExprKind::Empty));
+                }
+                self.rules.push(rule(&state(r, digits), alt(alternatives)));
+            }
+        }
+        let nonzero: Vec<Expr> =
+            (1..10).map(|d| seq(vec![lit(&d.to_string()), reference(&state(d % step, 1))])).collect();
+        let nonzero = alt(nonzero);
+        Ok(alt(vec![lit("0"), nonzero.clone(), seq(vec![lit("-"), nonzero])]))
+    }
+
+    fn number(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        if let Some(step) = self.number_keyword(map, pointer, "multipleOf")? {
+            if step.fract() == 0.0 && step >= 1.0 {
+                return self.integer(map, pointer);
+            }
+            self.unsupported(pointer, "multipleOf", "a fractional `multipleOf` on numbers is not supported")?;
+        }
+        let (lower, upper) = self.bounds(map, pointer)?;
+        if lower.is_none() && upper.is_none() {
+            return Ok(pat(numbers::any_number()));
+        }
+        Ok(pat(numbers::number_range(lower, upper)))
+    }
+
+    // ---- Strings --------------------------------------------------------
+
+    fn count_keyword(
+        &self,
+        map: &Map<String, Value>,
+        pointer: &str,
+        keyword: &str,
+    ) -> Result<Option<u32>, GrammarError> {
+        match map.get(keyword) {
+            None => Ok(None),
+            Some(value) => match value.as_f64() {
+                Some(count) if count >= 0.0 && count.fract() == 0.0 => Ok(Some(count.min(f64::from(u32::MAX)) as u32)),
+                _ => Err(self.error(
+                    ErrorKind::Syntax,
+                    &format!("{pointer}/{keyword}"),
+                    format!("`{keyword}` must be a non-negative integer"),
+                )),
+            },
+        }
+    }
+
+    /// The decoded strings allowed by `format` and `pattern`, if any.
+    fn string_language(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Option<Hir>, GrammarError> {
+        let mut format_hir = None;
+        if let Some(format) = map.get("format") {
+            let name = format.as_str().unwrap_or_default();
+            match formats::format_regex(name) {
+                Some(regex) => {
+                    let hir = regex_syntax::parse(&format!("^(?:{regex})$"))
+                        .map_err(|error| self.error(ErrorKind::Regex, pointer, error))?;
+                    format_hir =
+                        Some(pattern::whole_strings(hir).map_err(|e| self.error(ErrorKind::Regex, pointer, e))?);
+                }
+                None => self.unsupported(
+                    pointer,
+                    "format",
+                    &format!("format `{name}` is unknown to Trellis (known: {})", formats::KNOWN_FORMATS),
+                )?,
+            }
+        }
+        let Some(pattern_value) = map.get("pattern") else { return Ok(format_hir) };
+        let at = format!("{pointer}/pattern");
+        let Some(pattern_text) = pattern_value.as_str() else {
+            return Err(self.error(ErrorKind::Syntax, &at, "`pattern` must be a string"));
+        };
+        if format_hir.is_some() {
+            self.unsupported(pointer, "pattern", "`pattern` together with `format` is not supported")?;
+            return Ok(format_hir);
+        }
+        match pattern::pattern_strings(pattern_text) {
+            Ok(hir) => Ok(Some(hir)),
+            Err(reason) => {
+                self.unsupported(pointer, "pattern", &reason)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn string(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        let min = self.count_keyword(map, pointer, "minLength")?;
+        let max = self.count_keyword(map, pointer, "maxLength")?;
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            return Err(self.error(ErrorKind::EmptyLanguage, pointer, "`minLength` is above `maxLength`"));
+        }
+        let Some(decoded) = self.string_language(map, pointer)? else {
+            if min.is_none() && max.is_none() {
+                return Ok(pat(quoted(hir_repeat(string_char(), 0, None))));
+            }
+            // Counted characters use the one-spelling encoding: each
+            // counted position then costs the lexer DFA about half the
+            // states that every escape form would.
+            let any = class(&[('\0', char::MAX)]);
+            return Ok(pat(quoted(pattern::json_encoded(&hir_repeat(any, min.unwrap_or(0), max)))));
+        };
+        // A regular language cannot be intersected with a length range in
+        // the Hir; accept the combination only when the lengths follow from
+        // the language (bytes bound code points: 1 to 4 bytes each).
+        let properties = decoded.properties();
+        let max_implied = max.is_none_or(|max| properties.maximum_len().is_some_and(|bytes| bytes <= max as usize));
+        let min_implied = min.is_none_or(|min| properties.minimum_len().unwrap_or(0).div_ceil(4) >= min as usize);
+        if !max_implied {
+            self.unsupported(pointer, "maxLength", "`maxLength` together with `pattern` or `format` is not supported")?;
+        }
+        if !min_implied {
+            self.unsupported(pointer, "minLength", "`minLength` together with `pattern` or `format` is not supported")?;
+        }
+        Ok(pat(quoted(pattern::json_encoded(&decoded))))
+    }
+
+    // ---- Arrays ---------------------------------------------------------
+
+    fn array(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        let min = self.count_keyword(map, pointer, "minItems")?.unwrap_or(0);
+        let max = self.count_keyword(map, pointer, "maxItems")?;
+        if max.is_some_and(|max| max < min) {
+            return Err(self.error(ErrorKind::EmptyLanguage, pointer, "`minItems` is above `maxItems`"));
+        }
+        // (schema, pointer) of the leading positional items, and of the rest.
+        let (prefix, rest): (Vec<Located>, Option<Located>) = match (map.get("prefixItems"), map.get("items")) {
+            (_, Some(Value::Array(items))) => {
+                let prefix =
+                    items.iter().enumerate().map(|(i, s)| (s.clone(), format!("{pointer}/items/{i}"))).collect();
+                let rest = map.get("additionalItems").map(|s| (s.clone(), format!("{pointer}/additionalItems")));
+                (prefix, rest)
+            }
+            (prefix, items) => {
+                let prefix = match prefix {
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| (s.clone(), format!("{pointer}/prefixItems/{i}")))
+                        .collect(),
+                    Some(_) => {
+                        return Err(self.error(
+                            ErrorKind::Syntax,
+                            &format!("{pointer}/prefixItems"),
+                            "`prefixItems` must be an array",
+                        ));
+                    }
+                    None => Vec::new(),
+                };
+                (prefix, items.map(|s| (s.clone(), format!("{pointer}/items"))))
+            }
+        };
+        let mut elements = Vec::with_capacity(prefix.len());
+        for (schema, at) in &prefix {
+            elements.push(self.schema(schema, at)?);
+        }
+        let rest = match &rest {
+            Some((Value::Bool(false), _)) => None,
+            Some((schema, at)) => Some(self.schema(schema, at)?),
+            None => Some(self.any_value()),
+        };
+        let max_count = max.map_or(u32::MAX, |max| max);
+        // Positions past the prefix: `rest` repeated within the count window.
+        let tail = |builder: &Builder, first: bool, used: u32| -> Option<Expr> {
+            let low = min.saturating_sub(used);
+            let high = max.map(|max| max.saturating_sub(used));
+            let item = rest.clone();
+            match item {
+                None => (low == 0 && !first).then(|| expr(ExprKind::Empty)),
+                Some(item) if first => {
+                    let low = low.max(1);
+                    if high.is_some_and(|high| high < low) {
+                        return None;
+                    }
+                    let more = repeat(seq(vec![builder.comma(), item.clone()]), low - 1, high.map(|h| h - 1));
+                    Some(seq(vec![item, more]))
+                }
+                Some(item) => Some(repeat(seq(vec![builder.comma(), item]), low, high)),
+            }
+        };
+        // Built back to front: `after[k]` continues after k items (k >= 1).
+        let mut after: Option<Expr> = tail(self, false, prefix.len() as u32);
+        let mut nonempty: Option<Expr> = tail(self, true, prefix.len() as u32);
+        for k in (0..prefix.len()).rev() {
+            let count = k as u32;
+            if count >= max_count {
+                after = (count >= min).then(|| expr(ExprKind::Empty));
+                nonempty = None;
+                continue;
+            }
+            let element = elements[k].clone();
+            let take_rest = after.clone();
+            let with_next = take_rest.map(|rest| seq(vec![element.clone(), rest]));
+            nonempty = with_next.clone();
+            let taken = with_next.map(|with| seq(vec![self.comma(), with]));
+            after = match (taken, count >= min) {
+                (Some(taken), true) => Some(repeat(taken, 0, Some(1))),
+                (Some(taken), false) => Some(taken),
+                (None, true) => Some(expr(ExprKind::Empty)),
+                (None, false) => None,
+            };
+        }
+        let mut alternatives = Vec::new();
+        if min == 0 {
+            alternatives.push(seq(vec![self.open("["), lit("]")]));
+        }
+        if let Some(nonempty) = nonempty {
+            alternatives.push(seq(vec![self.open("["), nonempty, self.close("]")]));
+        }
+        Ok(alt(alternatives))
+    }
+
+    // ---- Objects --------------------------------------------------------
+
+    fn object(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        let min = self.count_keyword(map, pointer, "minProperties")?.unwrap_or(0);
+        let max = self.count_keyword(map, pointer, "maxProperties")?;
+        if max.is_some_and(|max| max < min) {
+            return Err(self.error(ErrorKind::EmptyLanguage, pointer, "`minProperties` is above `maxProperties`"));
+        }
+        let required: Vec<String> = match map.get("required") {
+            None => Vec::new(),
+            Some(Value::Array(names)) => names.iter().filter_map(|name| name.as_str().map(str::to_owned)).collect(),
+            Some(_) => {
+                return Err(self.error(
+                    ErrorKind::Syntax,
+                    &format!("{pointer}/required"),
+                    "`required` must be an array",
+                ));
+            }
+        };
+        let empty = Map::new();
+        let properties = match map.get("properties") {
+            None => &empty,
+            Some(Value::Object(properties)) => properties,
+            Some(_) => {
+                return Err(self.error(
+                    ErrorKind::Syntax,
+                    &format!("{pointer}/properties"),
+                    "`properties` must be an object",
+                ));
+            }
+        };
+        // (name, schema, pointer) in output order.
+        let mut declared: Vec<(String, Value, String)> = properties
+            .iter()
+            .map(|(name, schema)| (name.clone(), schema.clone(), format!("{pointer}/properties/{}", token(name))))
+            .collect();
+        for name in &required {
+            if !properties.contains_key(name) && !declared.iter().any(|(n, _, _)| n == name) {
+                let schema = match map.get("additionalProperties") {
+                    Some(schema) => schema.clone(),
+                    None => Value::Bool(true),
+                };
+                declared.push((name.clone(), schema, format!("{pointer}/required")));
+            }
+        }
+        let patterns = match map.get("patternProperties") {
+            Some(Value::Object(patterns)) if !patterns.is_empty() => Some(patterns),
+            Some(Value::Object(_)) | None => None,
+            Some(_) => {
+                return Err(self.error(
+                    ErrorKind::Syntax,
+                    &format!("{pointer}/patternProperties"),
+                    "`patternProperties` must be an object",
+                ));
+            }
+        };
+        // Extra members: (key, value) expressions.
+        let mut extra: Option<(Expr, Expr)> = None;
+        if let Some(patterns) = patterns {
+            let at = format!("{pointer}/patternProperties");
+            if patterns.len() > 1 {
+                self.unsupported(pointer, "patternProperties", "only one pattern is supported")?;
+            } else if let Some((pattern_text, schema)) = patterns.iter().next() {
+                let pattern_at = format!("{at}/{}", token(pattern_text));
+                let keys = pattern::pattern_strings(pattern_text)
+                    .map_err(|reason| self.error(ErrorKind::Unsupported, &pattern_at, reason))?;
+                let matcher = regex_automata::meta::Regex::builder()
+                    .build_from_hir(&Hir::concat(vec![
+                        Hir::look(regex_syntax::hir::Look::Start),
+                        keys.clone(),
+                        Hir::look(regex_syntax::hir::Look::End),
+                    ]))
+                    .map_err(|error| self.error(ErrorKind::Regex, &pattern_at, error))?;
+                for (name, property, _) in &mut declared {
+                    if matcher.is_match(name.as_str()) {
+                        // The declared property must satisfy both schemas.
+                        *property = self.merge(property, schema, &pattern_at)?;
+                    }
+                }
+                let names: Vec<&str> = declared.iter().map(|(name, _, _)| name.as_str()).collect();
+                if names.iter().any(|name| matcher.is_match(*name)) {
+                    self.unsupported(
+                        pointer,
+                        "patternProperties",
+                        "a declared property matches the pattern, so pattern keys could repeat it",
+                    )?;
+                } else {
+                    let value = self.schema(schema, &pattern_at)?;
+                    extra = Some((pat(quoted(pattern::json_encoded(&keys))), value));
+                }
+            }
+        } else {
+            let additional = map.get("additionalProperties");
+            let value = match additional {
+                Some(Value::Bool(false)) => None,
+                None | Some(Value::Bool(true)) => Some(self.any_value()),
+                Some(schema) => Some(self.schema(schema, &format!("{pointer}/additionalProperties"))?),
+            };
+            if let Some(value) = value {
+                let names: Vec<&str> = declared.iter().map(|(name, _, _)| name.as_str()).collect();
+                let key =
+                    if names.is_empty() { quoted(hir_repeat(string_char(), 0, None)) } else { other_keys(&names) };
+                extra = Some((pat(key), value));
+            }
+        }
+        let mut members = Vec::with_capacity(declared.len());
+        for (name, schema, at) in &declared {
+            let key = lit(&Value::String(name.clone()).to_string());
+            let value = self.schema(schema, at)?;
+            members.push((seq(vec![key, self.colon(), value]), required.contains(name)));
+        }
+        let extra = extra.map(|(key, value)| seq(vec![key, self.colon(), value]));
+        let layout = ObjectLayout { members, extra, min, max };
+        let body = layout.build(self, pointer);
+        let mut alternatives = Vec::new();
+        if layout.members.iter().all(|(_, required)| !required) && min == 0 {
+            alternatives.push(seq(vec![self.open("{"), lit("}")]));
+        }
+        if let Some(body) = body {
+            alternatives.push(seq(vec![self.open("{"), body, self.close("}")]));
+        }
+        if alternatives.is_empty() {
+            return Err(self.error(
+                ErrorKind::EmptyLanguage,
+                pointer,
+                "no object satisfies these property constraints",
+            ));
+        }
+        Ok(alt(alternatives))
+    }
+}
+
+/// The members of an object schema, in output order, and how many members
+/// there may be.
+struct ObjectLayout {
+    /// `"key": value` and whether it is required.
+    members: Vec<(Expr, bool)>,
+    /// An additional or pattern member, repeatable.
+    extra: Option<Expr>,
+    min: u32,
+    max: Option<u32>,
+}
+
+impl ObjectLayout {
+    /// The non-empty member list, or `None` when no member list satisfies
+    /// the counts. States are (next member, whether one was written, count
+    /// written so far); each gets a rule so that the grammar stays linear in
+    /// the number of properties.
+    fn build(&self, builder: &mut Builder, pointer: &str) -> Option<Expr> {
+        let counted = self.max.is_some() || self.min > 0;
+        let mut names: HashMap<(usize, bool, u32), Option<String>> = HashMap::new();
+        let prefix = builder.fresh_name(&format!("{pointer}-members"));
+        self.state(builder, &prefix, &mut names, 0, true, 0, counted)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn state(
+        &self,
+        builder: &mut Builder,
+        prefix: &str,
+        names: &mut HashMap<(usize, bool, u32), Option<String>>,
+        next: usize,
+        first: bool,
+        count: u32,
+        counted: bool,
+    ) -> Option<Expr> {
+        let key = (next, first, count);
+        if let Some(name) = names.get(&key) {
+            return name.as_deref().map(reference);
+        }
+        let body = if next == self.members.len() {
+            self.tail(builder, first, count)
+        } else {
+            let (member, required) = &self.members[next];
+            let taken = if self.max.is_some_and(|max| count >= max) {
+                None
+            } else {
+                let after = if counted { count + 1 } else { 0 };
+                let rest = self.state(builder, prefix, names, next + 1, false, after, counted);
+                rest.map(|rest| {
+                    if first {
+                        seq(vec![member.clone(), rest])
+                    } else {
+                        seq(vec![builder.comma(), member.clone(), rest])
+                    }
+                })
+            };
+            let skipped =
+                if *required { None } else { self.state(builder, prefix, names, next + 1, first, count, counted) };
+            match (taken, skipped) {
+                (Some(a), Some(b)) => Some(alt(vec![a, b])),
+                (a, b) => a.or(b),
+            }
+        };
+        let name = body.map(|body| {
+            let name = format!("{prefix}-{next}-{}-{count}", if first { "a" } else { "b" });
+            builder.rules.push(rule(&name, body));
+            name
+        });
+        names.insert(key, name.clone());
+        name.as_deref().map(reference)
+    }
+
+    /// Extra members after the declared ones. Duplicate extra keys collapse
+    /// when the document is parsed, so only one extra member can be counted
+    /// on towards `minProperties`.
+    fn tail(&self, builder: &Builder, first: bool, count: u32) -> Option<Expr> {
+        let needed = self.min.saturating_sub(count);
+        let high = self.max.map(|max| max.saturating_sub(count));
+        let Some(extra) = &self.extra else {
+            return (needed == 0 && !first).then(|| expr(ExprKind::Empty));
+        };
+        if needed > 1 || high.is_some_and(|high| high < needed) {
+            return None;
+        }
+        if first {
+            if high == Some(0) {
+                return None;
+            }
+            let more = repeat(seq(vec![builder.comma(), extra.clone()]), 0, high.map(|h| h - 1));
+            Some(seq(vec![extra.clone(), more]))
+        } else {
+            Some(repeat(seq(vec![builder.comma(), extra.clone()]), needed, high))
+        }
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && bytes[i + 1].is_ascii_hexdigit()
+            && bytes[i + 2].is_ascii_hexdigit()
+        {
+            let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+            out.push(digit(bytes[i + 1]) * 16 + digit(bytes[i + 2]));
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+}

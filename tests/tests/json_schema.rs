@@ -1,0 +1,301 @@
+//! JSON Schema → grammar, checked against an independent oracle.
+//!
+//! The cases are data (`tests/schemas/*.jsonl`, one schema per line with
+//! documents that must be accepted and ones that must be rejected) plus the
+//! shared workload schemas with their documents. For every schema:
+//!
+//! * **soundness**: random walks through the compiled grammar's viable bytes
+//!   produce documents, and the `jsonschema` crate (formats checked) must
+//!   find every complete one valid;
+//! * **completeness**: every valid document, written in the compact form the
+//!   compiler documents, is accepted (and, pretty-printed, by the flexible
+//!   whitespace policy), and every invalid one is rejected;
+//! * the data itself is checked by the oracle, so a wrong case cannot hide
+//!   a bug.
+//!
+//! `errors.jsonl` lists schemas that must be refused with an error naming a
+//! JSON pointer; `lenient.jsonl` the warnings lenient mode must give.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::Value;
+use trellis_grammars::json_schema::{JsonSchemaOptions, Whitespace, compile_json_schema};
+use trellis_grammars::{ByteWalker, CompiledGrammar, Config, Format, Matcher};
+use trellis_tests::{Rng, random_walk};
+
+const NOT_VALIDITY_CASES: [&str; 2] = ["errors.jsonl", "lenient.jsonl"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+struct Case {
+    name: String,
+    schema: Value,
+    /// Documents as the compact policy writes them.
+    valid: Vec<String>,
+    /// Documents as parsed values (for the flexible policy and the oracle).
+    valid_values: Vec<Value>,
+    invalid: Vec<Value>,
+}
+
+/// The compact form of a document: `", "` and `": "`, keys in the order
+/// written (the declared order in the data files).
+fn compact(value: &Value) -> String {
+    match value {
+        Value::Array(items) => format!("[{}]", items.iter().map(compact).collect::<Vec<_>>().join(", ")),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(key, value)| format!("{}: {}", Value::String(key.clone()), compact(value)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .collect()
+}
+
+fn data_cases() -> Vec<Case> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("schemas"))
+        .expect("tests/schemas")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.ends_with(".jsonl") && !NOT_VALIDITY_CASES.contains(&name)
+        })
+        .collect();
+    files.sort();
+    let mut cases = Vec::new();
+    for file in files {
+        let stem = file.file_stem().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        for line in read_jsonl(&file) {
+            let list = |key: &str| line[key].as_array().cloned().unwrap_or_default();
+            cases.push(Case {
+                name: format!("{stem}/{}", line["name"].as_str().expect("name")),
+                schema: line["schema"].clone(),
+                valid: list("valid").iter().map(compact).collect(),
+                valid_values: list("valid"),
+                invalid: list("invalid"),
+            });
+        }
+    }
+    cases
+}
+
+/// The shared workload schemas, with their documents verbatim.
+fn workload_cases() -> Vec<Case> {
+    let workloads = root().join("workloads");
+    let docs = read_jsonl(&workloads.join("schema-docs.jsonl"));
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(workloads.join("schemas"))
+        .expect("workloads/schemas")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            let relative = format!("schemas/{}", path.file_name().and_then(|n| n.to_str()).unwrap_or_default());
+            let text = std::fs::read_to_string(path).expect("schema");
+            let valid: Vec<String> = docs
+                .iter()
+                .filter(|doc| doc["schema"] == relative.as_str())
+                .map(|doc| doc["text"].as_str().expect("text").to_owned())
+                .collect();
+            let valid_values = valid.iter().map(|text| serde_json::from_str(text).expect("document")).collect();
+            Case {
+                name: format!("workloads/{relative}"),
+                schema: serde_json::from_str(&text).expect("schema JSON"),
+                valid,
+                valid_values,
+                invalid: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+fn oracle(schema: &Value) -> jsonschema::Validator {
+    jsonschema::options().should_validate_formats(true).build(schema).expect("the oracle accepts the schema")
+}
+
+fn compile(name: &str, schema: &Value, whitespace: Whitespace) -> CompiledGrammar {
+    let options = JsonSchemaOptions { whitespace, lenient: false };
+    let (ebnf, warnings) = compile_json_schema(&schema.to_string(), &options)
+        .unwrap_or_else(|error| panic!("{name}: the schema does not compile: {error}"));
+    assert!(warnings.is_empty());
+    CompiledGrammar::from_ebnf(&ebnf, &Config::default())
+        .unwrap_or_else(|error| panic!("{name}: the grammar does not compile: {error}"))
+}
+
+fn viable_bytes(matcher: &Matcher) -> Vec<u8> {
+    let mut walker = ByteWalker::new(matcher);
+    (0..=255u8).filter(|&byte| walker.enter(1, byte)).collect()
+}
+
+/// A walk biased towards finishing: closing bytes often, ASCII mostly.
+fn finishing_walk(grammar: &CompiledGrammar, rng: &mut Rng, max_len: usize) -> Option<String> {
+    let mut matcher = grammar.matcher();
+    let mut text = Vec::new();
+    while text.len() < max_len {
+        let next = viable_bytes(&matcher);
+        if next.is_empty() || (matcher.is_complete() && rng.below(3) == 0) {
+            break;
+        }
+        let closers: Vec<u8> = next.iter().copied().filter(|b| b"\"}]".contains(b)).collect();
+        let ascii: Vec<u8> = next.iter().copied().filter(|b| b.is_ascii()).collect();
+        let pool = match rng.below(8) {
+            0..=2 if !closers.is_empty() => &closers,
+            3..=6 if !ascii.is_empty() => &ascii,
+            _ => &next,
+        };
+        let byte = pool[rng.below(pool.len())];
+        matcher.advance(&[byte]).expect("a viable byte is accepted");
+        text.push(byte);
+    }
+    assert!(matcher.is_complete() || !viable_bytes(&matcher).is_empty(), "dead end after {text:?}");
+    matcher.is_complete().then(|| String::from_utf8(text).expect("grammar output is UTF-8"))
+}
+
+/// Random documents from the grammar, all checked by the oracle. Returns how
+/// many complete documents were checked.
+fn check_soundness(name: &str, grammar: &CompiledGrammar, validator: &jsonschema::Validator, seed: u64) -> usize {
+    let mut rng = Rng(seed);
+    let mut documents = Vec::new();
+    for _ in 0..24 {
+        documents.extend(finishing_walk(grammar, &mut rng, 400));
+    }
+    for _ in 0..6 {
+        let (matcher, bytes) = random_walk(grammar, &mut rng, 160, 2);
+        if matcher.is_complete() {
+            documents.push(String::from_utf8(bytes).expect("grammar output is UTF-8"));
+        }
+    }
+    for text in &documents {
+        let value: Value = serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("{name}: the grammar produced non-JSON {text:?}: {e}"));
+        if let Err(error) = validator.validate(&value) {
+            panic!("{name}: the grammar produced {text:?}, which the oracle rejects: {error}");
+        }
+    }
+    documents.len()
+}
+
+fn seed_of(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3))
+}
+
+fn run_case(case: &Case) -> (usize, f64) {
+    let validator = oracle(&case.schema);
+    for value in &case.valid_values {
+        assert!(validator.is_valid(value), "{}: the data's valid document {value} is invalid", case.name);
+    }
+    for value in &case.invalid {
+        assert!(!validator.is_valid(value), "{}: the data's invalid document {value} is valid", case.name);
+    }
+    let start = Instant::now();
+    let grammar = compile(&case.name, &case.schema, Whitespace::Compact);
+    let compile_ms = start.elapsed().as_secs_f64() * 1e3;
+    for text in &case.valid {
+        let verdict = grammar.check(text.as_bytes());
+        assert!(verdict.complete, "{}: valid document {text} rejected ({verdict:?})", case.name);
+    }
+    for value in &case.invalid {
+        let text = compact(value);
+        assert!(!grammar.accepts(text.as_bytes()), "{}: invalid document {text} accepted", case.name);
+    }
+    let checked = check_soundness(&case.name, &grammar, &validator, seed_of(&case.name));
+
+    let flexible = compile(&case.name, &case.schema, Whitespace::Flexible);
+    for value in &case.valid_values {
+        let pretty = serde_json::to_string_pretty(value).expect("pretty");
+        assert!(flexible.accepts(pretty.as_bytes()), "{}: flexible policy rejects\n{pretty}", case.name);
+        let padded = format!(" {} \n", compact(value));
+        assert!(flexible.accepts(padded.as_bytes()), "{}: flexible policy rejects {padded:?}", case.name);
+    }
+    check_soundness(&case.name, &flexible, &validator, seed_of(&case.name) ^ 1);
+    (checked, compile_ms)
+}
+
+#[test]
+fn data_schemas_are_sound_and_complete() {
+    let cases = data_cases();
+    assert!(cases.len() >= 100, "at least 100 schemas of our own ({} found)", cases.len());
+    let mut documents = 0;
+    for case in &cases {
+        assert!(case.valid.len() >= 5, "{}: at least five valid documents", case.name);
+        documents += run_case(case).0;
+    }
+    eprintln!("{} schemas, {documents} random documents validated", cases.len());
+    assert!(documents >= cases.len() * 10, "random walks should finish often ({documents} documents)");
+}
+
+#[test]
+fn workload_schemas_are_sound_and_complete() {
+    let cases = workload_cases();
+    assert_eq!(cases.len(), 9);
+    for case in &cases {
+        assert!(!case.valid.is_empty(), "{}: has documents", case.name);
+        let (documents, compile_ms) = run_case(case);
+        eprintln!("{}: compiled in {compile_ms:.1} ms, {documents} random documents validated", case.name);
+    }
+}
+
+#[test]
+fn errors_name_the_json_pointer() {
+    for line in read_jsonl(&root().join("schemas/errors.jsonl")) {
+        let name = line["name"].as_str().expect("name");
+        let pointer = line["pointer"].as_str().expect("pointer");
+        let text = line["schema"].to_string();
+        let error = match CompiledGrammar::new(&text, Format::JsonSchema) {
+            Ok(_) => panic!("{name}: compiled, but should be refused"),
+            Err(error) => error,
+        };
+        let needle = pointer;
+        let mentions = error.message.contains(&format!("at {needle})"))
+            || error.message.contains(&format!("at {needle} "))
+            || error.message.ends_with(&format!("at {needle}"));
+        assert!(mentions, "{name}: the error should name {pointer}: {error}");
+    }
+}
+
+#[test]
+fn lenient_mode_lists_every_dropped_keyword() {
+    for line in read_jsonl(&root().join("schemas/lenient.jsonl")) {
+        let name = line["name"].as_str().expect("name");
+        let text = line["schema"].to_string();
+        assert!(CompiledGrammar::new(&text, Format::JsonSchema).is_err(), "{name}: strict mode refuses it");
+        let options = JsonSchemaOptions { lenient: true, ..JsonSchemaOptions::default() };
+        let (ebnf, warnings) = compile_json_schema(&text, &options).expect("lenient compiles");
+        let pointers: Vec<&str> = warnings.iter().map(|w| w.pointer.as_str()).collect();
+        let expected: Vec<&str> =
+            line["warnings"].as_array().expect("warnings").iter().map(|p| p.as_str().expect("pointer")).collect();
+        assert_eq!(pointers, expected, "{name}");
+        let grammar = CompiledGrammar::from_ebnf(&ebnf, &Config::default()).expect("grammar");
+        for doc in line["accepted"].as_array().expect("accepted") {
+            assert!(grammar.accepts(compact(doc).as_bytes()), "{name}: {doc} accepted once the keyword is dropped");
+        }
+    }
+}
+
+#[test]
+fn config_selects_the_whitespace_policy() {
+    let schema = r#"{"type": "object", "properties": {"a": {"type": "array"}}}"#;
+    let compact = CompiledGrammar::new(schema, Format::JsonSchema).expect("compiles");
+    assert!(compact.accepts(br#"{"a": [1, 2]}"#));
+    assert!(!compact.accepts(br#"{"a":[1,2]}"#));
+    let mut config = Config::default();
+    config.json_schema.whitespace = Whitespace::Flexible;
+    let flexible = CompiledGrammar::with_config(schema, Format::JsonSchema, &config).expect("compiles");
+    assert!(flexible.accepts(br#"{"a":[1,2]}"#));
+    assert!(flexible.accepts(b"{\n  \"a\": [\n    1,\n    2\n  ]\n}"));
+    assert_eq!(Format::from_path(Path::new("x.schema.json")), Some(Format::JsonSchema));
+    assert_eq!(Format::from_name("json-schema"), Some(Format::JsonSchema));
+}
