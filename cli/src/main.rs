@@ -1,5 +1,6 @@
-//! `trellis`: check text against grammars, inspect token masks, benchmark
-//! them, and generate text with a model (constrained by a grammar).
+//! `trellis`: check text against grammars, compile them with a vocabulary
+//! into index files, inspect token masks, benchmark them, and generate text
+//! with a model (constrained by a grammar).
 
 use std::process::ExitCode;
 
@@ -7,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod check;
+mod compile;
 mod generate;
 mod grammar_source;
 mod mask;
@@ -24,6 +26,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Check text against a grammar: is it in the language, or a viable prefix?
     Check(check::CheckArgs),
+    /// Compile a grammar and a vocabulary into an index file (precomputed masks) for --index
+    Compile(compile::CompileArgs),
     /// Print the tokens a grammar allows after a prefix, as JSON
     Mask(mask::MaskArgs),
     /// Generate text with a model, streamed to stdout (constrained with --grammar)
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Bench(args) => bench::run(args),
         Command::Check(args) => check::run(args),
+        Command::Compile(args) => compile::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Mask(args) => mask::run(args),
     }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::json;
-use trellis_token_index::{TokenConstraint, TokenId, TokenIndex, TokenSet, Tokenizer};
+use trellis_token_index::{TokenId, TokenIndex, TokenSet, Tokenizer};
 
 use crate::grammar_source::GrammarArgs;
 
@@ -42,10 +42,10 @@ pub fn run(args: MaskArgs) -> ExitCode {
 }
 
 fn mask(args: &MaskArgs) -> Result<serde_json::Value, (u8, String)> {
-    let grammar = args.grammar.load().map_err(|e| (2, e.0))?;
     let tokenizer = Tokenizer::from_spec(&args.tokenizer).map_err(|e| (2, format!("{}: {e}", args.tokenizer)))?;
     let index = TokenIndex::new(tokenizer.vocabulary().clone());
-    let constraint = TokenConstraint::new(&grammar, &index);
+    let constraint = args.grammar.load_constraint(&index).map_err(|e| (2, e.0))?;
+    let grammar = constraint.grammar().clone();
     let mut matcher = match &args.prefix_file {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| (2, format!("{}: {e}", path.display())))?;

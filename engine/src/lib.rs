@@ -1,5 +1,5 @@
-//! The engine of Trellis: language models, and (next) the samplers that
-//! make their output satisfy a constraint.
+//! The engine of Trellis: language models, and the samplers that make
+//! their output satisfy a constraint.
 //!
 //! # The idea
 //!
@@ -31,9 +31,12 @@
 //!   second).
 //! - [`model::ChatTemplate`]: an instruct model's Jinja chat template.
 //!
-//! The samplers of design.md §4 (masked decoding, rejection sampling, SMC,
-//! twisted SMC, best-of-K) are the next part of this crate; they use
-//! nothing but the [`LanguageModel`] trait.
+//! - [`sampler`]: the samplers of design.md §4 over any [`LanguageModel`]
+//!   and a token mask: masked decoding (greedy, temperature, top-k, top-p,
+//!   jump-forward), exact rejection sampling, SMC with the mask's allowed
+//!   mass as weights, twisted SMC towards a soft [`sampler::Potential`],
+//!   final [`sampler::Verifier`]s, and blockwise best-of-K. Its module docs
+//!   define the target `g ∝ a·b` precisely, length budget included.
 //!
 //! # Example
 //!
@@ -86,5 +89,6 @@
 //! [`trellis_token_index::default_model_path`] looks. Models run on the CPU.
 
 pub mod model;
+pub mod sampler;
 
 pub use model::{LanguageModel, ModelError, SeqId};

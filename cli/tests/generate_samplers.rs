@@ -1,0 +1,101 @@
+//! The `trellis generate` samplers' contract: flags, output lines, --stats,
+//! --verify and exit codes, run on the built binary.
+//!
+//! Tests that run the default model fail when it is missing unless
+//! `TRELLIS_SKIP_MODEL_TESTS=1` (as engine/tests/smollm2.rs); they generate
+//! a handful of tokens only.
+
+use std::process::{Command, Output};
+
+use trellis_token_index::default_model_path;
+
+fn trellis(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("run trellis")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn have_model() -> bool {
+    if default_model_path().is_file() {
+        return true;
+    }
+    if std::env::var_os("TRELLIS_SKIP_MODEL_TESTS").is_some_and(|v| v == "1") {
+        eprintln!("skipped: the default model is missing and TRELLIS_SKIP_MODEL_TESTS=1");
+        return false;
+    }
+    panic!("the default model is missing: run scripts/fetch-model.sh (or set TRELLIS_SKIP_MODEL_TESTS=1)");
+}
+
+const NUMBER: [&str; 6] =
+    ["--grammar-text", "[0-9]{3}", "--format", "regex", "--prompt", "Pick a number between 100 and 999."];
+
+#[test]
+fn options_that_do_not_fit_the_sampler_are_refused() {
+    let tempered = trellis(&["generate", "--sampler", "smc", "--temperature", "0.5", "--prompt", "x"]);
+    assert_eq!(tempered.status.code(), Some(2), "{}", text(&tempered.stderr));
+    assert!(text(&tempered.stderr).contains("masked decoding only"), "{}", text(&tempered.stderr));
+    let no_reward = trellis(&["generate", "--sampler", "tsmc", "--prompt", "x"]);
+    assert_eq!(no_reward.status.code(), Some(2));
+    assert!(text(&no_reward.stderr).contains("--reward"), "{}", text(&no_reward.stderr));
+    let unknown = trellis(&["generate", "--sampler", "beam", "--prompt", "x"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn smc_prints_one_json_string_per_sample_and_writes_stats() {
+    if !have_model() {
+        return;
+    }
+    let stats = std::env::temp_dir().join(format!("trellis-generate-stats-{}.json", std::process::id()));
+    let stats_arg = stats.to_string_lossy().into_owned();
+    let mut args = vec!["generate", "--sampler", "smc", "--particles", "4", "--max-tokens", "6", "--samples", "2"];
+    args.extend(["--stats", &stats_arg]);
+    args.extend(NUMBER);
+    let out = trellis(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in &lines {
+        let value: String = serde_json::from_str(line).expect("a JSON string per line");
+        assert!(value.len() == 3 && value.bytes().all(|b| b.is_ascii_digit()), "{value:?}");
+    }
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).expect("the stats file")).expect("JSON stats");
+    let _ =
+        std::fs::remove_file(std::env::temp_dir().join(format!("trellis-generate-stats-{}.json", std::process::id())));
+    for key in ["log_z", "acceptance_rate", "ess", "resamples", "model_calls", "verifier_calls", "timings"] {
+        assert!(stats.get(key).is_some(), "no {key} in {stats}");
+    }
+    assert!(stats["log_z"].as_f64().is_some_and(|z| z <= 0.0), "{stats}");
+    assert_eq!(stats["ess"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn rejection_with_a_verifier_only_prints_what_it_accepts() {
+    if !have_model() {
+        return;
+    }
+    let mut args = vec!["generate", "--sampler", "rejection", "--max-tokens", "6", "--max-tries", "400"];
+    args.extend(["--verify", "grep -qv 0"]);
+    args.extend(NUMBER);
+    let out = trellis(&args);
+    match out.status.code() {
+        Some(0) => {
+            let line = text(&out.stdout);
+            let line = line.trim_end();
+            assert!(line.len() == 3 && !line.contains('0'), "{line:?}");
+        }
+        // The budget ran out: a clear error, nothing on stdout.
+        Some(1) => {
+            assert!(text(&out.stderr).contains("rejection sampling accepted"), "{}", text(&out.stderr));
+            assert!(out.stdout.is_empty());
+        }
+        code => panic!("exit {code:?}: {}", text(&out.stderr)),
+    }
+}

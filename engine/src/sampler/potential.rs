@@ -1,0 +1,69 @@
+//! Scores beyond the grammar: soft [`Potential`]s (twists, best-of-K
+//! scorers) and hard final [`Verifier`]s.
+
+/// A non-negative score of text, in log space: the twist `ψ` of twisted SMC
+/// (design.md §4) and the prefix score of [`BestOfK`](super::BestOfK).
+///
+/// `log_potential(prefix)` is `ln ψ(prefix)` for a prefix of an output
+/// (`-inf` means ψ = 0: the prefix is never proposed); `log_final(text)` is
+/// `ln φ(text)` for a finished output, the soft factor of the target
+/// `σ ∝ a·b·φ`. By default `φ = ψ`. Twisted SMC is exact (as N grows) for
+/// any ψ > 0 on the prefixes it meets; a ψ close to the true "value"
+/// `E_a[b·φ | prefix]` makes it efficient.
+///
+/// Any `Fn(&[u8]) -> f64` is a potential with `φ = ψ`:
+///
+/// ```
+/// use trellis_engine::sampler::Potential;
+///
+/// // Prefer texts with many 7s, softly.
+/// let sevens = |text: &[u8]| 0.5 * text.iter().filter(|&&b| b == b'7').count() as f64;
+/// assert_eq!(sevens.log_potential(b"177"), 1.0);
+/// assert_eq!(sevens.log_final(b"177"), 1.0);
+/// ```
+pub trait Potential: Sync {
+    /// `ln ψ(prefix)`.
+    fn log_potential(&self, prefix: &[u8]) -> f64;
+
+    /// `ln φ(text)` for a finished output.
+    fn log_final(&self, text: &[u8]) -> f64 {
+        self.log_potential(text)
+    }
+}
+
+impl<F: Fn(&[u8]) -> f64 + Sync> Potential for F {
+    fn log_potential(&self, prefix: &[u8]) -> f64 {
+        self(prefix)
+    }
+}
+
+/// A verifier could not give a verdict (a command that failed to start, a
+/// crashed checker): not the same as rejecting the text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the verifier failed: {0}")]
+pub struct VerifierError(pub String);
+
+/// A final 0/1 check of a finished output — a test suite, a toxicity
+/// classifier, a leak checker — applied on top of the grammar as a hard
+/// potential when an output ends. Rejection sampling stays exact and SMC
+/// consistent for `g ∝ a·b_grammar·b_verifier`. Unlike the grammar it is
+/// not checked on prefixes, so it is called once per finished output.
+///
+/// Any `FnMut(&[u8]) -> bool` is a verifier:
+///
+/// ```
+/// use trellis_engine::sampler::Verifier;
+///
+/// let mut even_length = |text: &[u8]| text.len() % 2 == 0;
+/// assert_eq!(even_length.verify(b"ab"), Ok(true));
+/// ```
+pub trait Verifier {
+    /// Whether `text` is accepted.
+    fn verify(&mut self, text: &[u8]) -> Result<bool, VerifierError>;
+}
+
+impl<F: FnMut(&[u8]) -> bool> Verifier for F {
+    fn verify(&mut self, text: &[u8]) -> Result<bool, VerifierError> {
+        Ok(self(text))
+    }
+}

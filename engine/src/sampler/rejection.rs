@@ -1,0 +1,261 @@
+//! Rejection sampling: exact draws from `g ∝ a·b`.
+
+use std::time::Instant;
+
+use rand::Rng;
+use serde::Serialize;
+use trellis_token_index::{TokenError, TokenMatcher};
+
+use super::{Interval, RunStats, Sample, SamplerError, Task};
+use crate::model::{LanguageModel, SeqId};
+
+/// Settings of [`RejectionSampler`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RejectionConfig {
+    /// Tries before giving up. Default 100,000.
+    pub max_tries: u64,
+    /// Tries run side by side in one batched model call per step. Only
+    /// whole batches are used, and accepted samples are kept in the order
+    /// of their tries, so the output does not favour tries that finish
+    /// early. Default 1.
+    pub batch: usize,
+}
+
+impl Default for RejectionConfig {
+    fn default() -> Self {
+        RejectionConfig { max_tries: 100_000, batch: 1 }
+    }
+}
+
+/// What rejection sampling did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RejectionStats {
+    /// Unconstrained samples started.
+    pub tries: u64,
+    /// Tries in the target (grammar, budget and verifier).
+    pub accepted: u64,
+    /// Tries cut short as soon as their prefix left the language: no
+    /// continuation could be accepted, so stopping early is still exact.
+    pub early_rejections: u64,
+    /// Tries with no EOS within the budget.
+    pub length_rejections: u64,
+    /// Tries the grammar accepted and the verifier refused.
+    pub verifier_rejections: u64,
+    /// Counters and timings.
+    pub run: RunStats,
+}
+
+impl RejectionStats {
+    /// The acceptance rate `accepted / tries` with its 95% Wilson
+    /// interval: an estimate of Z.
+    pub fn acceptance(&self) -> Interval {
+        Interval::wilson(self.accepted, self.tries)
+    }
+}
+
+/// The accepted samples and the statistics of a rejection run.
+#[derive(Clone, Debug)]
+pub struct RejectionRun {
+    /// Independent exact samples from `g`, in the order of their tries.
+    pub samples: Vec<Sample>,
+    /// What it cost.
+    pub stats: RejectionStats,
+}
+
+/// Rejection sampling (design.md §4): draw from the model unconstrained,
+/// keep the output iff the constraint accepts it. Exact; costs `1/Z` tries.
+#[derive(Clone, Debug, Default)]
+pub struct RejectionSampler {
+    config: RejectionConfig,
+}
+
+struct Try {
+    seq: SeqId,
+    matcher: Option<TokenMatcher>,
+    sample: Sample,
+}
+
+impl RejectionSampler {
+    /// A sampler; fails on out-of-range settings.
+    pub fn new(config: RejectionConfig) -> Result<RejectionSampler, SamplerError> {
+        if config.batch == 0 || config.max_tries == 0 {
+            return Err(SamplerError::InvalidConfig("batch and max_tries must be at least 1".into()));
+        }
+        Ok(RejectionSampler { config })
+    }
+
+    /// Up to `wanted` samples, stopping at the try budget without an
+    /// error (the run says how many it got).
+    pub fn run(
+        &self,
+        model: &mut dyn LanguageModel,
+        task: &mut Task<'_>,
+        wanted: usize,
+        rng: &mut (impl Rng + ?Sized),
+    ) -> Result<RejectionRun, SamplerError> {
+        self.tries(model, task, wanted, self.config.max_tries, rng)
+    }
+
+    /// Exactly `wanted` samples, or [`SamplerError::BudgetExhausted`].
+    pub fn sample_n(
+        &self,
+        model: &mut dyn LanguageModel,
+        task: &mut Task<'_>,
+        wanted: usize,
+        rng: &mut (impl Rng + ?Sized),
+    ) -> Result<RejectionRun, SamplerError> {
+        let run = self.run(model, task, wanted, rng)?;
+        if run.samples.len() < wanted {
+            return Err(SamplerError::BudgetExhausted {
+                tries: run.stats.tries,
+                accepted: run.stats.accepted,
+                wanted,
+                upper: run.stats.acceptance().high,
+            });
+        }
+        Ok(run)
+    }
+
+    /// Exactly `tries` tries whatever they give: measures the acceptance
+    /// rate (the accepted samples come along).
+    pub fn measure(
+        &self,
+        model: &mut dyn LanguageModel,
+        task: &mut Task<'_>,
+        tries: u64,
+        rng: &mut (impl Rng + ?Sized),
+    ) -> Result<RejectionRun, SamplerError> {
+        self.tries(model, task, usize::MAX, tries, rng)
+    }
+
+    fn tries(
+        &self,
+        model: &mut dyn LanguageModel,
+        task: &mut Task<'_>,
+        wanted: usize,
+        max_tries: u64,
+        rng: &mut (impl Rng + ?Sized),
+    ) -> Result<RejectionRun, SamplerError> {
+        let started = Instant::now();
+        let budget = task.budget(model)?;
+        let mut stats = RejectionStats::default();
+        let mut samples = Vec::new();
+        let model_started = Instant::now();
+        let root = model.start(task.prompt)?;
+        stats.run.model_calls += 1;
+        stats.run.model_seconds += model_started.elapsed().as_secs_f64();
+        let mut batch = Vec::with_capacity(self.config.batch);
+        let result = (|| -> Result<(), SamplerError> {
+            while samples.len() < wanted && stats.tries < max_tries {
+                let size = (max_tries - stats.tries).min(self.config.batch as u64) as usize;
+                batch.clear();
+                for _ in 0..size {
+                    batch.push(Try { seq: model.fork(root)?, matcher: task.matcher(), sample: Sample::empty() });
+                }
+                stats.tries += size as u64;
+                self.run_batch(model, task, budget, &mut batch, &mut samples, &mut stats, rng)?;
+            }
+            Ok(())
+        })();
+        for attempt in batch.drain(..) {
+            // Sequences of an interrupted batch; finished ones are gone.
+            let _ = model.drop_sequence(attempt.seq);
+        }
+        model.drop_sequence(root)?;
+        result?;
+        samples.truncate(wanted);
+        stats.run.finish(started);
+        Ok(RejectionRun { samples, stats })
+    }
+
+    /// Runs one batch to the end, appending accepted samples in try order.
+    #[allow(clippy::too_many_arguments)]
+    fn run_batch(
+        &self,
+        model: &mut dyn LanguageModel,
+        task: &mut Task<'_>,
+        budget: usize,
+        batch: &mut Vec<Try>,
+        samples: &mut Vec<Sample>,
+        stats: &mut RejectionStats,
+        rng: &mut (impl Rng + ?Sized),
+    ) -> Result<(), SamplerError> {
+        let vocabulary = model.vocabulary().clone();
+        // Accepted samples of this batch by try index, so the batch's
+        // output order does not depend on which tries finish first.
+        let mut accepted: Vec<Option<Sample>> = vec![None; batch.len()];
+        let mut index: Vec<usize> = (0..batch.len()).collect();
+        let mut steps = Vec::with_capacity(batch.len());
+        let mut logprobs_f64 = Vec::new();
+        while !batch.is_empty() {
+            steps.clear();
+            let mut i = 0;
+            while i < batch.len() {
+                let attempt = &mut batch[i];
+                let at_limit = attempt.sample.tokens.len() >= budget;
+                let sample_started = Instant::now();
+                logprobs_f64.clear();
+                logprobs_f64.extend(model.logprobs(attempt.seq)?.iter().map(|&lp| f64::from(lp)));
+                let token = super::proposal::sample_log_weights(&logprobs_f64, rng)
+                    .ok_or(SamplerError::NoMass { tokens: attempt.sample.tokens.len() })?
+                    as trellis_token_index::TokenId;
+                stats.run.tokens += 1;
+                let is_eos = vocabulary.is_eos(token);
+                let mut verdict = None;
+                if is_eos {
+                    let complete = attempt.matcher.as_ref().is_none_or(TokenMatcher::is_complete);
+                    if complete {
+                        attempt.sample.push(&vocabulary, token);
+                        verdict = Some(true);
+                    } else {
+                        stats.early_rejections += 1;
+                        verdict = Some(false);
+                    }
+                } else if at_limit {
+                    stats.length_rejections += 1;
+                    verdict = Some(false);
+                } else {
+                    if let Some(matcher) = attempt.matcher.as_mut() {
+                        match matcher.commit(token) {
+                            Ok(()) => {}
+                            Err(TokenError::NotAllowed { .. }) => {
+                                stats.early_rejections += 1;
+                                verdict = Some(false);
+                            }
+                            Err(error) => return Err(error.into()),
+                        }
+                    }
+                    if verdict.is_none() {
+                        attempt.sample.push(&vocabulary, token);
+                        steps.push((attempt.seq, token));
+                    }
+                }
+                stats.run.mask_seconds += sample_started.elapsed().as_secs_f64();
+                match verdict {
+                    None => i += 1,
+                    Some(grammar_ok) => {
+                        let attempt = batch.swap_remove(i);
+                        let try_index = index.swap_remove(i);
+                        model.drop_sequence(attempt.seq)?;
+                        if grammar_ok {
+                            if task.verify(&attempt.sample.text, &mut stats.run)? {
+                                stats.accepted += 1;
+                                accepted[try_index] = Some(attempt.sample);
+                            } else {
+                                stats.verifier_rejections += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            if !steps.is_empty() {
+                let model_started = Instant::now();
+                model.extend(&steps)?;
+                stats.run.model_calls += 1;
+                stats.run.model_seconds += model_started.elapsed().as_secs_f64();
+            }
+        }
+        samples.extend(accepted.into_iter().flatten());
+        Ok(())
+    }
+}
