@@ -705,8 +705,7 @@ impl<'a> Lowerer<'a> {
                 Piece::Symbol(symbol) => rhs.push(symbol),
                 Piece::Regular(hir) => {
                     let properties = hir.properties();
-                    if properties.minimum_len().is_none() {
-                        // The piece matches nothing at all.
+                    if matches_nothing(&hir) {
                         return Ok(None);
                     }
                     let nullable = matches_empty(&hir);
@@ -871,8 +870,7 @@ impl<'a> Lowerer<'a> {
             return Err(GrammarError::new(ErrorKind::Undefined, "the grammar has no start rule"));
         };
         let nt_count = self.nonterminals.len();
-        let terminal_ok: Vec<bool> =
-            self.terminals.iter().map(|t| t.hir.properties().minimum_len().is_some()).collect();
+        let terminal_ok: Vec<bool> = self.terminals.iter().map(|t| !matches_nothing(&t.hir)).collect();
         let Usefulness { productive, reachable, mut terminal_used } =
             usefulness(nt_count, &self.productions, start, &terminal_ok, &self.nonterminals)?;
         let useful_production = |production: &Production| {
@@ -1064,6 +1062,24 @@ fn push_piece(pieces: &mut Vec<Piece>, piece: Piece) {
         return;
     }
     pieces.push(piece);
+}
+
+/// Whether a regex matches no string at all: every match would have to pass
+/// an empty class. Not `minimum_len().is_none()`: regex-syntax also says
+/// `None` for an alternation with one such branch, which still matches what
+/// its other branches do. Assertions count as satisfiable here; a terminal
+/// that only they make unmatchable is found when the lexer is built.
+pub(crate) fn matches_nothing(hir: &Hir) -> bool {
+    use regex_syntax::hir::Class;
+    match hir.kind() {
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Look(_) => false,
+        HirKind::Class(Class::Unicode(class)) => class.ranges().is_empty(),
+        HirKind::Class(Class::Bytes(class)) => class.ranges().is_empty(),
+        HirKind::Repetition(repetition) => repetition.min > 0 && matches_nothing(&repetition.sub),
+        HirKind::Capture(capture) => matches_nothing(&capture.sub),
+        HirKind::Concat(items) => items.iter().any(matches_nothing),
+        HirKind::Alternation(items) => items.iter().all(matches_nothing),
+    }
 }
 
 /// Whether a regex matches the empty input. Unlike `minimum_len() ==
@@ -1263,6 +1279,19 @@ mod tests {
     }
     fn gbnf(rules: Vec<RuleDef>) -> Ebnf {
         Ebnf { lexing: Lexing::AnySplit, rules, terminals: vec![], ignore: vec![], start: "root".into() }
+    }
+
+    /// regex-syntax gives an alternation with a branch that matches
+    /// nothing no minimum length; the other branches still match.
+    #[test]
+    fn a_dead_branch_does_not_kill_its_alternation() {
+        let grammar = crate::CompiledGrammar::new("(?:[a&&b]|c)d", crate::Format::Regex).expect("compiles");
+        assert!(grammar.accepts(b"cd"));
+        assert!(!grammar.accepts(b"d"));
+        let dead = regex_syntax::parse("[a&&b]").expect("parses");
+        assert!(matches_nothing(&dead));
+        assert!(!matches_nothing(&regex_syntax::parse("[a&&b]*x|[a&&b]").expect("parses")));
+        assert!(matches_nothing(&regex_syntax::parse("x[a&&b]+").expect("parses")));
     }
 
     #[test]
