@@ -18,6 +18,7 @@ pub fn config() -> Config {
         },
         lr: LrLimits { max_states: 2_000 },
         matcher: MatcherLimits { max_branches: 200, max_rollback: 64 },
+        json_schema: Default::default(),
     }
 }
 

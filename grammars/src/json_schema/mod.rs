@@ -192,8 +192,14 @@ impl fmt::Display for Warning {
 /// bad patterns; every message names the JSON pointer.
 pub fn compile_json_schema(text: &str, options: &JsonSchemaOptions) -> Result<(Ebnf, Vec<Warning>), GrammarError> {
     let schema: Value = serde_json::from_str(text).map_err(|error| {
-        let offset = offset_of(text, error.line(), error.column());
-        GrammarError::at(ErrorKind::Syntax, Span::new(offset, offset + 1), format!("the schema is not JSON: {error}"))
+        // One character at the error, or an empty span at the end of the
+        // text (an empty or truncated schema), on character boundaries.
+        let mut start = offset_of(text, error.line(), error.column()).min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+        GrammarError::at(ErrorKind::Syntax, Span::new(start, end), format!("the schema is not JSON: {error}"))
     })?;
     schema_to_ebnf(&schema, options)
 }
@@ -1523,4 +1529,23 @@ fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the json_schema fuzz target: the span of a JSON syntax
+    /// error stays inside the text and on character boundaries, also for an
+    /// empty or truncated schema.
+    #[test]
+    fn syntax_error_spans_stay_inside_the_text() {
+        for text in ["", "{", "{\"type\": \"é", "é", "{\"a\":\n  ]"] {
+            let error = compile_json_schema(text, &JsonSchemaOptions::default()).expect_err("not JSON");
+            let span = error.span.expect("a syntax error has a span");
+            assert!(span.start <= span.end && span.end <= text.len(), "{text:?}: {span:?}");
+            assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end), "{text:?}: {span:?}");
+            let _ = error.render("schema.json", text);
+        }
+    }
 }
