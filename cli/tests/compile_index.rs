@@ -3,29 +3,10 @@
 //! mismatched one is refused with a message that says why.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-fn trellis(args: &[&str]) -> Output {
-    trellis_with_input(args, b"")
-}
+mod common;
 
-fn trellis_with_input(args: &[&str], input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trellis"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run trellis");
-    child.stdin.take().expect("stdin").write_all(input).expect("write stdin");
-    child.wait_with_output().expect("wait for trellis")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{text, trellis};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("trellis-compile-test-{}", std::process::id()));
@@ -37,8 +18,10 @@ const JSON: &str = "grammars/library/json.gbnf";
 const TOKENIZER: &str = "tiktoken:r50k_base";
 
 fn compile(grammar: &str, output: &Path) -> serde_json::Value {
-    let out =
-        trellis(&["compile", "--grammar", grammar, "--tokenizer", TOKENIZER, "-o", output.to_str().expect("utf-8")]);
+    let out = trellis(
+        &["compile", "--grammar", grammar, "--tokenizer", TOKENIZER, "-o", output.to_str().expect("utf-8")],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("one JSON object")
 }
@@ -51,14 +34,14 @@ fn index_masks_equal_grammar_masks() {
     assert_eq!(report["bytes"].as_u64(), std::fs::metadata(&index).ok().map(|m| m.len()));
     let index = index.to_str().expect("utf-8");
     for prefix in ["", "{\"na", "{\"name\": [1, tr", "[{\"a\": -0.5e"] {
-        let from_grammar = trellis(&["mask", "--grammar", JSON, "--tokenizer", TOKENIZER, "--prefix", prefix]);
-        let from_index = trellis(&["mask", "--index", index, "--tokenizer", TOKENIZER, "--prefix", prefix]);
+        let from_grammar = trellis(&["mask", "--grammar", JSON, "--tokenizer", TOKENIZER, "--prefix", prefix], b"");
+        let from_index = trellis(&["mask", "--index", index, "--tokenizer", TOKENIZER, "--prefix", prefix], b"");
         assert_eq!(from_grammar.status.code(), Some(0), "{}", text(&from_grammar.stderr));
         assert_eq!(from_index.status.code(), Some(0), "{}", text(&from_index.stderr));
         assert_eq!(text(&from_grammar.stdout), text(&from_index.stdout), "prefix {prefix:?}");
     }
     // Other commands take the grammar the index holds.
-    let check = trellis_with_input(&["check", "--index", index], b"{\"a\": [1, 2]}");
+    let check = trellis(&["check", "--index", index], b"{\"a\": [1, 2]}");
     assert_eq!(check.status.code(), Some(0), "{}{}", text(&check.stdout), text(&check.stderr));
 }
 
@@ -68,7 +51,7 @@ fn damaged_and_mismatched_indexes_are_refused() {
     compile(JSON, &path);
     let bytes = std::fs::read(&path).expect("index written");
     let path_text = path.to_str().expect("utf-8").to_string();
-    let mask = |tokenizer: &str| trellis(&["mask", "--index", &path_text, "--tokenizer", tokenizer]);
+    let mask = |tokenizer: &str| trellis(&["mask", "--index", &path_text, "--tokenizer", tokenizer], b"");
 
     let other_vocabulary = mask("tiktoken:cl100k_base");
     assert_eq!(other_vocabulary.status.code(), Some(2));
@@ -97,17 +80,10 @@ fn damaged_and_mismatched_indexes_are_refused() {
 fn compile_refuses_an_index_as_input_and_names_bad_grammars() {
     let output = scratch("bad.idx");
     let output = output.to_str().expect("utf-8");
-    let bad = trellis(&[
-        "compile",
-        "--grammar-text",
-        "root ::= (",
-        "--format",
-        "gbnf",
-        "--tokenizer",
-        TOKENIZER,
-        "-o",
-        output,
-    ]);
+    let bad = trellis(
+        &["compile", "--grammar-text", "root ::= (", "--format", "gbnf", "--tokenizer", TOKENIZER, "-o", output],
+        b"",
+    );
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("<grammar-text>"), "{}", text(&bad.stderr));
     assert!(!std::path::Path::new(output).exists(), "no file is written for a bad grammar");

@@ -2,27 +2,9 @@
 //! `--format json-schema`, errors naming the JSON pointer, and `--lenient`
 //! warnings on stderr.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn trellis(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trellis"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run trellis");
-    // A schema that fails to compile ends the process before it reads its
-    // input, so the pipe may already be closed.
-    let _ = child.stdin.take().expect("stdin").write_all(stdin);
-    child.wait_with_output().expect("wait for trellis")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{text, trellis};
 
 const USER: &str = "tests/workloads/schemas/user.schema.json";
 
