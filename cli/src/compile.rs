@@ -44,7 +44,8 @@ fn compile(args: &CompileArgs) -> Result<serde_json::Value, String> {
     }
     let started = Instant::now();
     let (origin, source) = args.grammar.read_source().map_err(|e| e.0)?;
-    let grammar = crate::grammar_source::compile_source(&origin, &source).map_err(|e| e.0)?;
+    let grammar = crate::grammar_source::compile_source(&origin, &source, crate::grammar_source::Lexer::Eager)
+        .map_err(|e| e.0)?;
     let compile_ms = elapsed_ms(started);
 
     let started = Instant::now();

@@ -115,9 +115,15 @@ pub struct GenerateArgs {
     /// Feed the prompt as it is, without the chat template.
     #[arg(long)]
     raw: bool,
-    /// Constrain the output to this grammar (.gbnf, .lark, .regex).
+    /// Constrain the output to this grammar (.gbnf, .lark, .regex,
+    /// .schema.json).
     #[arg(long, value_name = "FILE", conflicts_with = "grammar_text")]
     grammar: Option<PathBuf>,
+    /// Constrain the output to the grammar of an index file from `trellis
+    /// compile`, with its precomputed masks (it must have been compiled for
+    /// the model's vocabulary: `--tokenizer MODEL.gguf`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["grammar", "grammar_text", "format", "lenient"])]
+    index: Option<PathBuf>,
     /// The constraining grammar given inline (needs --format).
     #[arg(long, value_name = "TEXT")]
     grammar_text: Option<String>,
@@ -283,24 +289,30 @@ fn generate(args: &GenerateArgs) -> Result<(), Failure> {
             path
         }
     };
-    let grammar = if args.grammar.is_some() || args.grammar_text.is_some() {
-        let source = GrammarArgs {
-            grammar: args.grammar.clone(),
-            grammar_text: args.grammar_text.clone(),
-            format: args.format.clone(),
-            lenient: args.lenient,
-            index: None,
-        };
-        Some(source.load().map_err(|e| Failure::Input(e.0))?)
-    } else {
-        None
+    let source = (args.grammar.is_some() || args.grammar_text.is_some() || args.index.is_some()).then(|| GrammarArgs {
+        grammar: args.grammar.clone(),
+        grammar_text: args.grammar_text.clone(),
+        format: args.format.clone(),
+        lenient: args.lenient,
+        index: args.index.clone(),
+    });
+    // A grammar is checked before the model loads (seconds), so that its
+    // errors come first; an index file needs the model's vocabulary.
+    let grammar = match &source {
+        Some(source) if source.index.is_none() => Some(source.load().map_err(|e| Failure::Input(e.0))?),
+        _ => None,
     };
     let mut model = Llama::load(&path).map_err(input)?;
     let tokenizer =
         model.tokenizer().cloned().ok_or_else(|| input(format!("{}: the model has no tokenizer", path.display())))?;
     let prompt = prompt_tokens(&tokenizer, args).map_err(|e| input(format!("the prompt: {e}")))?;
-    let constraint =
-        grammar.map(|grammar| TokenConstraint::new(&grammar, &TokenIndex::new(model.vocabulary().clone())));
+    let constraint = match (&source, grammar) {
+        (_, Some(grammar)) => Some(TokenConstraint::new(&grammar, &TokenIndex::new(model.vocabulary().clone()))),
+        (Some(source), None) => Some(
+            source.load_constraint(&TokenIndex::new(model.vocabulary().clone())).map_err(|e| Failure::Input(e.0))?,
+        ),
+        (None, None) => None,
+    };
     let mut verifier = args.verify.clone().map(|command| CommandVerifier { command });
     let mut task = match &constraint {
         Some(constraint) => Task::new(&prompt, constraint, args.max_tokens),

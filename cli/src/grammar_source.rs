@@ -50,11 +50,11 @@ impl GrammarArgs {
         match &self.index {
             Some(_) => {
                 let (origin, file) = self.read_index()?;
-                compile_source(&origin, file.source())
+                compile_source(&origin, file.source(), Lexer::Eager)
             }
             None => {
                 let (origin, source) = self.read_source()?;
-                compile_source(&origin, &source)
+                compile_source(&origin, &source, Lexer::Lazy)
             }
         }
     }
@@ -67,7 +67,7 @@ impl GrammarArgs {
             return Ok(TokenConstraint::new(&self.load()?, index));
         }
         let (origin, file) = self.read_index()?;
-        let grammar = compile_source(&origin, file.source())?;
+        let grammar = compile_source(&origin, file.source(), Lexer::Eager)?;
         file.into_constraint(&grammar, index).map_err(|error| LoadError(format!("{origin}: {error}")))
     }
 
@@ -140,9 +140,19 @@ const LENIENT: &str = "lenient";
 /// The option recording the grammar's file name in an index file.
 const FILE_NAME: &str = "file";
 
+/// How a grammar's lexer states are built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lexer {
+    /// On first use: compiling is fastest.
+    Lazy,
+    /// All while compiling, numbered the same way every time: what index
+    /// files need, both when written and when read.
+    Eager,
+}
+
 /// Compiles a grammar from its recorded source (see
 /// [`GrammarArgs::read_source`]).
-pub fn compile_source(origin: &str, source: &GrammarSource) -> Result<CompiledGrammar, LoadError> {
+pub fn compile_source(origin: &str, source: &GrammarSource, lexer: Lexer) -> Result<CompiledGrammar, LoadError> {
     let format = Format::from_name(&source.format)
         .ok_or_else(|| LoadError(format!("{origin}: unknown grammar format `{}`", source.format)))?;
     let mut lenient = false;
@@ -154,8 +164,9 @@ pub fn compile_source(origin: &str, source: &GrammarSource) -> Result<CompiledGr
             _ => return Err(LoadError(format!("{origin}: unknown grammar option {name}={value}"))),
         }
     }
-    let config =
+    let mut config =
         Config { json_schema: JsonSchemaOptions { lenient, ..JsonSchemaOptions::default() }, ..Config::default() };
+    config.lexer.eager = lexer == Lexer::Eager;
     let text = &source.text;
     let render = |error: trellis_grammars::GrammarError| LoadError(error.render(origin, text));
     if format != Format::JsonSchema {

@@ -99,3 +99,48 @@ fn rejection_with_a_verifier_only_prints_what_it_accepts() {
         code => panic!("exit {code:?}: {}", text(&out.stderr)),
     }
 }
+
+#[test]
+fn generate_takes_an_index_compiled_for_the_model_and_refuses_another() {
+    if !have_model() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("trellis-generate-index-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let model = default_model_path();
+    let model = model.to_str().expect("utf-8 path");
+    for (name, tokenizer) in [("model.idx", model), ("r50k.idx", "tiktoken:r50k_base")] {
+        let output = dir.join(name);
+        let output = output.to_str().expect("utf-8 path");
+        let compiled = trellis(&[
+            "compile",
+            "--grammar-text",
+            "[0-9]{3}",
+            "--format",
+            "regex",
+            "--tokenizer",
+            tokenizer,
+            "-o",
+            output,
+        ]);
+        assert_eq!(compiled.status.code(), Some(0), "{}", text(&compiled.stderr));
+    }
+    let index = dir.join("model.idx");
+    let prompt = ["--prompt", "Pick a number between 100 and 999."];
+    let mut args = vec!["generate", "--max-tokens", "6", "--index", index.to_str().expect("utf-8")];
+    args.extend(prompt);
+    let out = trellis(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sample = text(&out.stdout);
+    let sample = sample.trim_end();
+    assert!(sample.len() == 3 && sample.bytes().all(|b| b.is_ascii_digit()), "{sample:?}");
+
+    let other = dir.join("r50k.idx");
+    let mut args = vec!["generate", "--max-tokens", "6", "--index", other.to_str().expect("utf-8")];
+    args.extend(prompt);
+    let refused = trellis(&args);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("vocabulary"), "{}", text(&refused.stderr));
+    assert!(refused.stdout.is_empty());
+}

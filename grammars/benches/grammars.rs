@@ -59,6 +59,26 @@ fn compile(c: &mut Criterion) {
     group.finish();
 }
 
+/// The shared workloads' regexes and schemas, compiled one by one (the
+/// grammar side of the peers bench's compile column).
+fn compile_workloads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("compile_workloads");
+    for (folder, format) in [("regex", Format::Regex), ("schemas", Format::JsonSchema)] {
+        let dir = repo().join("tests/workloads").join(folder);
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            group.bench_function(format!("{folder}/{name}"), |b| {
+                b.iter(|| CompiledGrammar::with_config(black_box(&text), format, &Config::default()).expect("compiles"))
+            });
+        }
+    }
+    group.finish();
+}
+
 fn check(c: &mut Criterion) {
     let mut group = c.benchmark_group("check");
     for grammar_name in ["json.gbnf", "json.lark"] {
@@ -79,5 +99,5 @@ fn check(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, compile, check);
+criterion_group!(benches, compile, compile_workloads, check);
 criterion_main!(benches);

@@ -163,9 +163,9 @@ pub(crate) struct Compiled {
     ignored: Vec<u64>,
     /// Per terminal: the terminals that may come right after it.
     follow: BitMatrix,
-    /// Per lexer state (dense lexers only): the bytes before which a lexeme
-    /// ending there may be cut at all (see [`Compiled::cut_possible`]).
-    may_cut: Vec<[u64; 4]>,
+    /// The bytes before which a lexeme may be cut at all (see
+    /// [`Compiled::cut_possible`]).
+    may_cut: CutTable,
     priority: Vec<i32>,
     literal: Vec<bool>,
     pub(crate) conflicts: Vec<Conflict>,
@@ -193,9 +193,13 @@ impl Compiled {
     /// starts with `byte`. False lets the matcher just extend the lexeme.
     #[inline(always)]
     pub(crate) fn cut_possible(&self, lex: u32, byte: u8) -> bool {
-        match self.may_cut.get(lex as usize) {
-            Some(bytes) => (bytes[usize::from(byte >> 6)] >> (byte & 63)) & 1 != 0,
-            None => true,
+        let has = |bytes: &[u64; 4]| (bytes[usize::from(byte >> 6)] >> (byte & 63)) & 1 != 0;
+        match &self.may_cut {
+            CutTable::PerState(table) => table.get(lex as usize).is_none_or(has),
+            CutTable::PerTerminal(table) => {
+                bitset::ones(self.lexer.accepts(lex)).any(|terminal| table.get(terminal).is_none_or(has))
+            }
+            CutTable::Any => true,
         }
     }
 
@@ -503,20 +507,53 @@ fn follow_sets(grammar: &Grammar) -> BitMatrix {
     result
 }
 
-/// The table behind [`Compiled::cut_possible`], for dense lexers of modest
-/// size (empty otherwise: every cut is then possible).
-fn cut_table(lexer: &LexerDfa, follow: &BitMatrix) -> Vec<[u64; 4]> {
-    const MAX_WORK: usize = 1 << 22;
-    let states = lexer.state_count();
-    if lexer.is_lazy() || states * 256 * follow.words().max(1) > MAX_WORK {
-        return Vec::new();
-    }
+/// The bytes before which a lexeme may be cut: a cut needs some terminal
+/// the lexeme matches to be followed by a terminal that can start with the
+/// byte. Where no cut is possible the matcher just extends the lexeme, and
+/// a mask walk need not treat the tokens below as crossing a boundary.
+#[derive(Debug)]
+enum CutTable {
+    /// Per lexer state of a dense lexer: one lookup.
+    PerState(Vec<[u64; 4]>),
+    /// Per terminal, for a lazy lexer (whose states are not known yet):
+    /// the union over the terminals a state accepts.
+    PerTerminal(Vec<[u64; 4]>),
+    /// Too large to tabulate: every cut is considered.
+    Any,
+}
+
+/// Most word operations spent on a cut table.
+const MAX_CUT_WORK: usize = 1 << 22;
+
+fn cut_table(lexer: &LexerDfa, follow: &BitMatrix) -> CutTable {
     let start_reach: Vec<Option<&[u64]>> = (0..=255u8)
         .map(|byte| {
             let next = lexer.next(LexerDfa::START, byte);
-            (next != LexerDfa::DEAD).then(|| lexer.reach(next))
+            (next != LexerDfa::DEAD && next != LexerDfa::OVERFLOW).then(|| lexer.reach(next))
         })
         .collect();
+    if lexer.is_lazy() {
+        let terminals = lexer.terminal_count();
+        if terminals * 256 * follow.words().max(1) > MAX_CUT_WORK {
+            return CutTable::Any;
+        }
+        let table = (0..terminals)
+            .map(|terminal| {
+                let mut bytes = [0u64; 4];
+                for (byte, reach) in start_reach.iter().enumerate() {
+                    if reach.is_some_and(|reach| bitset::intersects(reach, follow.row(terminal))) {
+                        bytes[byte / 64] |= 1 << (byte % 64);
+                    }
+                }
+                bytes
+            })
+            .collect();
+        return CutTable::PerTerminal(table);
+    }
+    let states = lexer.state_count();
+    if states * 256 * follow.words().max(1) > MAX_CUT_WORK {
+        return CutTable::Any;
+    }
     let mut table = vec![[0u64; 4]; states];
     let mut followers = vec![0u64; follow.words()];
     for (state, bytes) in table.iter_mut().enumerate() {
@@ -536,5 +573,5 @@ fn cut_table(lexer: &LexerDfa, follow: &BitMatrix) -> Vec<[u64; 4]> {
             }
         }
     }
-    table
+    CutTable::PerState(table)
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use trellis_grammars::{CompiledGrammar, Format};
+use trellis_grammars::{CompiledGrammar, Config, Format};
 use trellis_tests::{Rng, random_walk};
 use trellis_token_index::{
     GrammarSource, IndexFile, IndexFileError, TokenConstraint, TokenIndex, TokenKind, TokenSet, Tokenizer, Vocabulary,
@@ -14,6 +14,14 @@ const JSON: &str = include_str!("../../grammars/library/json.gbnf");
 
 fn source(text: &str, format: &str) -> GrammarSource {
     GrammarSource { format: format.to_string(), text: text.to_string(), options: vec![("lenient".into(), "no".into())] }
+}
+
+/// A GBNF grammar compiled with every lexer state built up front, as index
+/// files need.
+fn eager(text: &str) -> CompiledGrammar {
+    let mut config = Config::default();
+    config.lexer.eager = true;
+    CompiledGrammar::with_config(text, Format::Gbnf, &config).expect("grammar")
 }
 
 fn r50k() -> TokenIndex {
@@ -47,7 +55,7 @@ fn saved(grammar: &CompiledGrammar, index: &TokenIndex, text: &str) -> Vec<u8> {
 
 #[test]
 fn loaded_masks_equal_fresh_masks() {
-    let grammar = CompiledGrammar::new(JSON, Format::Gbnf).expect("json grammar");
+    let grammar = eager(JSON);
     let index = r50k();
     let file = saved(&grammar, &index, JSON);
     let parsed = IndexFile::parse(&file).expect("valid file");
@@ -56,7 +64,7 @@ fn loaded_masks_equal_fresh_masks() {
     assert_eq!(&parsed.vocabulary().expect("stored vocabulary"), index.vocabulary().as_ref());
     let (lexeme_parts, _) = parsed.stored_parts();
     assert!(lexeme_parts > 0);
-    let recompiled = CompiledGrammar::new(&parsed.source().text, Format::Gbnf).expect("recompiles");
+    let recompiled = eager(&parsed.source().text);
     let loaded = parsed.into_constraint(&recompiled, &index).expect("same grammar and vocabulary");
     let fresh = TokenConstraint::new(&grammar, &index);
 
@@ -74,7 +82,7 @@ fn loaded_masks_equal_fresh_masks() {
 
 #[test]
 fn refuses_another_vocabulary() {
-    let grammar = CompiledGrammar::new(JSON, Format::Gbnf).expect("json grammar");
+    let grammar = eager(JSON);
     let file = saved(&grammar, &small_vocabulary("x"), JSON);
     let parsed = IndexFile::parse(&file).expect("valid file");
     let error = parsed.into_constraint(&grammar, &small_vocabulary("y")).expect_err("other vocabulary");
@@ -83,18 +91,38 @@ fn refuses_another_vocabulary() {
 
 #[test]
 fn refuses_another_grammar() {
-    let grammar = CompiledGrammar::new(JSON, Format::Gbnf).expect("json grammar");
+    let grammar = eager(JSON);
     let index = small_vocabulary("x");
     let file = saved(&grammar, &index, JSON);
-    let other = CompiledGrammar::new("root ::= \"a\"+", Format::Gbnf).expect("grammar");
+    let other = eager("root ::= \"a\"+");
     let error =
         IndexFile::parse(&file).expect("valid file").into_constraint(&other, &index).expect_err("other grammar");
     assert!(matches!(error, IndexFileError::GrammarMismatch { .. }), "{error}");
 }
 
+/// Stored masks are keyed by lexer state numbers, which only an eagerly
+/// built lexer keeps from one compile to the next.
+#[test]
+fn stored_masks_need_an_eager_lexer_on_both_sides() {
+    let index = small_vocabulary("x");
+    let file = saved(&eager(JSON), &index, JSON);
+    let lazy = CompiledGrammar::new(JSON, Format::Gbnf).expect("json grammar");
+    assert!(!lazy.has_stable_states());
+    let error = IndexFile::parse(&file).expect("valid file").into_constraint(&lazy, &index).expect_err("lazy lexer");
+    assert!(error.to_string().contains("eager"), "{error}");
+
+    // A lazily compiled grammar's file holds no masks, and loads into a
+    // lazily compiled grammar.
+    let constraint = TokenConstraint::new(&lazy, &index);
+    assert_eq!(constraint.precompute(|_, _| {}).keys, 0);
+    let parsed = IndexFile::parse(&constraint.to_index_file(&source(JSON, "gbnf"))).expect("valid file");
+    assert_eq!(parsed.stored_parts(), (0, 0));
+    parsed.into_constraint(&lazy, &index).expect("no stored masks to disagree with");
+}
+
 #[test]
 fn refuses_damaged_files() {
-    let grammar = CompiledGrammar::new(JSON, Format::Gbnf).expect("json grammar");
+    let grammar = eager(JSON);
     let file = saved(&grammar, &small_vocabulary("x"), JSON);
 
     assert_eq!(IndexFile::parse(b"{\"not\": \"an index\"}").unwrap_err(), IndexFileError::NotAnIndex);
@@ -122,7 +150,7 @@ fn refuses_damaged_files() {
 /// something else than Trellis) is refused, never trusted.
 #[test]
 fn refuses_well_checksummed_nonsense() {
-    let grammar = CompiledGrammar::new(JSON, Format::Gbnf).expect("json grammar");
+    let grammar = eager(JSON);
     let index = small_vocabulary("x");
     let file = saved(&grammar, &index, JSON);
     let mut accepted = 0;
@@ -137,7 +165,9 @@ fn refuses_well_checksummed_nonsense() {
         // text that still compiles to the same shape.
         if let Ok(parsed) = IndexFile::parse(&damaged) {
             let text = parsed.source().text.clone();
-            if let Ok(grammar) = CompiledGrammar::new(&text, Format::Gbnf)
+            let mut config = Config::default();
+            config.lexer.eager = true;
+            if let Ok(grammar) = CompiledGrammar::with_config(&text, Format::Gbnf, &config)
                 && parsed.into_constraint(&grammar, &index).is_ok()
             {
                 accepted += 1;

@@ -8,13 +8,20 @@
 //! demand over regex-automata's Thompson NFA.
 //!
 //! State ids must stay valid for as long as any matcher holds them, so
-//! states are never evicted: they live in a fixed-capacity array of
-//! once-cells (lock-free to read), and past the capacity `next` reports
-//! [`OVERFLOW`]. Transitions are atomics filled in under a mutex.
+//! states are never evicted: they live in segments of doubling size,
+//! allocated as the DFA grows (a grammar that builds 40 states holds 40
+//! states' worth of memory, not the capacity's), read lock-free through
+//! once-cells; past the capacity `next` reports [`OVERFLOW`]. Transitions
+//! are atomics filled in under a mutex.
+//!
+//! This is the default lexer: building states on first use makes compiling
+//! cost nothing per state, and a mask walk visits only the states tokens
+//! reach. The dense lexer is built instead where every state is needed up
+//! front ([`super::LexerLimits::eager`]) or where a terminal uses an
+//! assertion this lexer does not evaluate.
 //!
 //! Only the anchors `^`/`\A` and `$`/`\z` are supported here (the dense
-//! lexer supports every assertion regex-automata does); that covers regex
-//! constraints, since lexer terminals never contain assertions.
+//! lexer supports every assertion regex-automata does).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -30,6 +37,9 @@ use crate::bitset::{self, BitMatrix};
 /// Transition not computed yet.
 const UNKNOWN: u32 = u32::MAX;
 
+/// States in the first segment; segment `k` holds `FIRST_SEGMENT << k`.
+const FIRST_SEGMENT: usize = 64;
+
 struct LazyState {
     /// NFA states after the ε-closure: byte-consuming states, `Match`
     /// states, and pending end-of-text assertions. Sorted.
@@ -37,12 +47,21 @@ struct LazyState {
     accepts: Box<[u64]>,
     reach: Box<[u64]>,
     accepting: bool,
+}
+
+/// A run of consecutive state ids: their states and their transition rows.
+struct Segment {
+    states: Box<[OnceLock<LazyState>]>,
+    /// `next[offset * stride + class]`.
     next: Box<[AtomicU32]>,
 }
 
 struct Interner {
     index: HashMap<Box<[StateID]>, u32>,
     count: usize,
+    /// Scratch for ε-closures: `seen[nfa_state] == stamp` marks a visit.
+    seen: Vec<u32>,
+    stamp: u32,
 }
 
 pub(crate) struct LazyLexer {
@@ -54,7 +73,8 @@ pub(crate) struct LazyLexer {
     nfa_reach: BitMatrix,
     /// Per NFA state: the patterns matched at end of text by ε-paths.
     nfa_at_end: BitMatrix,
-    states: Box<[OnceLock<LazyState>]>,
+    segments: Box<[OnceLock<Segment>]>,
+    capacity: usize,
     interner: Mutex<Interner>,
 }
 
@@ -63,9 +83,17 @@ impl std::fmt::Debug for LazyLexer {
         f.debug_struct("LazyLexer")
             .field("nfa_states", &self.nfa.states().len())
             .field("dfa_states", &self.state_count())
-            .field("capacity", &self.states.len())
+            .field("capacity", &self.capacity)
             .finish()
     }
+}
+
+/// The segment and the offset in it of state `id`.
+#[inline(always)]
+fn locate(id: u32) -> (usize, usize) {
+    let scaled = id as usize / FIRST_SEGMENT + 1;
+    let segment = (usize::BITS - 1 - scaled.leading_zeros()) as usize;
+    (segment, id as usize - FIRST_SEGMENT * ((1 << segment) - 1))
 }
 
 impl LazyLexer {
@@ -93,7 +121,8 @@ impl LazyLexer {
         }
         let (nfa_reach, nfa_at_end) = reach_sets(&nfa, terminal_count);
         let capacity = capacity.max(2);
-        let states: Box<[OnceLock<LazyState>]> = (0..capacity).map(|_| OnceLock::new()).collect();
+        let segment_count = locate(capacity as u32 - 1).0 + 1;
+        let nfa_len = nfa.states().len();
         let lexer = LazyLexer {
             nfa,
             classes,
@@ -101,15 +130,31 @@ impl LazyLexer {
             terminal_count,
             nfa_reach,
             nfa_at_end,
-            states,
-            interner: Mutex::new(Interner { index: HashMap::new(), count: 2 }),
+            segments: (0..segment_count).map(|_| OnceLock::new()).collect(),
+            capacity,
+            interner: Mutex::new(Interner { index: HashMap::new(), count: 2, seen: vec![0; nfa_len], stamp: 0 }),
         };
-        let dead = lexer.make_state(Box::new([]), false);
-        let _ = lexer.states[DEAD as usize].set(dead);
-        let start_members = lexer.closure(&[lexer.nfa.start_anchored()], true);
-        let start = lexer.make_state(start_members, true);
-        let _ = lexer.states[super::START as usize].set(start);
+        let mut interner = lexer.interner.lock().map_err(|_| "the lazy lexer's lock is poisoned".to_string())?;
+        lexer.install(DEAD, lexer.make_state(Box::new([]), false));
+        let start_members = lexer.closure(&mut interner, &[lexer.nfa.start_anchored()], true);
+        lexer.install(super::START, lexer.make_state(start_members, true));
+        drop(interner);
         Ok(lexer)
+    }
+
+    /// Stores state `id`, allocating its segment on first use. Called with
+    /// the interner locked (or before the lexer is shared).
+    fn install(&self, id: u32, state: LazyState) {
+        let (segment, offset) = locate(id);
+        let stride = self.representatives.len();
+        let segment = self.segments[segment].get_or_init(|| {
+            let size = FIRST_SEGMENT << segment;
+            Segment {
+                states: (0..size).map(|_| OnceLock::new()).collect(),
+                next: (0..size * stride).map(|_| AtomicU32::new(UNKNOWN)).collect(),
+            }
+        });
+        let _ = segment.states[offset].set(state);
     }
 
     fn make_state(&self, members: Box<[StateID]>, is_start: bool) -> LazyState {
@@ -136,20 +181,26 @@ impl LazyLexer {
             }
         }
         let accepting = !bitset::is_empty(&accepts);
-        let next = (0..self.representatives.len()).map(|_| AtomicU32::new(UNKNOWN)).collect();
-        LazyState { members, accepts: accepts.into(), reach: reach.into(), accepting, next }
+        LazyState { members, accepts: accepts.into(), reach: reach.into(), accepting }
     }
 
     /// The ε-closure of `seeds`: follows unions and captures, passes `^`
     /// only at the start of text, keeps `$` pending.
-    fn closure(&self, seeds: &[StateID], at_start: bool) -> Box<[StateID]> {
-        let mut seen = hashbrown::HashSet::new();
+    fn closure(&self, scratch: &mut Interner, seeds: &[StateID], at_start: bool) -> Box<[StateID]> {
+        scratch.stamp = scratch.stamp.wrapping_add(1);
+        if scratch.stamp == 0 {
+            scratch.seen.fill(0);
+            scratch.stamp = 1;
+        }
+        let stamp = scratch.stamp;
         let mut stack: Vec<StateID> = seeds.to_vec();
         let mut members = Vec::new();
         while let Some(id) = stack.pop() {
-            if !seen.insert(id) {
+            let seen = &mut scratch.seen[id.as_usize()];
+            if *seen == stamp {
                 continue;
             }
+            *seen = stamp;
             match self.nfa.state(id) {
                 State::ByteRange { .. } | State::Sparse(_) | State::Dense(_) | State::Match { .. } => members.push(id),
                 State::Look { look: Look::End, .. } => members.push(id),
@@ -175,18 +226,25 @@ impl LazyLexer {
     fn state(&self, id: u32) -> &LazyState {
         // Ids handed out always refer to initialized cells; DEAD is the
         // fallback for a (never expected) empty cell.
-        match self.states.get(id as usize).and_then(OnceLock::get) {
+        let (segment, offset) = locate(id);
+        match self.segments.get(segment).and_then(OnceLock::get).and_then(|segment| segment.states[offset].get()) {
             Some(state) => state,
-            None => self.states[DEAD as usize].get().unwrap_or_else(|| unreachable_dead()),
+            None => match self.segments[0].get().and_then(|segment| segment.states[0].get()) {
+                Some(dead) => dead,
+                None => unreachable_dead(),
+            },
         }
     }
 
     #[inline]
     pub(crate) fn next(&self, id: u32, byte: u8) -> u32 {
         let class = self.classes[byte as usize] as usize;
-        let known = self.state(id).next[class].load(Ordering::Acquire);
-        if known != UNKNOWN {
-            return known;
+        let (segment, offset) = locate(id);
+        if let Some(segment) = self.segments.get(segment).and_then(OnceLock::get) {
+            let known = segment.next[offset * self.representatives.len() + class].load(Ordering::Acquire);
+            if known != UNKNOWN {
+                return known;
+            }
         }
         self.compute(id, class)
     }
@@ -194,14 +252,16 @@ impl LazyLexer {
     #[cold]
     fn compute(&self, id: u32, class: usize) -> u32 {
         let Ok(mut interner) = self.interner.lock() else { return OVERFLOW };
-        let state = self.state(id);
-        let known = state.next[class].load(Ordering::Acquire);
+        let (segment_number, offset) = locate(id);
+        let Some(segment) = self.segments.get(segment_number).and_then(OnceLock::get) else { return DEAD };
+        let cell = &segment.next[offset * self.representatives.len() + class];
+        let known = cell.load(Ordering::Acquire);
         if known != UNKNOWN {
             return known;
         }
         let byte = self.representatives[class];
         let mut targets = Vec::new();
-        for &member in state.members.iter() {
+        for &member in self.state(id).members.iter() {
             let next = match self.nfa.state(member) {
                 State::ByteRange { trans } => trans.matches_byte(byte).then_some(trans.next),
                 State::Sparse(sparse) => sparse.matches_byte(byte),
@@ -212,7 +272,7 @@ impl LazyLexer {
                 targets.push(next);
             }
         }
-        let members = self.closure(&targets, false);
+        let members = self.closure(&mut interner, &targets, false);
         let target = if members.is_empty() {
             DEAD
         } else if let Some(&existing) = interner.index.get(&members) {
@@ -221,19 +281,19 @@ impl LazyLexer {
             let new_state = self.make_state(members.clone(), false);
             if bitset::is_empty(&new_state.reach) {
                 DEAD
-            } else if interner.count >= self.states.len() {
+            } else if interner.count >= self.capacity {
                 // Out of room: report it and do not cache, so a later call
                 // reports it again.
                 return OVERFLOW;
             } else {
                 let new_id = interner.count as u32;
-                let _ = self.states[interner.count].set(new_state);
+                self.install(new_id, new_state);
                 interner.count += 1;
                 interner.index.insert(members, new_id);
                 new_id
             }
         };
-        state.next[class].store(target, Ordering::Release);
+        cell.store(target, Ordering::Release);
         target
     }
 
@@ -258,13 +318,28 @@ impl LazyLexer {
 
     /// States built so far.
     pub(crate) fn state_count(&self) -> usize {
-        self.interner.lock().map_or(self.states.len(), |interner| interner.count)
+        self.interner.lock().map_or(self.capacity, |interner| interner.count)
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
-        let per_state = std::mem::size_of::<OnceLock<LazyState>>();
-        let built = self.state_count();
-        self.states.len() * per_state + built * (self.representatives.len() * 4 + 64) + self.nfa.memory_usage()
+        let stride = self.representatives.len();
+        let per_state = std::mem::size_of::<OnceLock<LazyState>>() + stride * 4;
+        let allocated: usize = self
+            .segments
+            .iter()
+            .enumerate()
+            .filter(|(_, segment)| segment.get().is_some())
+            .map(|(number, _)| FIRST_SEGMENT << number)
+            .sum();
+        let words = bitset::words_for(self.terminal_count);
+        let interner = self.interner.lock().map_or(0, |interner| {
+            interner.index.keys().map(|members| members.len() * 4 * 2 + 2 * words * 8 + 48).sum::<usize>()
+                + interner.seen.len() * 4
+        });
+        allocated * per_state
+            + interner
+            + self.nfa.memory_usage()
+            + (self.nfa_reach.rows() + self.nfa_at_end.rows()) * self.nfa_reach.words() * 8
     }
 }
 
@@ -275,7 +350,6 @@ fn unreachable_dead() -> &'static LazyState {
         accepts: Box::new([]),
         reach: Box::new([]),
         accepting: false,
-        next: Box::new([]),
     })
 }
 
@@ -286,62 +360,98 @@ fn or_into(target: &mut [u64], source: &[u64]) {
 }
 
 /// Per NFA state, the patterns reachable by some path (`reach`) and by
-/// ε-paths at end of text (`at_end`), as least fixpoints. `^` is never
-/// passable after the first byte; `$` only at the end.
+/// ε-paths at end of text (`at_end`), as least fixpoints (worklists over
+/// the reversed edges: a large bounded repetition has tens of thousands of
+/// NFA states, and sweeping them until nothing changes took longer than
+/// the rest of compiling). `^` is never passable after the first byte; `$`
+/// only at the end.
 fn reach_sets(nfa: &NFA, patterns: usize) -> (BitMatrix, BitMatrix) {
     let count = nfa.states().len();
     let mut at_end = BitMatrix::new(count, patterns);
-    let mut reach = BitMatrix::new(count, patterns);
-    loop {
-        let mut changed = false;
-        for id in 0..count {
-            let successors: Vec<usize> = match &nfa.states()[id] {
-                State::Match { pattern_id } => {
-                    let p = pattern_id.as_usize();
-                    if !bitset::contains(at_end.row(id), p) {
-                        at_end.insert(id, p);
-                        changed = true;
-                    }
-                    Vec::new()
-                }
-                State::Union { alternates } => alternates.iter().map(|s| s.as_usize()).collect(),
-                State::BinaryUnion { alt1, alt2 } => vec![alt1.as_usize(), alt2.as_usize()],
-                State::Capture { next, .. } => vec![next.as_usize()],
-                State::Look { look: Look::End, next } => vec![next.as_usize()],
-                _ => Vec::new(),
-            };
-            for successor in successors {
-                changed |= at_end.union_rows(id, successor);
+    // Edges as (successor, predecessor), then grouped by successor.
+    let mut epsilon_edges: Vec<(u32, u32)> = Vec::new();
+    let mut all_edges: Vec<(u32, u32)> = Vec::with_capacity(count);
+    for (id, state) in nfa.states().iter().enumerate() {
+        let id = id as u32;
+        let edge = |successor: &StateID| (successor.as_u32(), id);
+        match state {
+            State::Match { pattern_id } => at_end.insert(id as usize, pattern_id.as_usize()),
+            State::Union { alternates } => {
+                epsilon_edges.extend(alternates.iter().map(edge));
+                all_edges.extend(alternates.iter().map(edge));
             }
-        }
-        if !changed {
-            break;
+            State::BinaryUnion { alt1, alt2 } => {
+                epsilon_edges.extend([edge(alt1), edge(alt2)]);
+                all_edges.extend([edge(alt1), edge(alt2)]);
+            }
+            State::Capture { next, .. } => {
+                epsilon_edges.push(edge(next));
+                all_edges.push(edge(next));
+            }
+            // Passable at the end only; a `$` is followed by nothing but
+            // the end, so its reach is its end-of-text reach.
+            State::Look { look: Look::End, next } => epsilon_edges.push(edge(next)),
+            State::ByteRange { trans } => all_edges.push(edge(&trans.next)),
+            State::Sparse(sparse) => all_edges.extend(sparse.transitions.iter().map(|t| edge(&t.next))),
+            State::Dense(dense) => {
+                all_edges.extend(dense.transitions.iter().filter(|s| **s != StateID::ZERO).map(edge))
+            }
+            State::Look { .. } | State::Fail => {}
         }
     }
-    loop {
-        let mut changed = false;
-        for id in 0..count {
-            changed |= reach.union_rows_from(id, &at_end, id);
-            let successors: Vec<usize> = match &nfa.states()[id] {
-                State::ByteRange { trans } => vec![trans.next.as_usize()],
-                State::Sparse(sparse) => sparse.transitions.iter().map(|t| t.next.as_usize()).collect(),
-                State::Dense(dense) => {
-                    dense.transitions.iter().filter(|s| **s != StateID::ZERO).map(|s| s.as_usize()).collect()
-                }
-                State::Union { alternates } => alternates.iter().map(|s| s.as_usize()).collect(),
-                State::BinaryUnion { alt1, alt2 } => vec![alt1.as_usize(), alt2.as_usize()],
-                State::Capture { next, .. } => vec![next.as_usize()],
-                // A `$` is followed by nothing but the end: its reach is its
-                // end-of-text reach, already merged above.
-                State::Look { .. } | State::Match { .. } | State::Fail => Vec::new(),
-            };
-            for successor in successors {
-                changed |= reach.union_rows(id, successor);
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
+    propagate(&mut at_end, &Predecessors::new(count, epsilon_edges));
+    let mut reach = at_end.clone();
+    propagate(&mut reach, &Predecessors::new(count, all_edges));
     (reach, at_end)
+}
+
+/// Predecessor lists in one array (a large NFA has tens of thousands of
+/// states; a vector each was most of the cost).
+struct Predecessors {
+    /// `of[start[s]..start[s + 1]]` are the predecessors of `s`.
+    start: Vec<u32>,
+    of: Vec<u32>,
+}
+
+impl Predecessors {
+    /// Groups `(successor, predecessor)` edges by successor (a counting
+    /// sort).
+    fn new(count: usize, edges: Vec<(u32, u32)>) -> Predecessors {
+        let mut start = vec![0u32; count + 1];
+        for &(successor, _) in &edges {
+            start[successor as usize + 1] += 1;
+        }
+        for index in 0..count {
+            start[index + 1] += start[index];
+        }
+        let mut fill = start.clone();
+        let mut of = vec![0u32; edges.len()];
+        for (successor, predecessor) in edges {
+            let slot = &mut fill[successor as usize];
+            of[*slot as usize] = predecessor;
+            *slot += 1;
+        }
+        Predecessors { start, of }
+    }
+
+    fn of(&self, state: usize) -> &[u32] {
+        &self.of[self.start[state] as usize..self.start[state + 1] as usize]
+    }
+}
+
+/// Unions every row into its predecessors' rows until nothing changes.
+fn propagate(sets: &mut BitMatrix, predecessors: &Predecessors) {
+    let mut queued = vec![false; sets.rows()];
+    let mut work: Vec<usize> = (0..sets.rows()).filter(|&id| !bitset::is_empty(sets.row(id))).collect();
+    work.iter().for_each(|&id| queued[id] = true);
+    while let Some(id) = work.pop() {
+        queued[id] = false;
+        for &predecessor in predecessors.of(id) {
+            let predecessor = predecessor as usize;
+            if sets.union_rows(predecessor, id) && !queued[predecessor] {
+                queued[predecessor] = true;
+                work.push(predecessor);
+            }
+        }
+    }
 }

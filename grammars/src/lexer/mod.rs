@@ -13,11 +13,13 @@
 //! transition enters it, so `q == START` exactly when the matcher stands at
 //! a lexeme boundary.
 //!
-//! Two backends answer these: a **dense** table built eagerly by
-//! regex-automata's determinizer (the normal case: lexers of real grammars
-//! have hundreds or thousands of states), and a **lazy** DFA built on first
-//! use, for constraints whose DFA would be too large to build (see
-//! [`lazy`]). The dense size limit decides which one a grammar gets.
+//! Two backends answer these: a **lazy** DFA whose states are built on
+//! first use (the default: compiling then costs nothing per state, and
+//! constraints whose DFA would be astronomically large still work; see
+//! [`lazy`]), and a **dense** table built eagerly by regex-automata's
+//! determinizer, for when every state must exist up front with the same
+//! numbers every time (index files: [`LexerLimits::eager`]) or a terminal
+//! uses an assertion the lazy DFA does not evaluate (word boundaries).
 
 mod dense;
 mod lazy;
@@ -35,11 +37,16 @@ pub(crate) const START: u32 = 1;
 /// Returned by `next` when the lazy lexer is out of room for new states.
 pub(crate) const OVERFLOW: u32 = u32::MAX - 1;
 
-/// Size limits for compiling terminals. Past the dense limits Trellis
-/// switches to the lazy lexer; past the NFA limit or the lazy capacity,
-/// compiling or matching fails with a clear error.
+/// How terminals are compiled, and size limits. Past the dense limits an
+/// eager lexer switches to the lazy one; past the NFA limit or the lazy
+/// capacity, compiling or matching fails with a clear error.
 #[derive(Clone, Copy, Debug)]
 pub struct LexerLimits {
+    /// Build every lexer state while compiling (the dense backend) instead
+    /// of on first use. States are then numbered the same way every time
+    /// the grammar is compiled, which stored masks (index files) need;
+    /// compiling costs time in proportion to the DFA's size. Default: false.
+    pub eager: bool,
     /// Heap bytes for the Thompson NFA of all terminals.
     pub nfa_size_limit: usize,
     /// Heap bytes of a dense DFA before switching to the lazy one.
@@ -53,6 +60,7 @@ pub struct LexerLimits {
 impl Default for LexerLimits {
     fn default() -> LexerLimits {
         LexerLimits {
+            eager: false,
             nfa_size_limit: 64 << 20,
             // Determinizing until a limit is hit costs time in proportion
             // to the limit: a constraint that blows up (a bounded repetition
@@ -98,6 +106,11 @@ impl LexerDfa {
             )
             .build_many_from_hir(terminals)
             .map_err(|error| nfa_error(&error.to_string()))?;
+        if !limits.eager
+            && let Ok(lazy) = LazyLexer::new(nfa.clone(), limits.lazy_states)
+        {
+            return Ok(LexerDfa { backend: Backend::Lazy(lazy) });
+        }
         match DenseLexer::build(&nfa, limits.dfa_size_limit, limits.determinize_size_limit) {
             Ok(dense) => Ok(LexerDfa { backend: Backend::Dense(dense) }),
             Err(message) if message.contains("exceeded") || message.contains("limit") => {
@@ -239,7 +252,7 @@ mod tests {
     /// Both backends, built for the same patterns.
     fn both(patterns: &[&str]) -> [LexerDfa; 2] {
         let hirs: Vec<Hir> = patterns.iter().map(|p| parse(p).unwrap()).collect();
-        let dense = LexerDfa::build(&hirs, &LexerLimits::default()).unwrap();
+        let dense = LexerDfa::build(&hirs, &LexerLimits { eager: true, ..LexerLimits::default() }).unwrap();
         assert!(!dense.is_lazy());
         let nfa = thompson::Compiler::new()
             .configure(thompson::Config::new().which_captures(WhichCaptures::None))
@@ -340,12 +353,48 @@ mod tests {
     #[test]
     fn huge_dfas_fall_back_to_the_lazy_lexer() {
         let hirs = vec![parse("[A-Z][a-z ,']{0,60}amazing[a-z ,']{0,60}\\.$").unwrap()];
-        let lexer = LexerDfa::build(&hirs, &LexerLimits::default()).unwrap();
+        let lexer = LexerDfa::build(&hirs, &LexerLimits { eager: true, ..LexerLimits::default() }).unwrap();
         assert!(lexer.is_lazy());
         let state = run(&lexer, "It was amazing, amazing.");
         assert!(bitset::contains(lexer.accepts(state), 0));
         assert_eq!(run(&lexer, "it"), DEAD);
     }
+
+    #[test]
+    fn the_default_lexer_is_lazy_and_agrees_with_the_dense_one_across_segments() {
+        // Hundreds of states: the lazy lexer's states span several segments.
+        let patterns = ["[a-c]{0,300}x", "a{2,200}", "[ab]*cab"];
+        let hirs: Vec<Hir> = patterns.iter().map(|p| parse(p).unwrap()).collect();
+        let lazy = LexerDfa::build(&hirs, &LexerLimits::default()).unwrap();
+        assert!(lazy.is_lazy());
+        let dense = LexerDfa::build(&hirs, &LexerLimits { eager: true, ..LexerLimits::default() }).unwrap();
+        assert!(!dense.is_lazy());
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..400 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 320) as usize;
+            // Letters, then an `x` that ends the first pattern's matches.
+            let text: Vec<u8> = (0..=len)
+                .map(|i| if i == len { b'x' } else { b"aaabc"[((seed >> (i % 58)) as usize + i) % 5] })
+                .collect();
+            let (mut l, mut d) = (START, START);
+            for &byte in &text {
+                l = lazy.next(l, byte);
+                d = dense.next(d, byte);
+                assert_eq!(l == DEAD, d == DEAD);
+                assert_eq!(lazy.accepts(l), dense.accepts(d));
+                assert_eq!(lazy.reach(l), dense.reach(d));
+                if d == DEAD {
+                    break;
+                }
+            }
+        }
+        assert!(lazy.state_count() > FIRST_SEGMENT_STATES, "{} states", lazy.state_count());
+    }
+
+    const FIRST_SEGMENT_STATES: usize = 64 + 128;
 
     #[test]
     fn lazy_lexer_reports_overflow() {

@@ -108,7 +108,8 @@ impl TokenConstraint {
     /// reach ([`CompiledGrammar::lexeme_keys`]), so that no mask later pays
     /// for a first visit; identical in-lexeme token sets are kept once.
     /// `progress(done, total)` is called after each key. Does nothing for
-    /// grammars without stable keys (lazy lexer, GLR driver).
+    /// grammars without stable keys (GLR driver, or a lexer built lazily:
+    /// compile with `config.lexer.eager = true` to have them).
     pub fn precompute(&self, mut progress: impl FnMut(usize, usize)) -> Precomputed {
         let Some(keys) = self.shared.grammar.lexeme_keys() else { return Precomputed::default() };
         for (done, &key) in keys.iter().enumerate() {
@@ -124,7 +125,10 @@ impl TokenConstraint {
 
     /// The constraint and its cached mask parts as an index file.
     /// `source` must compile to this constraint's grammar; the loader
-    /// checks that it does.
+    /// checks that it does. Mask parts are stored only for a grammar with
+    /// stable states ([`CompiledGrammar::has_stable_states`]: compiled with
+    /// `config.lexer.eager = true`), and the loader must compile it the
+    /// same way.
     pub fn to_index_file(&self, source: &GrammarSource) -> Vec<u8> {
         let mut payload = Writer::default();
         payload.string(TRELLIS_VERSION);
@@ -419,6 +423,13 @@ impl IndexFile {
             return Err(IndexFileError::VocabularyMismatch { file, given });
         }
         let shape = grammar_shape(grammar);
+        if self.shape[3] != 0 && !grammar.has_stable_states() {
+            return Err(IndexFileError::GrammarMismatch {
+                what: "the file stores masks by lexer state, and this grammar's lexer builds its states lazily \
+                       (compile it with `config.lexer.eager = true`)"
+                    .to_string(),
+            });
+        }
         if shape != self.shape {
             return Err(IndexFileError::GrammarMismatch {
                 what: format!(
@@ -476,6 +487,8 @@ impl IndexFile {
 }
 
 /// What must be equal for stored state numbers to mean the same states.
+/// A lazily built lexer has no stable state count (and its file no stored
+/// masks): 0.
 fn grammar_shape(grammar: &CompiledGrammar) -> [u32; 5] {
     let stats = grammar.stats();
     let clamp = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
@@ -483,7 +496,7 @@ fn grammar_shape(grammar: &CompiledGrammar) -> [u32; 5] {
         clamp(stats.terminals),
         clamp(stats.nonterminals),
         clamp(stats.productions),
-        clamp(stats.lexer_states),
+        if grammar.has_stable_states() { clamp(stats.lexer_states) } else { 0 },
         clamp(stats.lr_states),
     ]
 }
