@@ -57,14 +57,44 @@ pub struct SmcRun {
     pub resamples: usize,
     /// Counters and timings.
     pub stats: RunStats,
+    /// Whether the run was twisted (then Ẑ has no bound of 1).
+    twisted: bool,
 }
 
 impl SmcRun {
     /// One particle drawn by weight: a single sample from the run's
-    /// approximation of the target (biased by O(1/N) for finite N).
+    /// approximation of the target (biased by O(1/N) for finite N; see
+    /// [`Self::draw_exact`] for a draw without bias).
     pub fn draw(&self, rng: &mut (impl Rng + ?Sized)) -> Result<&Sample, SamplerError> {
         let log_weights: Vec<f64> = self.particles.iter().map(|p| p.log_weight).collect();
         sample_log_weights(&log_weights, rng).map(|i| &self.particles[i].sample).ok_or(SamplerError::NoSurvivors)
+    }
+
+    /// An exact sample of `g ∝ a·b` at any N, or `None`: the run is
+    /// accepted with probability Ẑ, and then one particle is drawn by
+    /// weight. Since `E[Ẑ·w̄_y] = Z·g(y)` (the properly weighted property)
+    /// and an untwisted run's Ẑ never exceeds 1 (every step's weight is a
+    /// probability mass), `P(y | accepted) = g(y)` exactly, whatever N. On
+    /// `None`, run again.
+    ///
+    /// Runs are accepted at rate `E[Ẑ] = Z`, the rate at which rejection
+    /// sampling accepts single sequences, so as a sampler this is never
+    /// cheaper than [`super::RejectionSampler`]; it exists to test SMC's
+    /// weights and resampling sample by sample, with a plain chi-square
+    /// test (a bug in either shows up as a biased draw).
+    ///
+    /// A twisted run's Ẑ has no such bound: an
+    /// [`SamplerError::InvalidConfig`].
+    pub fn draw_exact(&self, rng: &mut (impl Rng + ?Sized)) -> Result<Option<&Sample>, SamplerError> {
+        if self.twisted {
+            return Err(SamplerError::InvalidConfig(
+                "an exact draw needs an untwisted run (a twisted run's estimate of Z is not bounded by 1)".into(),
+            ));
+        }
+        if self.particles.is_empty() || rng.random::<f64>() >= self.log_z.exp() {
+            return Ok(None);
+        }
+        self.draw(rng).map(Some)
     }
 }
 
@@ -243,7 +273,7 @@ impl<'p> Smc<'p> {
                 .collect()
         };
         stats.finish(started);
-        Ok(SmcRun { particles: survivors, log_z, ess, resamples, stats })
+        Ok(SmcRun { particles: survivors, log_z, ess, resamples, stats, twisted: self.twist.is_some() })
     }
 
     /// Steps until no particle is active. Returns the part of `ln Ẑ`
