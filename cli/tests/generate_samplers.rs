@@ -5,21 +5,10 @@
 //! `TRELLIS_SKIP_MODEL_TESTS=1` (as engine/tests/smollm2.rs); they generate
 //! a handful of tokens only.
 
-use std::process::{Command, Output};
+mod common;
 
+use common::{text, trellis};
 use trellis_token_index::default_model_path;
-
-fn trellis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trellis"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("run trellis")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn have_model() -> bool {
     if default_model_path().is_file() {
@@ -37,13 +26,13 @@ const NUMBER: [&str; 6] =
 
 #[test]
 fn options_that_do_not_fit_the_sampler_are_refused() {
-    let tempered = trellis(&["generate", "--sampler", "smc", "--temperature", "0.5", "--prompt", "x"]);
+    let tempered = trellis(&["generate", "--sampler", "smc", "--temperature", "0.5", "--prompt", "x"], b"");
     assert_eq!(tempered.status.code(), Some(2), "{}", text(&tempered.stderr));
     assert!(text(&tempered.stderr).contains("masked decoding only"), "{}", text(&tempered.stderr));
-    let no_reward = trellis(&["generate", "--sampler", "tsmc", "--prompt", "x"]);
+    let no_reward = trellis(&["generate", "--sampler", "tsmc", "--prompt", "x"], b"");
     assert_eq!(no_reward.status.code(), Some(2));
     assert!(text(&no_reward.stderr).contains("--reward"), "{}", text(&no_reward.stderr));
-    let unknown = trellis(&["generate", "--sampler", "beam", "--prompt", "x"]);
+    let unknown = trellis(&["generate", "--sampler", "beam", "--prompt", "x"], b"");
     assert_eq!(unknown.status.code(), Some(2));
 }
 
@@ -57,7 +46,7 @@ fn smc_prints_one_json_string_per_sample_and_writes_stats() {
     let mut args = vec!["generate", "--sampler", "smc", "--particles", "4", "--max-tokens", "6", "--samples", "2"];
     args.extend(["--stats", &stats_arg]);
     args.extend(NUMBER);
-    let out = trellis(&args);
+    let out = trellis(&args, b"");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
@@ -84,7 +73,7 @@ fn rejection_with_a_verifier_only_prints_what_it_accepts() {
     let mut args = vec!["generate", "--sampler", "rejection", "--max-tokens", "6", "--max-tries", "400"];
     args.extend(["--verify", "grep -qv 0"]);
     args.extend(NUMBER);
-    let out = trellis(&args);
+    let out = trellis(&args, b"");
     match out.status.code() {
         Some(0) => {
             let line = text(&out.stdout);
@@ -112,24 +101,17 @@ fn generate_takes_an_index_compiled_for_the_model_and_refuses_another() {
     for (name, tokenizer) in [("model.idx", model), ("r50k.idx", "tiktoken:r50k_base")] {
         let output = dir.join(name);
         let output = output.to_str().expect("utf-8 path");
-        let compiled = trellis(&[
-            "compile",
-            "--grammar-text",
-            "[0-9]{3}",
-            "--format",
-            "regex",
-            "--tokenizer",
-            tokenizer,
-            "-o",
-            output,
-        ]);
+        let compiled = trellis(
+            &["compile", "--grammar-text", "[0-9]{3}", "--format", "regex", "--tokenizer", tokenizer, "-o", output],
+            b"",
+        );
         assert_eq!(compiled.status.code(), Some(0), "{}", text(&compiled.stderr));
     }
     let index = dir.join("model.idx");
     let prompt = ["--prompt", "Pick a number between 100 and 999."];
     let mut args = vec!["generate", "--max-tokens", "6", "--index", index.to_str().expect("utf-8")];
     args.extend(prompt);
-    let out = trellis(&args);
+    let out = trellis(&args, b"");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let sample = text(&out.stdout);
     let sample = sample.trim_end();
@@ -138,7 +120,7 @@ fn generate_takes_an_index_compiled_for_the_model_and_refuses_another() {
     let other = dir.join("r50k.idx");
     let mut args = vec!["generate", "--max-tokens", "6", "--index", other.to_str().expect("utf-8")];
     args.extend(prompt);
-    let refused = trellis(&args);
+    let refused = trellis(&args, b"");
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("vocabulary"), "{}", text(&refused.stderr));

@@ -203,21 +203,25 @@ fn masked_decoding_fails_where_it_is_biased() {
     assert!((z_hat - z).abs() < 4.0 * se, "Ẑ = {z_hat} ± {se}, Z = {z}");
 }
 
-/// Properly weighted SMC output over `runs` runs of `config`, tested
-/// against the exact target; returns the fit and (mean Ẑ, its standard
-/// error).
-fn smc_weighted(case: &mut Case, config: SmcConfig, runs: usize, seed: u64) -> (sampler_support::Fit, f64, f64, f64) {
-    let target = case.target();
+/// Properly weighted SMC output: `runs` runs of `smc` on `task`, each
+/// particle weighted by `Ẑ_r·w̄_{r,i}`, tested against `target` (unnormalised
+/// masses, summing to Z); returns the fit, Z, and the mean of Ẑ with its
+/// standard error.
+fn smc_weighted(
+    smc: &Smc<'_>,
+    model: &mut TableModel,
+    task: &mut Task<'_>,
+    target: &[(Vec<TokenId>, f64)],
+    runs: usize,
+    rng: &mut StdRng,
+) -> (sampler_support::Fit, f64, f64, f64) {
     let z: f64 = target.iter().map(|(_, m)| m).sum();
-    let (index, probabilities) = cells(&target, 1e-3);
+    let (index, probabilities) = cells(target, 1e-3);
     let expected: Vec<f64> = probabilities.iter().map(|p| p * z).collect();
     let mut accumulated = WeightedRuns::new(index, probabilities.len());
-    let smc = Smc::new(config).expect("valid");
-    let mut rng = StdRng::seed_from_u64(seed);
     let (mut sum, mut sum_sq) = (0.0, 0.0);
     for _ in 0..runs {
-        let mut task = Task::new(&[], &case.constraint, case.max_tokens);
-        let run = smc.run(&mut case.model, &mut task, &mut rng).expect("an SMC run");
+        let run = smc.run(model, task, rng).expect("an SMC run");
         let z_hat = run.log_z.exp();
         sum += z_hat;
         sum_sq += z_hat * z_hat;
@@ -233,7 +237,11 @@ fn smc_weighted_particles_are_exact_and_z_unbiased() {
     for (seed, mut case) in [random_case(), trap_case()].into_iter().enumerate() {
         let started = Instant::now();
         let config = SmcConfig { particles: 4, ess_threshold: 0.5, resampling: Resampling::Systematic };
-        let (fit, z, z_hat, se) = smc_weighted(&mut case, config, SAMPLES, 200 + seed as u64);
+        let target = case.target();
+        let smc = Smc::new(config).expect("valid");
+        let mut task = Task::new(&[], &case.constraint, case.max_tokens);
+        let mut rng = StdRng::seed_from_u64(200 + seed as u64);
+        let (fit, z, z_hat, se) = smc_weighted(&smc, &mut case.model, &mut task, &target, SAMPLES, &mut rng);
         println!(
             "smc N=4, weighted [{}]: T² = {:.1} on {} dof, p = {:.4}, KL(g||ĝ) = {:.2e}; Z = {:.5}, mean Ẑ = {:.5} ± \
              {:.5} (SE); {:.2} s",
@@ -340,25 +348,10 @@ fn twisted_smc_targets_the_soft_potential() {
     // φ prefers outputs with many b's.
     let log_phi = |text: &[u8]| 0.7 * text.iter().filter(|&&b| b == b'b').count() as f64;
     let target = enumerate(&case.model, &[], &case.constraint, case.max_tokens, None, Some(&log_phi));
-    let z: f64 = target.iter().map(|(_, m)| m).sum();
-    let (index, probabilities) = cells(&target, 1e-3);
-    let expected: Vec<f64> = probabilities.iter().map(|p| p * z).collect();
-    let mut accumulated = WeightedRuns::new(index, probabilities.len());
     let smc = Smc::new(SmcConfig { particles: 4, ..SmcConfig::default() }).expect("valid").with_twist(&log_phi);
     let mut rng = StdRng::seed_from_u64(400);
-    let runs = SAMPLES / 2;
-    let (mut sum, mut sum_sq) = (0.0, 0.0);
-    for _ in 0..runs {
-        let mut task = Task::new(&[], &case.constraint, case.max_tokens);
-        let run = smc.run(&mut case.model, &mut task, &mut rng).expect("an SMC run");
-        let z_hat = run.log_z.exp();
-        sum += z_hat;
-        sum_sq += z_hat * z_hat;
-        accumulated.add(run.particles.iter().map(|p| (key(&p.sample), z_hat * p.log_weight.exp())));
-    }
-    let fit = accumulated.test(&expected);
-    let mean = sum / runs as f64;
-    let se = ((sum_sq / runs as f64 - mean * mean) / (runs as f64 - 1.0)).sqrt();
+    let mut task = Task::new(&[], &case.constraint, case.max_tokens);
+    let (fit, z, mean, se) = smc_weighted(&smc, &mut case.model, &mut task, &target, SAMPLES / 2, &mut rng);
     println!(
         "twisted smc N=4, weighted [{}]: T² = {:.1} on {} dof, p = {:.4}, KL(σ||σ̂) = {:.2e}; Z_σ = {:.5}, mean Ẑ = \
          {:.5} ± {:.5}; {:.2} s",
@@ -406,19 +399,8 @@ fn a_verifier_keeps_rejection_exact_and_smc_consistent() {
     assert!(fit.p_value > 0.001, "{fit:?}");
     assert!(run.samples.iter().all(|s| s.text.len() != 2));
 
-    let (index, probabilities) = cells(&target, 1e-3);
-    let expected: Vec<f64> = probabilities.iter().map(|p| p * z).collect();
-    let mut accumulated = WeightedRuns::new(index, probabilities.len());
     let smc = Smc::new(SmcConfig { particles: 4, ..SmcConfig::default() }).expect("valid");
-    let runs = SAMPLES / 2;
-    let mut sum = 0.0;
-    for _ in 0..runs {
-        let run = smc.run(&mut case.model, &mut task, &mut rng).expect("an SMC run");
-        let z_hat = run.log_z.exp();
-        sum += z_hat;
-        accumulated.add(run.particles.iter().map(|p| (key(&p.sample), z_hat * p.log_weight.exp())));
-    }
-    let fit = accumulated.test(&expected);
+    let (fit, _, mean, _) = smc_weighted(&smc, &mut case.model, &mut task, &target, SAMPLES / 2, &mut rng);
     println!(
         "smc + verifier N=4, weighted [{}]: T² = {:.1} on {} dof, p = {:.4}, KL = {:.2e}; Z = {:.5}, mean Ẑ = {:.5}; \
          {:.2} s",
@@ -428,7 +410,7 @@ fn a_verifier_keeps_rejection_exact_and_smc_consistent() {
         fit.p_value,
         fit.kl,
         z,
-        sum / runs as f64,
+        mean,
         started.elapsed().as_secs_f64()
     );
     assert!(fit.p_value > 0.001, "{fit:?}");

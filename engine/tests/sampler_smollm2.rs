@@ -5,30 +5,16 @@
 //! `TRELLIS_SKIP_MODEL_TESTS=1`. It is kept short (a few dozen tokens per
 //! sampler: CI runs the model at about 40 tokens/s).
 
-use std::path::PathBuf;
+mod default_model;
+
+use default_model::model_path;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use trellis_engine::model::{ChatMessage, ChatTemplate, LanguageModel, Llama};
 use trellis_engine::sampler::{Decoding, MaskedDecoder, SamplerError, Smc, SmcConfig, Task};
 use trellis_grammars::{CompiledGrammar, Format};
-use trellis_token_index::{TokenConstraint, TokenIndex, default_model_path};
-
-fn model_path() -> Option<PathBuf> {
-    let path = default_model_path();
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var_os("TRELLIS_SKIP_MODEL_TESTS").is_some_and(|v| v == "1") {
-        eprintln!("skipped: {} is missing and TRELLIS_SKIP_MODEL_TESTS=1", path.display());
-        return None;
-    }
-    panic!(
-        "the default model is missing at {}: run scripts/fetch-model.sh first \
-         (or set TRELLIS_SKIP_MODEL_TESTS=1 to skip the tests that need it)",
-        path.display()
-    );
-}
+use trellis_token_index::{TokenConstraint, TokenIndex};
 
 #[test]
 fn masked_and_smc_outputs_are_json() {

@@ -1,7 +1,7 @@
 //! Tests on the default model, SmolLM2-135M-Instruct (GGUF Q4_1).
 //!
 //! The model is found where `scripts/fetch-model.sh` puts it
-//! ([`default_model_path`]). When it is missing these tests **fail**, so a
+//! (`trellis_token_index::default_model_path`). When it is missing these tests **fail**, so a
 //! CI run that forgot to fetch it cannot pass by testing nothing; set
 //! `TRELLIS_SKIP_MODEL_TESTS=1` to skip them on purpose.
 //!
@@ -9,34 +9,19 @@
 //! second, and the tests run the forward pass on a handful of tokens only,
 //! so the whole file stays well under a minute on a 2-core CI machine.
 
+mod default_model;
+
+use default_model::model_path;
+
 use std::fs::File;
 use std::io::BufReader;
-use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{Device, Tensor};
 use trellis_engine::SeqId;
 use trellis_engine::model::{ChatMessage, ChatTemplate, LanguageModel, Llama, ModelError};
-use trellis_token_index::{TokenId, default_model_path};
-
-/// The default model's path, or `None` when the tests are skipped on
-/// purpose. Panics with the fix when the model is missing.
-fn model_path() -> Option<PathBuf> {
-    let path = default_model_path();
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var_os("TRELLIS_SKIP_MODEL_TESTS").is_some_and(|v| v == "1") {
-        eprintln!("skipped: {} is missing and TRELLIS_SKIP_MODEL_TESTS=1", path.display());
-        return None;
-    }
-    panic!(
-        "the default model is missing at {}: run scripts/fetch-model.sh first \
-         (or set TRELLIS_SKIP_MODEL_TESTS=1 to skip the tests that need it)",
-        path.display()
-    );
-}
+use trellis_token_index::TokenId;
 
 /// The shared model. A test that fails while holding it poisons the lock;
 /// the others still get the model (their own sequences are independent).
