@@ -20,5 +20,7 @@ pub use compile::{CompiledGrammar, Config, Format, MatcherLimits, Stats, Verdict
 pub use error::{ErrorKind, GrammarError};
 pub use json_schema::{JsonSchemaOptions, Whitespace};
 pub use lr::Conflict;
-pub use matcher::{ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker, MatchError, Matcher, RollbackError};
+pub use matcher::{
+    ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker, MatchError, Matcher, RollbackError, StateKey,
+};
 pub use span::Span;

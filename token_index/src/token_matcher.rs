@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use hashbrown::{HashMap, HashSet};
 use trellis_grammars::{
-    ByteWalker, CompiledGrammar, LexState, LexemeKey, LexemeStep, LexemeWalker, MatchError, Matcher,
+    ByteWalker, CompiledGrammar, LexState, LexemeKey, LexemeStep, LexemeWalker, MatchError, Matcher, StateKey,
 };
 
 use crate::token_set::TokenSet;
@@ -18,6 +18,10 @@ pub use index_file::{FORMAT_VERSION, GrammarSource, IndexFile, IndexFileError, P
 
 /// The longest forced continuation [`TokenMatcher::forced_bytes`] returns.
 const MAX_FORCED_BYTES: usize = 4096;
+
+/// How many token ids (4 bytes each) the boundary memo may hold before it
+/// is emptied: 16 MB.
+const BOUNDARY_MEMO_TOKENS: usize = 1 << 22;
 
 /// A vocabulary with its token trie: built once per vocabulary, shared by
 /// every constraint and every matcher (cloning is an `Arc` bump).
@@ -74,6 +78,23 @@ struct Shared {
     subtree_masks: Mutex<HashMap<(LexemeKey, u32), Arc<SubtreeMask>>>,
     /// The next [`BoundaryGroup::id`].
     next_group: std::sync::atomic::AtomicU32,
+    boundary_memo: Mutex<BoundaryMemo>,
+}
+
+/// The tokens the boundary groups allowed, by the whole matcher state.
+///
+/// The in-lexeme part of a mask is fixed by a [`LexemeKey`]; the boundary
+/// part depends on the whole parser stack, and is the expensive one (each
+/// group is a parser step). But the same full states come back: inside a
+/// string the lexer returns to one state after every ordinary token, and
+/// the members of an object or the items of an array meet the same stacks
+/// one after the other. A [`StateKey`] names the state by value, so a hit
+/// is exact however the state was reached.
+#[derive(Debug, Default)]
+struct BoundaryMemo {
+    tokens: HashMap<StateKey, Arc<[TokenId]>>,
+    /// Token ids and key integers held, against [`BOUNDARY_MEMO_TOKENS`].
+    held: usize,
 }
 
 /// The part of a mask below one trie node fixed by a [`LexemeKey`]: the
@@ -116,6 +137,7 @@ impl TokenConstraint {
             distinct_sets: Mutex::new(HashSet::new()),
             subtree_masks: Mutex::new(HashMap::new()),
             next_group: std::sync::atomic::AtomicU32::new(0),
+            boundary_memo: Mutex::new(BoundaryMemo::default()),
         };
         TokenConstraint { shared: Arc::new(shared) }
     }
@@ -142,6 +164,17 @@ impl TokenConstraint {
         &self.shared.index
     }
 
+    /// Empties the memo of mask parts by whole matcher state (the parts
+    /// that depend on the full parser stack), keeping the parts fixed by
+    /// lexer state and parser top. Masks stay exact either way; this
+    /// releases memory, or lets a benchmark measure states it has not met
+    /// before. The memo also empties itself when it reaches 16 MB.
+    pub fn forget_states(&self) {
+        if let Ok(mut memo) = self.shared.boundary_memo.lock() {
+            *memo = BoundaryMemo::default();
+        }
+    }
+
     /// Number of cached mask parts and their approximate heap bytes.
     pub fn cache_stats(&self) -> (usize, usize) {
         let group_bytes =
@@ -157,10 +190,18 @@ impl TokenConstraint {
             Ok(sets) => sets.iter().map(|set| set.words().len() * 8).sum::<usize>(),
             Err(_) => 0,
         };
-        let Ok(cache) = self.shared.lexeme_masks.lock() else { return (subtrees, subtree_bytes + set_bytes) };
-        let bytes =
-            subtree_bytes + set_bytes + cache.values().map(|entry| group_bytes(&entry.boundaries)).sum::<usize>();
-        (cache.len() + subtrees, bytes)
+        let (memos, memo_bytes) = match self.shared.boundary_memo.lock() {
+            Ok(memo) => (memo.tokens.len(), memo.held * 4 + memo.tokens.len() * 48),
+            Err(_) => (0, 0),
+        };
+        let Ok(cache) = self.shared.lexeme_masks.lock() else {
+            return (subtrees + memos, subtree_bytes + set_bytes + memo_bytes);
+        };
+        let bytes = subtree_bytes
+            + set_bytes
+            + memo_bytes
+            + cache.values().map(|entry| group_bytes(&entry.boundaries)).sum::<usize>();
+        (cache.len() + subtrees + memos, bytes)
     }
 
     fn lexeme_mask(&self, key: LexemeKey) -> Arc<LexemeMask> {
@@ -264,6 +305,16 @@ impl TokenConstraint {
         }
         entry
     }
+}
+
+/// The state a level of [`TokenMatcher::add_groups`] steps its groups from.
+#[derive(Clone, Copy)]
+enum Origin<'a> {
+    /// The matcher whose mask is computed.
+    Matcher(&'a Matcher),
+    /// The state a walker holds at depth 1: after a boundary group's step,
+    /// one recursion level up.
+    Walker { source: &'a ByteWalker, level: usize },
 }
 
 /// Why a [`TokenMatcher`] refused a call. The matcher is unchanged.
@@ -389,7 +440,7 @@ impl TokenMatcher {
                 // clear and a union (a mask is a bit per vocabulary token).
                 let entry = self.constraint.lexeme_mask(key);
                 out.copy_from(&entry.inside);
-                self.add_boundaries(&self.matcher, &entry.boundaries, out);
+                self.add_boundary_tokens(&self.matcher, &entry, out);
             }
             None => {
                 if out.len() == vocabulary.len() {
@@ -433,41 +484,104 @@ impl TokenMatcher {
     fn add_branch_mask(&self, matcher: &Matcher, key: LexemeKey, out: &mut TokenSet) {
         let entry = self.constraint.lexeme_mask(key);
         out.union_with(&entry.inside);
-        self.add_boundaries(matcher, &entry.boundaries, out);
+        self.add_boundary_tokens(matcher, &entry, out);
     }
 
-    /// Each boundary group is stepped once against `matcher`'s parser. When
-    /// the state after the step is again a single branch, the group's
-    /// subtrees come from the subtree cache under that state's key
-    /// (recursively); otherwise they are walked.
-    fn add_boundaries(&self, matcher: &Matcher, groups: &[BoundaryGroup], out: &mut TokenSet) {
+    /// Adds the tokens `entry`'s boundary groups allow against the parser
+    /// of `matcher` (a single branch), from the memo when the same state
+    /// was met before.
+    fn add_boundary_tokens(&self, matcher: &Matcher, entry: &LexemeMask, out: &mut TokenSet) {
+        if entry.boundaries.is_empty() {
+            return;
+        }
+        let shared = &self.constraint.shared;
+        let Some(state) = matcher.state_key() else {
+            let mut tokens = Vec::new();
+            self.add_boundaries(matcher, &entry.boundaries, &mut tokens);
+            tokens.iter().for_each(|&token| out.insert(token));
+            return;
+        };
+        let remembered = shared.boundary_memo.lock().ok().and_then(|memo| memo.tokens.get(&state).cloned());
+        let tokens = match remembered {
+            Some(tokens) => tokens,
+            None => {
+                let mut tokens = Vec::new();
+                self.add_boundaries(matcher, &entry.boundaries, &mut tokens);
+                let tokens: Arc<[TokenId]> = tokens.into();
+                if let Ok(mut memo) = shared.boundary_memo.lock() {
+                    let size = tokens.len() + state.len();
+                    if memo.held + size > BOUNDARY_MEMO_TOKENS {
+                        memo.tokens.clear();
+                        memo.held = 0;
+                    }
+                    memo.held += size;
+                    memo.tokens.insert(state, tokens.clone());
+                }
+                tokens
+            }
+        };
+        tokens.iter().for_each(|&token| out.insert(token));
+    }
+
+    /// Each boundary group is stepped once against `matcher`'s parser (see
+    /// [`Self::add_groups`]).
+    fn add_boundaries(&self, matcher: &Matcher, groups: &[BoundaryGroup], out: &mut Vec<TokenId>) {
+        let mut walkers = Vec::new();
+        self.add_groups(Origin::Matcher(matcher), groups, out, &mut walkers);
+    }
+
+    /// Steps each group once against the state `origin` names. When the
+    /// state after the step is again a single branch, the group's subtrees
+    /// come from the subtree cache under that state's key, and their own
+    /// groups are stepped from it, recursively; otherwise they are walked.
+    /// `walkers[level]` is the walker of each recursion level, kept across
+    /// groups so that resuming one costs no allocation.
+    fn add_groups(
+        &self,
+        origin: Origin<'_>,
+        groups: &[BoundaryGroup],
+        out: &mut Vec<TokenId>,
+        walkers: &mut Vec<Option<ByteWalker>>,
+    ) {
         let trie = &self.constraint.shared.index.trie;
-        // One walker for all groups, made on first use.
-        let mut reusable: Option<ByteWalker> = None;
+        let level = match origin {
+            Origin::Matcher(_) => 0,
+            Origin::Walker { level, .. } => level,
+        };
+        if walkers.len() <= level {
+            walkers.resize_with(level + 1, || None);
+        }
         for group in groups {
-            let resumed = match reusable.as_mut() {
-                Some(walker) => walker.resume_in_place(matcher, group.parent),
-                None => {
-                    reusable = ByteWalker::resume(matcher, group.parent);
-                    reusable.is_some()
+            let slot = &mut walkers[level];
+            let resumed = match (origin, slot.as_mut()) {
+                (Origin::Matcher(matcher), Some(walker)) => walker.resume_in_place(matcher, group.parent),
+                (Origin::Walker { source, .. }, Some(walker)) => walker.resume_from_walker(source, 1, group.parent),
+                (Origin::Matcher(matcher), None) => {
+                    *slot = ByteWalker::resume(matcher, group.parent);
+                    slot.is_some()
+                }
+                (Origin::Walker { source, .. }, None) => {
+                    *slot = source.matcher_at(1).and_then(|matcher| ByteWalker::resume(&matcher, group.parent));
+                    slot.is_some()
                 }
             };
-            let Some(walker) = reusable.as_mut().filter(|_| resumed) else { continue };
+            let Some(walker) = slot.as_mut().filter(|_| resumed) else { continue };
             if !walker.enter(1, group.byte) {
                 continue;
             }
             match walker.lexeme_key_at(1) {
                 Some(key) => {
                     let entry = self.constraint.subtree_mask(key, group);
-                    for &token in &entry.inside {
-                        out.insert(token);
-                    }
-                    // The state after the step is needed only to go on
-                    // below the subtrees' own boundaries.
+                    out.extend_from_slice(&entry.inside);
+                    // Below the subtrees' own boundaries, from the state
+                    // after the step (this level's walker at depth 1, lent
+                    // to the next level while it runs).
                     if !entry.boundaries.is_empty()
-                        && let Some(after) = walker.matcher_at(1)
+                        && let Some(source) = walkers[level].take()
                     {
-                        self.add_boundaries(&after, &entry.boundaries, out);
+                        let origin = Origin::Walker { source: &source, level: level + 1 };
+                        self.add_groups(origin, &entry.boundaries, out, walkers);
+                        walkers[level] = Some(source);
                     }
                 }
                 None => {
@@ -477,7 +591,7 @@ impl TokenMatcher {
                         trie.walk_subtree(
                             node,
                             |depth, byte| depth == 1 || walker.enter(depth, byte),
-                            |token| out.insert(token),
+                            |token| out.push(token),
                         );
                     }
                 }

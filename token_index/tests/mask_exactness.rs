@@ -164,3 +164,34 @@ proptest! {
         check_exact(name, &constraints[grammar], random_state(compiled, seed, len))?;
     }
 }
+
+/// Masks recalled from the memo of whole states equal masks computed
+/// afresh: many random prefixes of each grammar (short ones often reach
+/// the same state by different bytes), each mask taken twice on a shared
+/// constraint — the second recalled — against a constraint that forgets
+/// every state before each mask, and against the byte-level matcher.
+#[test]
+fn recalled_masks_equal_fresh_masks() {
+    let index = synthetic();
+    let vocabulary = index.vocabulary().clone();
+    let mut remembered = 0;
+    for (name, grammar) in grammars() {
+        let remembering = TokenConstraint::new(grammar, &index);
+        let forgetting = TokenConstraint::new(grammar, &index);
+        let (mut recalled, mut again, mut fresh) =
+            (TokenSet::new(vocabulary.len()), TokenSet::new(vocabulary.len()), TokenSet::new(vocabulary.len()));
+        for seed in 0..150u64 {
+            let state = random_state(grammar, seed, (seed % 12) as usize);
+            remembering.matcher_from(state.clone()).mask(&mut recalled);
+            remembering.matcher_from(state.clone()).mask(&mut again);
+            forgetting.forget_states();
+            forgetting.matcher_from(state.clone()).mask(&mut fresh);
+            assert!(recalled == fresh && again == fresh, "{name}: seed {seed}, after {} bytes", state.consumed());
+            if seed % 10 == 0 {
+                check_exact(name, &remembering, state).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        remembered += remembering.cache_stats().0 - forgetting.cache_stats().0;
+    }
+    assert!(remembered > 100, "the memo was hardly used: {remembered} states");
+}

@@ -27,11 +27,25 @@ struct Chunk {
     below: Option<Arc<Chunk>>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct LrStack {
     /// Newest last; never empty for a live stack.
     top: SmallVec<[u32; TOP]>,
     below: Option<Arc<Chunk>>,
+}
+
+impl Clone for LrStack {
+    /// A copy of the inline states (SmallVec's derived clone goes through an
+    /// iterator; stacks are cloned at every lexeme cut of a mask walk).
+    fn clone(&self) -> LrStack {
+        LrStack { top: SmallVec::from_slice(&self.top), below: self.below.clone() }
+    }
+
+    fn clone_from(&mut self, source: &LrStack) {
+        self.top.clear();
+        self.top.extend_from_slice(&source.top);
+        self.below.clone_from(&source.below);
+    }
 }
 
 impl LrStack {
@@ -45,6 +59,16 @@ impl LrStack {
     pub(crate) fn top_state(&self) -> u32 {
         // The inline part is refilled whenever it empties.
         self.top.last().copied().unwrap_or(0)
+    }
+
+    /// Appends every state, top first.
+    pub(crate) fn extend_states(&self, out: &mut SmallVec<[u32; 24]>) {
+        out.extend(self.top.iter().rev().copied());
+        let mut chunk = self.below.as_deref();
+        while let Some(c) = chunk {
+            out.extend(c.states.iter().rev().copied());
+            chunk = c.below.as_deref();
+        }
     }
 
     /// The state `depth` entries below the top (0 is the top).

@@ -95,10 +95,52 @@ impl ByteWalker {
             };
         };
         let [branch] = branches.as_slice() else { return false };
-        walk.parsers.clear();
-        walk.parsers.push(branch.parser.clone());
+        match walk.parsers.first_mut() {
+            Some(first) => {
+                first.clone_from(&branch.parser);
+                walk.parsers.truncate(1);
+            }
+            None => walk.parsers.push(branch.parser.clone()),
+        }
         walk.steps.clear();
         walk.steps.push(Step::Lexeme { lex: lex.0, parser: 0 });
+        self.depth = 0;
+        true
+    }
+
+    /// Like [`ByteWalker::resume_in_place`] from the state another walker
+    /// holds at `depth` on its current path (which must be a single branch:
+    /// [`ByteWalker::lexeme_key_at`] answers for it) — the same as resuming
+    /// from [`ByteWalker::matcher_at`]`(depth)`, without making the matcher.
+    /// Returns false, leaving this walker unusable, if there is no such
+    /// state.
+    pub fn resume_from_walker(&mut self, source: &ByteWalker, depth: usize, lex: LexState) -> bool {
+        let Walks::Lr(from) = &source.walks else { return false };
+        if depth > source.depth {
+            return false;
+        }
+        let Some(&Step::Lexeme { parser, .. }) = from.steps.get(depth) else { return false };
+        let parser = &from.parsers[parser as usize];
+        match &mut self.walks {
+            Walks::Lr(walk) => {
+                match walk.parsers.first_mut() {
+                    Some(first) => {
+                        first.clone_from(parser);
+                        walk.parsers.truncate(1);
+                    }
+                    None => walk.parsers.push(parser.clone()),
+                }
+                walk.steps.clear();
+                walk.steps.push(Step::Lexeme { lex: lex.0, parser: 0 });
+            }
+            Walks::Glr(_) => {
+                let walk = Walk { parsers: vec![parser.clone()], steps: vec![Step::Lexeme { lex: lex.0, parser: 0 }] };
+                self.walks = Walks::Lr(walk);
+            }
+        }
+        if !std::ptr::eq(self.grammar.compiled(), source.grammar.compiled()) {
+            self.grammar = source.grammar.clone();
+        }
         self.depth = 0;
         true
     }
@@ -251,6 +293,31 @@ pub struct LexemeKey {
     top: u32,
 }
 
+/// The whole state of a single-branch matcher as a value: its lexer state
+/// and every state on its parser stack. Two matchers of one grammar with
+/// equal keys accept exactly the same continuations, however they got
+/// there — so anything computed from one state (a mask) holds for the other.
+/// See [`Matcher::state_key`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StateKey {
+    lex: u32,
+    /// Top first.
+    stack: SmallVec<[u32; 24]>,
+}
+
+impl StateKey {
+    /// The number of integers the key holds (its size, for cache
+    /// accounting).
+    pub fn len(&self) -> usize {
+        1 + self.stack.len()
+    }
+
+    /// Never true: a key holds at least the lexer state.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
 /// A lexer state reached inside a [`LexemeWalker`]'s walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LexState(u32);
@@ -288,6 +355,17 @@ impl Matcher {
                 })
                 .collect(),
         )
+    }
+
+    /// This state as a value ([`StateKey`]); `None` when the state has
+    /// several branches or runs the GLR driver. Costs a walk over the parser
+    /// stack.
+    pub fn state_key(&self) -> Option<StateKey> {
+        let State::Lr(branches) = &self.state else { return None };
+        let [branch] = branches.as_slice() else { return None };
+        let mut stack = SmallVec::new();
+        branch.parser.extend_states(&mut stack);
+        Some(StateKey { lex: branch.lex, stack })
     }
 
     /// The key of this state's in-lexeme continuations; `None` when the
