@@ -23,6 +23,7 @@
 
 mod dense;
 mod lazy;
+mod nfa;
 
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_syntax::hir::Hir;
@@ -100,12 +101,17 @@ impl LexerDfa {
         if terminals.is_empty() {
             return Ok(LexerDfa { backend: Backend::Dense(DenseLexer::without_terminals()) });
         }
-        let nfa = thompson::Compiler::new()
-            .configure(
-                thompson::Config::new().nfa_size_limit(Some(limits.nfa_size_limit)).which_captures(WhichCaptures::None),
-            )
-            .build_many_from_hir(terminals)
-            .map_err(|error| nfa_error(&error.to_string()))?;
+        let nfa = match nfa::compile(terminals, limits.nfa_size_limit) {
+            Some(built) => built,
+            None => thompson::Compiler::new()
+                .configure(
+                    thompson::Config::new()
+                        .nfa_size_limit(Some(limits.nfa_size_limit))
+                        .which_captures(WhichCaptures::None),
+                )
+                .build_many_from_hir(terminals),
+        }
+        .map_err(|error| nfa_error(&error.to_string()))?;
         if !limits.eager
             && let Ok(lazy) = LazyLexer::new(nfa.clone(), limits.lazy_states)
         {
@@ -395,6 +401,106 @@ mod tests {
     }
 
     const FIRST_SEGMENT_STATES: usize = 64 + 128;
+
+    /// Our NFA compiler (the default) against regex-automata's: lazy
+    /// lexers over each NFA agree on dead states, accepted terminals and
+    /// reach sets along random byte strings, for patterns covering every
+    /// HIR kind (Unicode and byte classes, empty classes, bounded and
+    /// unbounded repetitions, empty alternatives, anchors).
+    #[test]
+    fn our_nfa_compiler_agrees_with_regex_automata() {
+        let pattern_sets: &[&[&str]] = &[
+            &["\"([^\"\\\\\\x00-\\x1f]|\\\\([\"\\\\/bfnrt]|u[0-9a-fA-F]{4})){0,8}\""],
+            &["[α-ωé€😀]+", "(?i)straße", "[^a-z]{2,3}", "x{0}y", "(a|)*b"],
+            &["(?-u:[a-f])+", "[^\\x00-\\x{10FFFF}]", "a{3,}", "(ab|a)(bc|c)?", "^a$|b"],
+            &["-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?", "true|false|null", "[ \\t\\n\\r]+"],
+            &["[\\u{80}-\\u{7ff}\\u{e000}-\\u{10ffff}]{1,4}z", "((a{1,2}){1,2}){0,2}q"],
+        ];
+        let alphabet: &[&[u8]] = &[
+            b"a",
+            b"b",
+            b"c",
+            b"q",
+            b"x",
+            b"y",
+            b"z",
+            b"\"",
+            b"\\",
+            b"u",
+            b"0",
+            b"1",
+            b"9",
+            b"-",
+            b".",
+            b"e",
+            b"E",
+            b"+",
+            b" ",
+            b"\n",
+            b"t",
+            b"r",
+            b"F",
+            b"D",
+            b"\x7f",
+            b"\x00",
+            b"\x80",
+            b"\xc3",
+            b"\xed",
+            b"\xf4",
+            b"\xff",
+            "\u{e9}".as_bytes(),
+            "\u{3b1}".as_bytes(),
+            "\u{20ac}".as_bytes(),
+            "\u{1f600}".as_bytes(),
+            "\u{10ffff}".as_bytes(),
+            "\u{7ff}".as_bytes(),
+            "\u{df}".as_bytes(),
+            "S".as_bytes(),
+            "s".as_bytes(),
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for patterns in pattern_sets {
+            let hirs: Vec<Hir> = patterns.iter().map(|p| parse(p).unwrap()).collect();
+            let ours = LexerDfa::build(&hirs, &LexerLimits::default()).unwrap();
+            assert!(ours.is_lazy());
+            let nfa = thompson::Compiler::new()
+                .configure(thompson::Config::new().which_captures(WhichCaptures::None))
+                .build_many_from_hir(&hirs)
+                .unwrap();
+            let theirs = LexerDfa { backend: Backend::Lazy(LazyLexer::new(nfa, 1 << 16).unwrap()) };
+            for _ in 0..3000 {
+                let len = (next() % 14) as usize;
+                // Mostly one piece repeated (long runs reach the bounds),
+                // sometimes anything.
+                let favourite = alphabet[(next() % alphabet.len() as u64) as usize];
+                let text: Vec<u8> = (0..len)
+                    .flat_map(|_| {
+                        let roll = next();
+                        if roll % 3 == 0 { alphabet[(roll / 3 % alphabet.len() as u64) as usize] } else { favourite }
+                    })
+                    .copied()
+                    .collect();
+                let (mut a, mut b) = (START, START);
+                for &byte in &text {
+                    a = ours.next(a, byte);
+                    b = theirs.next(b, byte);
+                    let context = || format!("{patterns:?} on {:?}", String::from_utf8_lossy(&text));
+                    assert_eq!(a == DEAD, b == DEAD, "{}", context());
+                    assert_eq!(ours.accepts(a), theirs.accepts(b), "{}", context());
+                    assert_eq!(ours.reach(a), theirs.reach(b), "{}", context());
+                    if a == DEAD {
+                        break;
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn lazy_lexer_reports_overflow() {
