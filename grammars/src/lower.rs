@@ -1054,14 +1054,15 @@ fn duplicate(name: &str, span: Span, previous: Span) -> GrammarError {
 
 /// Appends a piece, merging adjacent regular pieces into one regex.
 fn push_piece(pieces: &mut Vec<Piece>, piece: Piece) {
-    if let Piece::Regular(next) = &piece
-        && let Some(Piece::Regular(previous)) = pieces.last_mut()
-    {
-        let merged = Hir::concat(vec![previous.clone(), next.clone()]);
-        *previous = merged;
-        return;
+    match (piece, pieces.last_mut()) {
+        (Piece::Regular(next), Some(Piece::Regular(previous))) => {
+            // Moved, not cloned: a long run of regular pieces would copy
+            // the growing regex once per piece.
+            let taken = std::mem::replace(previous, Hir::empty());
+            *previous = Hir::concat(vec![taken, next]);
+        }
+        (piece, _) => pieces.push(piece),
     }
-    pieces.push(piece);
 }
 
 /// Whether a regex matches no string at all: every match would have to pass

@@ -187,6 +187,12 @@ impl Compiler {
     }
 
     fn unicode_class(&mut self, class: &hir::ClassUnicode) -> Result<Fragment, Failure> {
+        if class.ranges().last().is_some_and(|range| range.end().is_ascii()) {
+            // ASCII only (the common case): one state.
+            let ranges: Vec<(u8, u8)> =
+                class.ranges().iter().map(|range| (range.start() as u8, range.end() as u8)).collect();
+            return self.byte_ranges(&ranges);
+        }
         let key = class as *const hir::ClassUnicode as usize;
         let utf8 = match self.classes.get(&key) {
             Some(utf8) => utf8.clone(),
