@@ -205,18 +205,20 @@ impl Compiler {
         let end = self.builder.add_empty()?;
         let mut states: Vec<StateID> = Vec::with_capacity(utf8.nodes.len());
         for node in &utf8.nodes {
-            let transitions = node
-                .iter()
-                .map(|&(start, last, target)| Transition {
-                    start,
-                    end: last,
-                    next: match target {
-                        Target::End => end,
-                        Target::Node(index) => states[index],
-                    },
-                })
-                .collect();
-            states.push(self.builder.add_sparse(transitions)?);
+            let transition = |&(start, last, target): &(u8, u8, Target)| Transition {
+                start,
+                end: last,
+                next: match target {
+                    Target::End => end,
+                    Target::Node(index) => states[index],
+                },
+            };
+            // Most nodes are one continuation-byte range: no allocation.
+            let state = match node.as_slice() {
+                [only] => self.builder.add_range(transition(only))?,
+                edges => self.builder.add_sparse(edges.iter().map(transition).collect())?,
+            };
+            states.push(state);
         }
         match states.get(utf8.root) {
             Some(&start) => Ok(Fragment { start, end }),
