@@ -57,8 +57,10 @@ impl TokenIndex {
 /// lexeme depend only on the lexer state and the parser's top state (a
 /// [`LexemeKey`]): they are computed once per key, on first use, and kept.
 /// Tokens that may end a lexeme depend on the whole parser stack: the cached
-/// entry lists the trie nodes where that happens, and each mask walks only
-/// those subtrees against the live parser.
+/// entry lists the trie nodes where that happens, and a mask walks only
+/// those subtrees against the live parser — once per whole state: the
+/// tokens it finds are remembered by [`StateKey`] (lexer state and every
+/// parser state), since decoding meets the same states again and again.
 #[derive(Clone, Debug)]
 pub struct TokenConstraint {
     shared: Arc<Shared>,
