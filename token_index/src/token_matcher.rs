@@ -497,19 +497,22 @@ impl TokenMatcher {
             return;
         }
         let shared = &self.constraint.shared;
-        let Some(state) = matcher.state_key() else {
+        let stepped = || {
             let mut tokens = Vec::new();
-            self.add_boundaries(matcher, &entry.boundaries, &mut tokens);
-            tokens.iter().for_each(|&token| out.insert(token));
+            self.add_groups(Origin::Matcher(matcher), &entry.boundaries, &mut tokens, &mut Vec::new());
+            tokens
+        };
+        // A matcher with a lexeme key is a single branch, so it has a state
+        // key too.
+        let Some(state) = matcher.state_key() else {
+            stepped().iter().for_each(|&token| out.insert(token));
             return;
         };
         let remembered = shared.boundary_memo.lock().ok().and_then(|memo| memo.tokens.get(&state).cloned());
         let tokens = match remembered {
             Some(tokens) => tokens,
             None => {
-                let mut tokens = Vec::new();
-                self.add_boundaries(matcher, &entry.boundaries, &mut tokens);
-                let tokens: Arc<[TokenId]> = tokens.into();
+                let tokens: Arc<[TokenId]> = stepped().into();
                 if let Ok(mut memo) = shared.boundary_memo.lock() {
                     let size = tokens.len() + state.len();
                     if memo.held + size > BOUNDARY_MEMO_TOKENS {
@@ -523,13 +526,6 @@ impl TokenMatcher {
             }
         };
         tokens.iter().for_each(|&token| out.insert(token));
-    }
-
-    /// Each boundary group is stepped once against `matcher`'s parser (see
-    /// [`Self::add_groups`]).
-    fn add_boundaries(&self, matcher: &Matcher, groups: &[BoundaryGroup], out: &mut Vec<TokenId>) {
-        let mut walkers = Vec::new();
-        self.add_groups(Origin::Matcher(matcher), groups, out, &mut walkers);
     }
 
     /// Steps each group once against the state `origin` names. When the

@@ -255,17 +255,22 @@ mod tests {
     use super::*;
     use regex_syntax::parse;
 
-    /// Both backends, built for the same patterns.
+    /// Both backends, built for the same patterns (the lazy one over
+    /// regex-automata's NFA, the dense one over ours).
     fn both(patterns: &[&str]) -> [LexerDfa; 2] {
         let hirs: Vec<Hir> = patterns.iter().map(|p| parse(p).unwrap()).collect();
         let dense = LexerDfa::build(&hirs, &LexerLimits { eager: true, ..LexerLimits::default() }).unwrap();
         assert!(!dense.is_lazy());
+        [dense, lazy_over_regex_automata(&hirs, 1000)]
+    }
+
+    /// A lazy lexer over regex-automata's own NFA of `hirs`.
+    fn lazy_over_regex_automata(hirs: &[Hir], capacity: usize) -> LexerDfa {
         let nfa = thompson::Compiler::new()
             .configure(thompson::Config::new().which_captures(WhichCaptures::None))
-            .build_many_from_hir(&hirs)
+            .build_many_from_hir(hirs)
             .unwrap();
-        let lazy = LexerDfa { backend: Backend::Lazy(LazyLexer::new(nfa, 1000).unwrap()) };
-        [dense, lazy]
+        LexerDfa { backend: Backend::Lazy(LazyLexer::new(nfa, capacity).unwrap()) }
     }
 
     fn run(lexer: &LexerDfa, text: &str) -> u32 {
@@ -469,11 +474,7 @@ mod tests {
             let hirs: Vec<Hir> = patterns.iter().map(|p| parse(p).unwrap()).collect();
             let ours = LexerDfa::build(&hirs, &LexerLimits::default()).unwrap();
             assert!(ours.is_lazy());
-            let nfa = thompson::Compiler::new()
-                .configure(thompson::Config::new().which_captures(WhichCaptures::None))
-                .build_many_from_hir(&hirs)
-                .unwrap();
-            let theirs = LexerDfa { backend: Backend::Lazy(LazyLexer::new(nfa, 1 << 16).unwrap()) };
+            let theirs = lazy_over_regex_automata(&hirs, 1 << 16);
             for _ in 0..3000 {
                 let len = (next() % 14) as usize;
                 // Mostly one piece repeated (long runs reach the bounds),
@@ -505,8 +506,7 @@ mod tests {
     #[test]
     fn lazy_lexer_reports_overflow() {
         let hirs = vec![parse("[a-z]{0,30}x[a-z]{0,30}").unwrap()];
-        let nfa = thompson::Compiler::new().build_many_from_hir(&hirs).unwrap();
-        let lexer = LexerDfa { backend: Backend::Lazy(LazyLexer::new(nfa, 8).unwrap()) };
+        let lexer = lazy_over_regex_automata(&hirs, 8);
         let mut state = START;
         let mut overflowed = false;
         for byte in b"abcdefghijklmnopqrstuvwxyz".iter().cycle().take(40) {

@@ -10,8 +10,8 @@
 //! class's UTF-8 sequences are derived once per compile, and each copy only
 //! emits states.
 //!
-//! Only the anchors `^`/`\A` and `$`/`\z` are compiled; a terminal with any
-//! other assertion makes [`compile`] answer `None`, and the caller uses
+//! Only the anchors `^`/`\A` and `$`/`\z` are compiled; on any other
+//! assertion [`compile`] answers `None`, and the caller uses
 //! regex-automata's compiler, which supports them all.
 
 use std::rc::Rc;
@@ -27,9 +27,6 @@ use regex_syntax::utf8::Utf8Sequences;
 /// the start), or `None` when a terminal uses an assertion this compiler
 /// does not handle. `Err` when the NFA would exceed `size_limit` bytes.
 pub(crate) fn compile(terminals: &[Hir], size_limit: usize) -> Option<Result<NFA, BuildError>> {
-    if !terminals.iter().all(supported) {
-        return None;
-    }
     let mut compiler = Compiler { builder: Builder::new(), classes: HashMap::new() };
     compiler.builder.set_size_limit(Some(size_limit)).ok()?;
     match compiler.compile(terminals) {
@@ -53,17 +50,6 @@ impl From<BuildError> for Failure {
     }
 }
 
-/// Whether every assertion in `hir` is a text anchor.
-fn supported(hir: &Hir) -> bool {
-    match hir.kind() {
-        HirKind::Look(look) => matches!(look, hir::Look::Start | hir::Look::End),
-        HirKind::Repetition(repetition) => supported(&repetition.sub),
-        HirKind::Capture(capture) => supported(&capture.sub),
-        HirKind::Concat(parts) | HirKind::Alternation(parts) => parts.iter().all(supported),
-        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) => true,
-    }
-}
-
 /// A compiled piece: enter at `start`; `end` is still to be patched to
 /// what follows.
 #[derive(Clone, Copy)]
@@ -75,7 +61,7 @@ struct Fragment {
 /// A class's UTF-8 encodings as a DAG of byte-range states, derived once
 /// and emitted for every copy: a trie of the byte sequences with equal
 /// suffixes merged (most sequences end in the same continuation-byte
-/// ranges). `nodes` lists children before parents; the last is the root.
+/// ranges). `nodes` lists children before parents.
 struct Utf8Class {
     nodes: Vec<Vec<(u8, u8, Target)>>,
     root: usize,
@@ -126,7 +112,8 @@ impl Compiler {
             HirKind::Look(look) => {
                 let look = match look {
                     hir::Look::Start => Look::Start,
-                    _ => Look::End,
+                    hir::Look::End => Look::End,
+                    _ => return Err(Failure::Unsupported),
                 };
                 let state = self.builder.add_look(StateID::ZERO, look)?;
                 Ok(Fragment { start: state, end: state })
@@ -187,8 +174,8 @@ impl Compiler {
     }
 
     fn unicode_class(&mut self, class: &hir::ClassUnicode) -> Result<Fragment, Failure> {
-        if class.ranges().last().is_some_and(|range| range.end().is_ascii()) {
-            // ASCII only (the common case): one state.
+        if class.ranges().last().is_none_or(|range| range.end().is_ascii()) {
+            // ASCII only (the common case), or empty: one state.
             let ranges: Vec<(u8, u8)> =
                 class.ranges().iter().map(|range| (range.start() as u8, range.end() as u8)).collect();
             return self.byte_ranges(&ranges);
@@ -220,14 +207,7 @@ impl Compiler {
             };
             states.push(state);
         }
-        match states.get(utf8.root) {
-            Some(&start) => Ok(Fragment { start, end }),
-            // The empty class: no byte leads anywhere.
-            None => {
-                let start = self.builder.add_sparse(Vec::new())?;
-                Ok(Fragment { start, end })
-            }
-        }
+        Ok(Fragment { start: states[utf8.root], end })
     }
 
     /// `sub{min,max}`: `min` copies, then `max - min` optional ones that
@@ -285,7 +265,8 @@ impl Compiler {
     }
 }
 
-/// The UTF-8 encodings of a set of code point ranges, as a [`Utf8Class`].
+/// The UTF-8 encodings of a non-empty set of code point ranges, as a
+/// [`Utf8Class`].
 ///
 /// The byte sequences of distinct code point ranges are disjoint, and at
 /// each depth two sequences' ranges are either equal (shared prefix) or
@@ -340,9 +321,6 @@ fn utf8_class(class: &hir::ClassUnicode) -> Option<Utf8Class> {
                 nodes.len() - 1
             }
         };
-    }
-    if trie[0].is_empty() {
-        nodes.clear();
     }
     let overlapping = nodes.iter().any(|edges| edges.windows(2).any(|pair| pair[0].1 >= pair[1].0));
     (!overlapping).then_some(Utf8Class { nodes, root: canonical[0] })

@@ -77,8 +77,11 @@ impl ByteWalker {
     pub fn resume(matcher: &Matcher, lex: LexState) -> Option<ByteWalker> {
         let State::Lr(branches) = &matcher.state else { return None };
         let [branch] = branches.as_slice() else { return None };
-        let walk = Walk { parsers: vec![branch.parser.clone()], steps: vec![Step::Lexeme { lex: lex.0, parser: 0 }] };
-        Some(ByteWalker { grammar: matcher.grammar.clone(), walks: Walks::Lr(walk), depth: 0 })
+        Some(ByteWalker {
+            grammar: matcher.grammar.clone(),
+            walks: Walks::Lr(Walk::single(&branch.parser, lex.0)),
+            depth: 0,
+        })
     }
 
     /// Like [`ByteWalker::resume`], reusing this walker's memory (the mask
@@ -95,15 +98,7 @@ impl ByteWalker {
             };
         };
         let [branch] = branches.as_slice() else { return false };
-        match walk.parsers.first_mut() {
-            Some(first) => {
-                first.clone_from(&branch.parser);
-                walk.parsers.truncate(1);
-            }
-            None => walk.parsers.push(branch.parser.clone()),
-        }
-        walk.steps.clear();
-        walk.steps.push(Step::Lexeme { lex: lex.0, parser: 0 });
+        walk.restart(&branch.parser, lex.0);
         self.depth = 0;
         true
     }
@@ -122,21 +117,8 @@ impl ByteWalker {
         let Some(&Step::Lexeme { parser, .. }) = from.steps.get(depth) else { return false };
         let parser = &from.parsers[parser as usize];
         match &mut self.walks {
-            Walks::Lr(walk) => {
-                match walk.parsers.first_mut() {
-                    Some(first) => {
-                        first.clone_from(parser);
-                        walk.parsers.truncate(1);
-                    }
-                    None => walk.parsers.push(parser.clone()),
-                }
-                walk.steps.clear();
-                walk.steps.push(Step::Lexeme { lex: lex.0, parser: 0 });
-            }
-            Walks::Glr(_) => {
-                let walk = Walk { parsers: vec![parser.clone()], steps: vec![Step::Lexeme { lex: lex.0, parser: 0 }] };
-                self.walks = Walks::Lr(walk);
-            }
+            Walks::Lr(walk) => walk.restart(parser, lex.0),
+            Walks::Glr(_) => self.walks = Walks::Lr(Walk::single(parser, lex.0)),
         }
         if !std::ptr::eq(self.grammar.compiled(), source.grammar.compiled()) {
             self.grammar = source.grammar.clone();
@@ -218,11 +200,28 @@ impl ByteWalker {
 impl<P: Parser> Walk<P> {
     fn new(branches: &Branches<P>) -> Walk<P> {
         match branches.as_slice() {
-            [branch] => {
-                Walk { parsers: vec![branch.parser.clone()], steps: vec![Step::Lexeme { lex: branch.lex, parser: 0 }] }
-            }
+            [branch] => Walk::single(&branch.parser, branch.lex),
             _ => Walk { parsers: Vec::new(), steps: vec![Step::Full(branches.clone())] },
         }
+    }
+
+    /// A walk from one branch: `parser` with its lexeme in `lex`.
+    fn single(parser: &P, lex: u32) -> Walk<P> {
+        Walk { parsers: vec![parser.clone()], steps: vec![Step::Lexeme { lex, parser: 0 }] }
+    }
+
+    /// Makes this walk [`Walk::single`] again, reusing its memory (the
+    /// first parser's inline states are copied over, not reallocated).
+    fn restart(&mut self, parser: &P, lex: u32) {
+        match self.parsers.first_mut() {
+            Some(first) => {
+                first.clone_from(parser);
+                self.parsers.truncate(1);
+            }
+            None => self.parsers.push(parser.clone()),
+        }
+        self.steps.clear();
+        self.steps.push(Step::Lexeme { lex, parser: 0 });
     }
 
     fn enter(&mut self, compiled: &Compiled, depth: usize, byte: u8) -> bool {
