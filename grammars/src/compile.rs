@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use regex_syntax::hir::Hir;
 use smallvec::SmallVec;
 
 use crate::bitset::{self, BitMatrix};
@@ -296,7 +297,7 @@ impl CompiledGrammar {
 
     /// Compiles a lowered grammar.
     pub fn from_ir(mut grammar: Grammar, config: &Config) -> Result<CompiledGrammar, GrammarError> {
-        let hirs: Vec<_> = grammar.terminals.iter().map(|t| t.hir.clone()).collect();
+        let hirs: Vec<&Hir> = grammar.terminals.iter().map(|t| &t.hir).collect();
         let lexer = LexerDfa::build(&hirs, &config.lexer)?;
         // A terminal whose regex only matches the empty string (or nothing,
         // once assertions are taken into account) can never be a lexeme.

@@ -635,9 +635,9 @@ impl<'a> Lowerer<'a> {
                         }
                     }
                 }
-                match pieces.as_slice() {
+                match pieces.as_mut_slice() {
                     [] => Lowered::Regular(Hir::empty()),
-                    [Piece::Regular(hir)] => Lowered::Regular(hir.clone()),
+                    [Piece::Regular(hir)] => Lowered::Regular(std::mem::replace(hir, Hir::empty())),
                     _ => Lowered::Alternatives(vec![pieces]),
                 }
             }

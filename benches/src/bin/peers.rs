@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p trellis-benches --bin peers -- [--vocab o200k_base] [--workloads DIR]
-//!     [--only json|regex|schema]... [--skip ENGINE]... [--detail]
+//!     [--only json|regex|schema]... [--skip ENGINE]... [--detail] [--compile-runs N]
 //! ```
 //!
 //! Protocol, for every (constraint, document): the document's text is
@@ -12,7 +12,9 @@
 //! computes the full mask (its own way), checks that the token is in it and
 //! commits it; after the last token it computes one more mask and checks that
 //! EOS is in it. Only the mask computations are timed. Each constraint is
-//! compiled once per engine (timed); then one untimed pass over all its
+//! compiled `--compile-runs` times per engine (default 5, fewer once one
+//! constraint has taken a second) and its median compile time reported
+//! (`--detail` lists them per constraint); then one untimed pass over all its
 //! documents warms whatever lazy caches an engine keeps (cold figures are
 //! still reported from that pass), then a timed pass gives the warm figures.
 //! Caches by whole parser state (Trellis's boundary memo) are emptied before
@@ -26,7 +28,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use llguidance::api::TopLevelGrammar;
 use llguidance::toktrie::{TokEnv, TokRxInfo, TokTrie, TokenizerEnv};
@@ -479,7 +481,9 @@ fn oc_schema_regex(schema: &str) -> Result<String, String> {
 struct Stats {
     constraints: usize,
     failed_compile: Vec<String>,
+    /// Median compile time of each constraint that compiled.
     compile_ms: Vec<f64>,
+    compile_by_constraint: Vec<(String, f64)>,
     docs: usize,
     docs_ok: usize,
     failures: Vec<String>,
@@ -496,19 +500,43 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[rank - 1] as f64 / 1000.0
 }
 
-fn run_variant(variant: &Variant, workloads: &[Workload]) -> Stats {
+/// Past this much time compiling one constraint, no more repeats (an
+/// outlines-core index can take minutes).
+const COMPILE_REPEAT_BUDGET: Duration = Duration::from_secs(1);
+
+fn run_variant(variant: &Variant, workloads: &[Workload], compile_runs: usize) -> Stats {
     let mut stats = Stats { constraints: workloads.len(), ..Stats::default() };
     let heap_before = live_heap();
     let mut compiled = Vec::new();
     for w in workloads {
-        let start = Instant::now();
-        let result = (variant.compile)(w);
-        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        // The median of several compiles: one compile of a millisecond is
+        // at the mercy of the machine's noise. The last one is kept.
+        let mut times = Vec::new();
+        let mut result = Err(String::new());
+        let mut spent = Duration::ZERO;
+        while times.len() < compile_runs.max(1) && spent < COMPILE_REPEAT_BUDGET {
+            drop(std::mem::replace(&mut result, Err(String::new())));
+            let start = Instant::now();
+            result = (variant.compile)(w);
+            let elapsed = start.elapsed();
+            spent += elapsed;
+            times.push(elapsed.as_secs_f64() * 1000.0);
+            if result.is_err() {
+                break;
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let ms = times[times.len() / 2];
         let label = w.path.as_deref().unwrap_or(&variant.input);
-        eprintln!("[peers]   {label}: {} in {ms:.1} ms", if result.is_ok() { "compiled" } else { "failed" });
+        eprintln!(
+            "[peers]   {label}: {} in {ms:.2} ms (median of {})",
+            if result.is_ok() { "compiled" } else { "failed" },
+            times.len()
+        );
         match result {
             Ok(c) => {
                 stats.compile_ms.push(ms);
+                stats.compile_by_constraint.push((label.to_string(), ms));
                 compiled.push((w, c));
             }
             Err(e) => {
@@ -684,6 +712,41 @@ fn print_table(rows: &[Row], detail: bool) {
     }
 }
 
+/// Per constraint, each engine's median compile time beside Trellis's
+/// (its first row of the workload), where both compiled it.
+fn print_compile_detail(rows: &[Row]) {
+    fn compiled(row: &Row) -> Option<&Vec<(String, f64)>> {
+        row.stats.as_ref().filter(|_| row.na.is_none()).map(|s| &s.compile_by_constraint)
+    }
+    for group_rows in rows.chunk_by(|a, b| a.group == b.group) {
+        let Some(trellis) = group_rows.iter().find(|r| r.engine == "trellis").and_then(compiled) else { continue };
+        let peers: Vec<&Row> =
+            group_rows.iter().filter(|r| r.engine != "trellis" && compiled(r).is_some_and(|c| !c.is_empty())).collect();
+        if peers.is_empty() {
+            continue;
+        }
+        println!();
+        let mut header = format!("| {} constraint | trellis ms |", group_rows[0].group.name());
+        for peer in &peers {
+            let _ = write!(header, " {} ({}) ms | trellis/peer |", peer.engine, peer.input);
+        }
+        println!("{header}");
+        println!("|:--|--:|{}", "--:|--:|".repeat(peers.len()));
+        for (label, ms) in trellis {
+            let mut line = format!("| {label} | {ms:.2} |");
+            for peer in &peers {
+                match compiled(peer).and_then(|c| c.iter().find(|(l, _)| l == label)) {
+                    Some((_, peer_ms)) => {
+                        let _ = write!(line, " {peer_ms:.2} | {:.2}× |", ms / peer_ms);
+                    }
+                    None => line.push_str(" - | - |"),
+                }
+            }
+            println!("{line}");
+        }
+    }
+}
+
 /// Trellis's figures over this peer's (same workload, Trellis's first row):
 /// below 1 means Trellis is faster.
 fn ratio_cell(row: &Row, rows: &[Row]) -> String {
@@ -717,6 +780,7 @@ fn main() {
     let mut skip: Vec<String> = Vec::new();
     let mut detail = false;
     let mut oc_max_states = 20_000;
+    let mut compile_runs = 5;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -728,10 +792,12 @@ fn main() {
             "--skip" => skip.push(args.next().expect("--skip ENGINE")),
             "--detail" => detail = true,
             "--oc-max-states" => oc_max_states = args.next().and_then(|n| n.parse().ok()).expect("--oc-max-states N"),
+            "--compile-runs" => compile_runs = args.next().and_then(|n| n.parse().ok()).expect("--compile-runs N"),
             _ => {
                 eprintln!(
                     "usage: peers [--vocab o200k_base|cl100k_base|r50k_base] [--workloads DIR] \
-                     [--only json|regex|schema]... [--skip trellis|llguidance|outlines-core]... [--detail] [--oc-max-states N]"
+                     [--only json|regex|schema]... [--skip trellis|llguidance|outlines-core]... [--detail] [--oc-max-states N] \
+                     [--compile-runs N]"
                 );
                 std::process::exit(2);
             }
@@ -832,7 +898,7 @@ fn main() {
                 }
                 Ok(v) => {
                     eprintln!("[peers] {} / {} ({}) …", group.name(), v.engine, v.input);
-                    let stats = run_variant(&v, &workloads);
+                    let stats = run_variant(&v, &workloads, compile_runs);
                     let na = match v.all_or_nothing {
                         Some(why) if stats.docs_ok < stats.docs => Some(format!(
                             "{why}: {} of {} documents rejected ({}). Partial figures on the accepted ones: \
@@ -855,6 +921,9 @@ fn main() {
         }
     }
     print_table(&rows, detail);
+    if detail {
+        print_compile_detail(&rows);
+    }
     println!();
     println!(
         "Mask times: per token, the full mask before the token plus one final mask (must allow EOS). \

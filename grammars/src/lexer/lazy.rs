@@ -5,7 +5,7 @@
 //! `[A-Z][a-z ,']{0,60}amazing[a-z ,']{0,60}\.` (every occurrence of the
 //! keyword opens another counter). Only the states an input actually
 //! visits are ever needed, so this lexer runs the subset construction on
-//! demand over regex-automata's Thompson NFA.
+//! demand over the Thompson NFA of [`super::nfa`].
 //!
 //! State ids must stay valid for as long as any matcher holds them, so
 //! states are never evicted: they live in segments of doubling size,
@@ -26,13 +26,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use hashbrown::HashMap;
-use regex_automata::nfa::thompson::{NFA, State};
-use regex_automata::util::look::Look;
-use regex_automata::util::primitives::StateID;
-
+use super::nfa::{Nfa, State};
 use super::{DEAD, OVERFLOW};
 use crate::bitset::{self, BitMatrix};
+use hashbrown::HashMap;
 
 /// Transition not computed yet.
 const UNKNOWN: u32 = u32::MAX;
@@ -43,7 +40,7 @@ const FIRST_SEGMENT: usize = 64;
 struct LazyState {
     /// NFA states after the ε-closure: byte-consuming states, `Match`
     /// states, and pending end-of-text assertions. Sorted.
-    members: Box<[StateID]>,
+    members: Box<[u32]>,
     accepts: Box<[u64]>,
     reach: Box<[u64]>,
     accepting: bool,
@@ -57,7 +54,7 @@ struct Segment {
 }
 
 struct Interner {
-    index: HashMap<Box<[StateID]>, u32>,
+    index: HashMap<Box<[u32]>, u32>,
     count: usize,
     /// Scratch for ε-closures: `seen[nfa_state] == stamp` marks a visit.
     seen: Vec<u32>,
@@ -65,7 +62,9 @@ struct Interner {
 }
 
 pub(crate) struct LazyLexer {
-    nfa: NFA,
+    /// Boxed: only the cold path reads it, and the lexer sits beside the
+    /// dense one in an enum.
+    nfa: Box<Nfa>,
     classes: [u8; 256],
     representatives: Vec<u8>,
     terminal_count: usize,
@@ -81,7 +80,7 @@ pub(crate) struct LazyLexer {
 impl std::fmt::Debug for LazyLexer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LazyLexer")
-            .field("nfa_states", &self.nfa.states().len())
+            .field("nfa_states", &self.nfa.len())
             .field("dfa_states", &self.state_count())
             .field("capacity", &self.capacity)
             .finish()
@@ -98,33 +97,16 @@ fn locate(id: u32) -> (usize, usize) {
 
 impl LazyLexer {
     /// Prepares a lazy lexer over `nfa` with room for `capacity` states.
-    /// Fails (with a reason) if the NFA uses assertions this lexer cannot
-    /// evaluate.
-    pub(crate) fn new(nfa: NFA, capacity: usize) -> Result<LazyLexer, String> {
-        let looks = nfa.look_set_any();
-        if looks.iter().any(|look| !matches!(look, Look::Start | Look::End)) {
-            return Err(
-                "only the anchors `^`/`\\A` and `$`/`\\z` are supported in constraints too large for a dense DFA"
-                    .into(),
-            );
-        }
-        let terminal_count = nfa.pattern_len();
-        let byte_classes = nfa.byte_classes();
-        let mut classes = [0u8; 256];
-        let mut representatives = Vec::new();
-        for byte in 0..=255u8 {
-            let class = byte_classes.get(byte);
-            classes[byte as usize] = class;
-            if class as usize == representatives.len() {
-                representatives.push(byte);
-            }
-        }
+    pub(crate) fn new(nfa: Nfa, capacity: usize) -> LazyLexer {
+        let terminal_count = nfa.pattern_count();
+        let (classes, representatives) = nfa.byte_classes();
         let (nfa_reach, nfa_at_end) = reach_sets(&nfa, terminal_count);
         let capacity = capacity.max(2);
         let segment_count = locate(capacity as u32 - 1).0 + 1;
-        let nfa_len = nfa.states().len();
+        let mut interner = Interner { index: HashMap::new(), count: 2, seen: vec![0; nfa.len()], stamp: 0 };
+        let start_members = closure(&nfa, &mut interner, &[nfa.start()], true);
         let lexer = LazyLexer {
-            nfa,
+            nfa: Box::new(nfa),
             classes,
             representatives,
             terminal_count,
@@ -132,14 +114,11 @@ impl LazyLexer {
             nfa_at_end,
             segments: (0..segment_count).map(|_| OnceLock::new()).collect(),
             capacity,
-            interner: Mutex::new(Interner { index: HashMap::new(), count: 2, seen: vec![0; nfa_len], stamp: 0 }),
+            interner: Mutex::new(interner),
         };
-        let mut interner = lexer.interner.lock().map_err(|_| "the lazy lexer's lock is poisoned".to_string())?;
         lexer.install(DEAD, lexer.make_state(Box::new([]), false));
-        let start_members = lexer.closure(&mut interner, &[lexer.nfa.start_anchored()], true);
         lexer.install(super::START, lexer.make_state(start_members, true));
-        drop(interner);
-        Ok(lexer)
+        lexer
     }
 
     /// Stores state `id`, allocating its segment on first use. Called with
@@ -157,69 +136,32 @@ impl LazyLexer {
         let _ = segment.states[offset].set(state);
     }
 
-    fn make_state(&self, members: Box<[StateID]>, is_start: bool) -> LazyState {
+    fn make_state(&self, members: Box<[u32]>, is_start: bool) -> LazyState {
         let words = bitset::words_for(self.terminal_count);
         let mut accepts = vec![0u64; words];
         let mut reach = vec![0u64; words];
         for &member in members.iter() {
             match self.nfa.state(member) {
-                State::Match { pattern_id } => {
+                State::Match(pattern) => {
                     // At START the match would be empty: lexemes are not.
                     if !is_start {
-                        let p = pattern_id.as_usize();
+                        let p = pattern as usize;
                         accepts[p / 64] |= 1 << (p % 64);
                         reach[p / 64] |= 1 << (p % 64);
                     }
                 }
-                State::Look { next, .. } => {
+                // Only `$` is kept as a member: pending until the end.
+                State::Anchor { next, .. } => {
                     if !is_start {
-                        or_into(&mut accepts, self.nfa_at_end.row(next.as_usize()));
-                        or_into(&mut reach, self.nfa_at_end.row(next.as_usize()));
+                        or_into(&mut accepts, self.nfa_at_end.row(next as usize));
+                        or_into(&mut reach, self.nfa_at_end.row(next as usize));
                     }
                 }
-                _ => or_into(&mut reach, self.nfa_reach.row(member.as_usize())),
+                _ => or_into(&mut reach, self.nfa_reach.row(member as usize)),
             }
         }
         let accepting = !bitset::is_empty(&accepts);
         LazyState { members, accepts: accepts.into(), reach: reach.into(), accepting }
-    }
-
-    /// The ε-closure of `seeds`: follows unions and captures, passes `^`
-    /// only at the start of text, keeps `$` pending.
-    fn closure(&self, scratch: &mut Interner, seeds: &[StateID], at_start: bool) -> Box<[StateID]> {
-        scratch.stamp = scratch.stamp.wrapping_add(1);
-        if scratch.stamp == 0 {
-            scratch.seen.fill(0);
-            scratch.stamp = 1;
-        }
-        let stamp = scratch.stamp;
-        let mut stack: Vec<StateID> = seeds.to_vec();
-        let mut members = Vec::new();
-        while let Some(id) = stack.pop() {
-            let seen = &mut scratch.seen[id.as_usize()];
-            if *seen == stamp {
-                continue;
-            }
-            *seen = stamp;
-            match self.nfa.state(id) {
-                State::ByteRange { .. } | State::Sparse(_) | State::Dense(_) | State::Match { .. } => members.push(id),
-                State::Look { look: Look::End, .. } => members.push(id),
-                State::Look { look, next } => {
-                    if at_start && *look == Look::Start {
-                        stack.push(*next);
-                    }
-                }
-                State::Union { alternates } => stack.extend(alternates.iter().rev().copied()),
-                State::BinaryUnion { alt1, alt2 } => {
-                    stack.push(*alt2);
-                    stack.push(*alt1);
-                }
-                State::Capture { next, .. } => stack.push(*next),
-                State::Fail => {}
-            }
-        }
-        members.sort_unstable();
-        members.into_boxed_slice()
     }
 
     #[inline]
@@ -263,16 +205,17 @@ impl LazyLexer {
         let mut targets = Vec::new();
         for &member in self.state(id).members.iter() {
             let next = match self.nfa.state(member) {
-                State::ByteRange { trans } => trans.matches_byte(byte).then_some(trans.next),
-                State::Sparse(sparse) => sparse.matches_byte(byte),
-                State::Dense(dense) => dense.matches_byte(byte),
+                State::Range(transition) => transition.matches(byte).then_some(transition.next),
+                State::Sparse { first, len } => {
+                    self.nfa.transitions(first, len).iter().find(|t| t.matches(byte)).map(|t| t.next)
+                }
                 _ => None,
             };
             if let Some(next) = next {
                 targets.push(next);
             }
         }
-        let members = self.closure(&mut interner, &targets, false);
+        let members = closure(&self.nfa, &mut interner, &targets, false);
         let target = if members.is_empty() {
             DEAD
         } else if let Some(&existing) = interner.index.get(&members) {
@@ -359,48 +302,96 @@ fn or_into(target: &mut [u64], source: &[u64]) {
     }
 }
 
+/// The ε-closure of `seeds`: follows unions and empties, passes `^` only
+/// at the start of text, keeps `$` pending.
+fn closure(nfa: &Nfa, scratch: &mut Interner, seeds: &[u32], at_start: bool) -> Box<[u32]> {
+    scratch.stamp = scratch.stamp.wrapping_add(1);
+    if scratch.stamp == 0 {
+        scratch.seen.fill(0);
+        scratch.stamp = 1;
+    }
+    let stamp = scratch.stamp;
+    let mut stack: Vec<u32> = seeds.to_vec();
+    let mut members = Vec::new();
+    while let Some(id) = stack.pop() {
+        let seen = &mut scratch.seen[id as usize];
+        if *seen == stamp {
+            continue;
+        }
+        *seen = stamp;
+        match nfa.state(id) {
+            State::Range(_) | State::Sparse { .. } | State::Match(_) | State::Anchor { at_end: true, .. } => {
+                members.push(id)
+            }
+            State::Anchor { at_end: false, next } => {
+                if at_start {
+                    stack.push(next);
+                }
+            }
+            State::Union { first, len } => stack.extend(nfa.alternates(first, len).iter().rev()),
+            State::Split(first, second) => stack.extend([second, first]),
+            State::Empty(next) => stack.push(next),
+        }
+    }
+    members.sort_unstable();
+    members.into_boxed_slice()
+}
+
 /// Per NFA state, the patterns reachable by some path (`reach`) and by
-/// ε-paths at end of text (`at_end`), as least fixpoints (worklists over
-/// the reversed edges: a large bounded repetition has tens of thousands of
-/// NFA states, and sweeping them until nothing changes took longer than
-/// the rest of compiling). `^` is never passable after the first byte; `$`
-/// only at the end.
-fn reach_sets(nfa: &NFA, patterns: usize) -> (BitMatrix, BitMatrix) {
-    let count = nfa.states().len();
+/// ε-paths at end of text (`at_end`). `^` is never passable after the
+/// first byte; `$` only at the end.
+///
+/// A pattern whose states all reach its match (most: see
+/// [`Nfa::live_blocks`]) gets its rows directly: `reach` is the pattern
+/// alone, and `at_end` is read only at a `$`, which such a pattern lacks.
+/// The other states get least fixpoints by worklists over the reversed
+/// edges (a large bounded repetition has tens of thousands of NFA states,
+/// and sweeping them until nothing changes took longer than the rest of
+/// compiling).
+fn reach_sets(nfa: &Nfa, patterns: usize) -> (BitMatrix, BitMatrix) {
+    let count = nfa.len();
+    let mut reach = BitMatrix::new(count, patterns);
     let mut at_end = BitMatrix::new(count, patterns);
+    let mut settled = vec![false; count];
+    for (pattern, block) in nfa.live_blocks() {
+        for id in block {
+            reach.insert(id as usize, pattern);
+            settled[id as usize] = true;
+        }
+    }
     // Edges as (successor, predecessor), then grouped by successor.
     let mut epsilon_edges: Vec<(u32, u32)> = Vec::new();
-    let mut all_edges: Vec<(u32, u32)> = Vec::with_capacity(count);
-    for (id, state) in nfa.states().iter().enumerate() {
-        let id = id as u32;
-        let edge = |successor: &StateID| (successor.as_u32(), id);
+    let mut all_edges: Vec<(u32, u32)> = Vec::new();
+    for (id, state) in nfa.states().filter(|&(id, _)| !settled[id as usize]) {
+        let edge = |successor: u32| (successor, id);
         match state {
-            State::Match { pattern_id } => at_end.insert(id as usize, pattern_id.as_usize()),
-            State::Union { alternates } => {
-                epsilon_edges.extend(alternates.iter().map(edge));
-                all_edges.extend(alternates.iter().map(edge));
+            State::Match(pattern) => at_end.insert(id as usize, pattern as usize),
+            State::Union { first, len } => {
+                let alternates = nfa.alternates(first, len);
+                epsilon_edges.extend(alternates.iter().map(|&a| edge(a)));
+                all_edges.extend(alternates.iter().map(|&a| edge(a)));
             }
-            State::BinaryUnion { alt1, alt2 } => {
-                epsilon_edges.extend([edge(alt1), edge(alt2)]);
-                all_edges.extend([edge(alt1), edge(alt2)]);
+            State::Split(first, second) => {
+                epsilon_edges.extend([edge(first), edge(second)]);
+                all_edges.extend([edge(first), edge(second)]);
             }
-            State::Capture { next, .. } => {
+            State::Empty(next) => {
                 epsilon_edges.push(edge(next));
                 all_edges.push(edge(next));
             }
             // Passable at the end only; a `$` is followed by nothing but
             // the end, so its reach is its end-of-text reach.
-            State::Look { look: Look::End, next } => epsilon_edges.push(edge(next)),
-            State::ByteRange { trans } => all_edges.push(edge(&trans.next)),
-            State::Sparse(sparse) => all_edges.extend(sparse.transitions.iter().map(|t| edge(&t.next))),
-            State::Dense(dense) => {
-                all_edges.extend(dense.transitions.iter().filter(|s| **s != StateID::ZERO).map(edge))
-            }
-            State::Look { .. } | State::Fail => {}
+            State::Anchor { at_end: true, next } => epsilon_edges.push(edge(next)),
+            State::Range(transition) => all_edges.push(edge(transition.next)),
+            State::Sparse { first, len } => all_edges.extend(nfa.transitions(first, len).iter().map(|t| edge(t.next))),
+            State::Anchor { at_end: false, .. } => {}
         }
     }
     propagate(&mut at_end, &Predecessors::new(count, epsilon_edges));
-    let mut reach = at_end.clone();
+    // What an ε-path reaches at the end, some path reaches.
+    for id in (0..count).filter(|&id| !settled[id]) {
+        reach.row_mut(id).copy_from_slice(at_end.row(id));
+    }
     propagate(&mut reach, &Predecessors::new(count, all_edges));
     (reach, at_end)
 }
@@ -442,7 +433,8 @@ impl Predecessors {
 /// Unions every row into its predecessors' rows until nothing changes.
 fn propagate(sets: &mut BitMatrix, predecessors: &Predecessors) {
     let mut queued = vec![false; sets.rows()];
-    let mut work: Vec<usize> = (0..sets.rows()).filter(|&id| !bitset::is_empty(sets.row(id))).collect();
+    let mut work: Vec<usize> =
+        (0..sets.rows()).filter(|&id| !predecessors.of(id).is_empty() && !bitset::is_empty(sets.row(id))).collect();
     work.iter().for_each(|&id| queued[id] = true);
     while let Some(id) = work.pop() {
         queued[id] = false;

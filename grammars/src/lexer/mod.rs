@@ -25,13 +25,16 @@ mod dense;
 mod lazy;
 mod nfa;
 
-use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::nfa::thompson::{self, NFA, WhichCaptures};
+use std::borrow::Borrow;
+
 use regex_syntax::hir::Hir;
 
 use crate::bitset;
 use crate::error::{ErrorKind, GrammarError};
 use dense::DenseLexer;
 use lazy::LazyLexer;
+use nfa::Nfa;
 
 pub(crate) const DEAD: u32 = 0;
 pub(crate) const START: u32 = 1;
@@ -97,38 +100,58 @@ impl LexerDfa {
     pub const OVERFLOW: u32 = OVERFLOW;
 
     /// Compiles the terminals (pattern `i` is terminal `i`).
-    pub fn build(terminals: &[Hir], limits: &LexerLimits) -> Result<LexerDfa, GrammarError> {
+    pub fn build<H: Borrow<Hir>>(terminals: &[H], limits: &LexerLimits) -> Result<LexerDfa, GrammarError> {
         if terminals.is_empty() {
             return Ok(LexerDfa { backend: Backend::Dense(DenseLexer::without_terminals()) });
         }
-        let nfa = match nfa::compile(terminals, limits.nfa_size_limit) {
-            Some(built) => built,
-            None => thompson::Compiler::new()
-                .configure(
-                    thompson::Config::new()
-                        .nfa_size_limit(Some(limits.nfa_size_limit))
-                        .which_captures(WhichCaptures::None),
-                )
-                .build_many_from_hir(terminals),
-        }
-        .map_err(|error| nfa_error(&error.to_string()))?;
-        if !limits.eager
-            && let Ok(lazy) = LazyLexer::new(nfa.clone(), limits.lazy_states)
-        {
-            return Ok(LexerDfa { backend: Backend::Lazy(lazy) });
-        }
-        match DenseLexer::build(&nfa, limits.dfa_size_limit, limits.determinize_size_limit) {
-            Ok(dense) => Ok(LexerDfa { backend: Backend::Dense(dense) }),
-            Err(message) if message.contains("exceeded") || message.contains("limit") => {
-                match LazyLexer::new(nfa, limits.lazy_states) {
-                    Ok(lazy) => Ok(LexerDfa { backend: Backend::Lazy(lazy) }),
-                    Err(reason) => Err(GrammarError::new(
-                        ErrorKind::TooLarge,
-                        format!("the lexer DFA is too large to build ({message}), and {reason}"),
+        // Our NFA where our compiler takes every terminal (the lazy lexer
+        // reads only ours); regex-automata's where it declines one.
+        let (ours, theirs) = match nfa::compile(terminals, limits.nfa_size_limit) {
+            Some(built) => (built.map_err(|message| nfa_error(&message))?, None),
+            None => {
+                let theirs = thompson::Compiler::new()
+                    .configure(
+                        thompson::Config::new()
+                            .nfa_size_limit(Some(limits.nfa_size_limit))
+                            .which_captures(WhichCaptures::None),
                     )
-                    .with_help("simplify overlapping terminals, or raise the DFA size limit")),
+                    .build_many_from_hir(terminals)
+                    .map_err(|error| nfa_error(&error.to_string()))?;
+                match Nfa::from_regex_automata(&theirs) {
+                    Some(ours) => (ours, Some(theirs)),
+                    None => return LexerDfa::dense_only(&theirs, limits),
                 }
             }
+        };
+        if !limits.eager {
+            return Ok(LexerDfa { backend: Backend::Lazy(LazyLexer::new(ours, limits.lazy_states)) });
+        }
+        let theirs = match theirs {
+            Some(theirs) => theirs,
+            None => ours.to_regex_automata(limits.nfa_size_limit).map_err(|message| nfa_error(&message))?,
+        };
+        match DenseLexer::build(&theirs, limits.dfa_size_limit, limits.determinize_size_limit) {
+            Ok(dense) => Ok(LexerDfa { backend: Backend::Dense(dense) }),
+            Err(message) if is_size_limit(&message) => {
+                Ok(LexerDfa { backend: Backend::Lazy(LazyLexer::new(ours, limits.lazy_states)) })
+            }
+            Err(message) => Err(dfa_error(&message)),
+        }
+    }
+
+    /// The dense lexer of an NFA with assertions the lazy lexer does not
+    /// evaluate: there is no fallback when it is too large.
+    fn dense_only(nfa: &NFA, limits: &LexerLimits) -> Result<LexerDfa, GrammarError> {
+        match DenseLexer::build(nfa, limits.dfa_size_limit, limits.determinize_size_limit) {
+            Ok(dense) => Ok(LexerDfa { backend: Backend::Dense(dense) }),
+            Err(message) if is_size_limit(&message) => Err(GrammarError::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "the lexer DFA is too large to build ({message}), and only the anchors `^`/`\\A` and \
+                     `$`/`\\z` are supported in constraints too large for a dense DFA"
+                ),
+            )
+            .with_help("simplify overlapping terminals, or raise the DFA size limit")),
             Err(message) => Err(dfa_error(&message)),
         }
     }
@@ -232,6 +255,10 @@ impl LexerDfa {
     }
 }
 
+fn is_size_limit(message: &str) -> bool {
+    message.contains("exceeded") || message.contains("limit")
+}
+
 fn nfa_error(message: &str) -> GrammarError {
     if message.contains("exceeds") || message.contains("limit") {
         GrammarError::new(ErrorKind::TooLarge, format!("the terminals are too large to compile: {message}"))
@@ -256,7 +283,8 @@ mod tests {
     use regex_syntax::parse;
 
     /// Both backends, built for the same patterns (the lazy one over
-    /// regex-automata's NFA, the dense one over ours).
+    /// regex-automata's NFA, the dense one over ours, converted to
+    /// regex-automata's type).
     fn both(patterns: &[&str]) -> [LexerDfa; 2] {
         let hirs: Vec<Hir> = patterns.iter().map(|p| parse(p).unwrap()).collect();
         let dense = LexerDfa::build(&hirs, &LexerLimits { eager: true, ..LexerLimits::default() }).unwrap();
@@ -270,7 +298,7 @@ mod tests {
             .configure(thompson::Config::new().which_captures(WhichCaptures::None))
             .build_many_from_hir(hirs)
             .unwrap();
-        LexerDfa { backend: Backend::Lazy(LazyLexer::new(nfa, capacity).unwrap()) }
+        LexerDfa { backend: Backend::Lazy(LazyLexer::new(Nfa::from_regex_automata(&nfa).unwrap(), capacity)) }
     }
 
     fn run(lexer: &LexerDfa, text: &str) -> u32 {
@@ -417,9 +445,12 @@ mod tests {
         let pattern_sets: &[&[&str]] = &[
             &["\"([^\"\\\\\\x00-\\x1f]|\\\\([\"\\\\/bfnrt]|u[0-9a-fA-F]{4})){0,8}\""],
             &["[α-ωé€😀]+", "(?i)straße", "[^a-z]{2,3}", "x{0}y", "(a|)*b"],
-            &["(?-u:[a-f])+", "[^\\x00-\\x{10FFFF}]", "a{3,}", "(ab|a)(bc|c)?", "^a$|b"],
+            &["(?-u:[a-f])+", "[^\\x00-\\x{10FFFF}]", "a{3,}", "(ab|a)(bc|c)?", "^a$|b", "c[^\\x00-\\x{10FFFF}]"],
             &["-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?", "true|false|null", "[ \\t\\n\\r]+"],
             &["[\\u{80}-\\u{7ff}\\u{e000}-\\u{10ffff}]{1,4}z", "((a{1,2}){1,2}){0,2}q"],
+            // Copied repetition bodies that hold loops, empty branches,
+            // anchors and multi-byte classes.
+            &["(a+b|c*){2,3}x", "((a|)*b){2}", "(^a){1,2}y", "(z$){1,2}", "(é|\\u{1f600}[ab]?){3,5}"],
         ];
         let alphabet: &[&[u8]] = &[
             b"a",
@@ -475,6 +506,7 @@ mod tests {
             let ours = LexerDfa::build(&hirs, &LexerLimits::default()).unwrap();
             assert!(ours.is_lazy());
             let theirs = lazy_over_regex_automata(&hirs, 1 << 16);
+            assert_eq!(ours.reach(START), theirs.reach(START), "{patterns:?}");
             for _ in 0..3000 {
                 let len = (next() % 14) as usize;
                 // Mostly one piece repeated (long runs reach the bounds),

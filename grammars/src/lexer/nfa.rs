@@ -1,67 +1,342 @@
-//! Terminals → one Thompson NFA, built directly on regex-automata's
-//! [`Builder`].
+//! Terminals → one Thompson NFA in flat arrays, the lexers' input.
 //!
-//! regex-automata's own compiler is general (captures, unanchored search,
-//! reverse NFAs, UTF-8 empty-match rules) and spends most of its time
-//! there; lexers need none of it. Its cost shows on bounded repetitions:
-//! a JSON Schema `"maxLength": 80` string repeats the JSON character — a
-//! Unicode class, escapes, surrogate pairs — 80 times, and the general
-//! compiler re-derives the class's UTF-8 automaton for every copy. Here a
-//! class's UTF-8 sequences are derived once per compile, and each copy only
-//! emits states.
+//! regex-automata's compiler is general (captures, unanchored search,
+//! reverse NFAs, UTF-8 empty-match rules), builds every state as its own
+//! allocation and then copies them all once more into the final NFA;
+//! lexers need none of that, and the cost showed on bounded repetitions. A
+//! JSON Schema `"maxLength": 80` string repeats the JSON character — a
+//! Unicode class, escapes, surrogate pairs, ~50 states — 80 times, and
+//! compiling it was most of the schema's compile time. Here the states
+//! live in three flat arrays (states, sparse transitions, union
+//! alternates), and a repetition compiles its body once and copies that
+//! block of states for every further copy, shifting the state numbers.
 //!
 //! Only the anchors `^`/`\A` and `$`/`\z` are compiled; on any other
 //! assertion [`compile`] answers `None`, and the caller uses
-//! regex-automata's compiler, which supports them all.
+//! regex-automata's compiler, which supports them all. The lazy lexer
+//! reads this NFA directly; the dense lexer determinizes regex-automata's
+//! NFA type, made from this one by [`Nfa::to_regex_automata`].
 
-use std::rc::Rc;
+use std::borrow::Borrow;
+use std::ops::Range;
 
 use hashbrown::HashMap;
-use regex_automata::nfa::thompson::{BuildError, Builder, NFA, Transition};
+use regex_automata::nfa::thompson::{self, BuildError, Builder, NFA};
 use regex_automata::util::look::Look;
 use regex_automata::util::primitives::StateID;
 use regex_syntax::hir::{self, Class, Hir, HirKind};
 use regex_syntax::utf8::Utf8Sequences;
 
-/// The NFA of `terminals` (pattern `i` matches terminal `i`, anchored at
-/// the start), or `None` when a terminal uses an assertion this compiler
-/// does not handle. `Err` when the NFA would exceed `size_limit` bytes.
-pub(crate) fn compile(terminals: &[Hir], size_limit: usize) -> Option<Result<NFA, BuildError>> {
-    let mut compiler = Compiler { builder: Builder::new(), classes: HashMap::new() };
-    compiler.builder.set_size_limit(Some(size_limit)).ok()?;
+/// A target not patched yet (the end of a fragment under construction).
+const UNPATCHED: u32 = u32::MAX;
+
+/// One byte range and where it leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Transition {
+    pub(crate) start: u8,
+    pub(crate) end: u8,
+    pub(crate) next: u32,
+}
+
+impl Transition {
+    #[inline]
+    pub(crate) fn matches(&self, byte: u8) -> bool {
+        self.start <= byte && byte <= self.end
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum State {
+    /// Consumes one byte in a range.
+    Range(Transition),
+    /// Consumes one byte in one of `transitions[first..first + len]`
+    /// (sorted, disjoint); with no transitions it never matches.
+    Sparse { first: u32, len: u32 },
+    /// ε to each of `alternates[first..first + len]`.
+    Union { first: u32, len: u32 },
+    /// ε to both.
+    Split(u32, u32),
+    /// ε (where fragments join: the end of an alternation or of a
+    /// multi-byte class).
+    Empty(u32),
+    /// `^` (passable only before the first byte) or, with `at_end`, `$`
+    /// (passable only at the end of the text).
+    Anchor { at_end: bool, next: u32 },
+    /// The pattern of that number matches here.
+    Match(u32),
+}
+
+/// The NFA of a lexer's terminals: pattern `i` matches terminal `i`,
+/// anchored at the start.
+pub(crate) struct Nfa {
+    states: Vec<State>,
+    transitions: Vec<Transition>,
+    alternates: Vec<u32>,
+    start: u32,
+    /// Each pattern's start state, by pattern.
+    pattern_starts: Vec<u32>,
+    /// Per pattern (empty where unknown): `Some((first, end))` when the
+    /// pattern's states are exactly `first..end` and every one of them can
+    /// reach the pattern's match (it has no anchors and no empty class).
+    /// Such a state's reach set is its pattern alone, with no fixpoint.
+    live_blocks: Vec<Option<(u32, u32)>>,
+}
+
+impl Nfa {
+    pub(crate) fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub(crate) fn start(&self) -> u32 {
+        self.start
+    }
+
+    pub(crate) fn pattern_count(&self) -> usize {
+        self.pattern_starts.len()
+    }
+
+    /// The patterns whose states are a block that all reach the match:
+    /// `(pattern, first..end)`.
+    pub(crate) fn live_blocks(&self) -> impl Iterator<Item = (usize, Range<u32>)> + '_ {
+        self.live_blocks
+            .iter()
+            .enumerate()
+            .filter_map(|(pattern, block)| block.map(|(first, end)| (pattern, first..end)))
+    }
+
+    #[inline]
+    pub(crate) fn state(&self, id: u32) -> State {
+        self.states[id as usize]
+    }
+
+    pub(crate) fn states(&self) -> impl Iterator<Item = (u32, State)> + '_ {
+        self.states.iter().enumerate().map(|(id, &state)| (id as u32, state))
+    }
+
+    #[inline]
+    pub(crate) fn transitions(&self, first: u32, len: u32) -> &[Transition] {
+        &self.transitions[first as usize..(first + len) as usize]
+    }
+
+    #[inline]
+    pub(crate) fn alternates(&self, first: u32, len: u32) -> &[u32] {
+        &self.alternates[first as usize..(first + len) as usize]
+    }
+
+    /// Byte equivalence classes (bytes no transition tells apart share a
+    /// class) and one representative byte per class.
+    pub(crate) fn byte_classes(&self) -> ([u8; 256], Vec<u8>) {
+        let mut boundary = [false; 256];
+        let mut mark = |transition: &Transition| {
+            if transition.start > 0 {
+                boundary[transition.start as usize - 1] = true;
+            }
+            boundary[transition.end as usize] = true;
+        };
+        for state in &self.states {
+            if let State::Range(transition) = state {
+                mark(transition);
+            }
+        }
+        self.transitions.iter().for_each(&mut mark);
+        let mut classes = [0u8; 256];
+        let mut representatives = vec![0u8];
+        for byte in 0..=255u8 {
+            classes[byte as usize] = (representatives.len() - 1) as u8;
+            if boundary[byte as usize] && byte < 255 {
+                representatives.push(byte + 1);
+            }
+        }
+        (classes, representatives)
+    }
+
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.states.capacity() * size_of::<State>()
+            + self.transitions.capacity() * size_of::<Transition>()
+            + (self.alternates.capacity() + self.pattern_starts.capacity()) * size_of::<u32>()
+            + self.live_blocks.capacity() * size_of::<Option<(u32, u32)>>()
+    }
+
+    /// The same NFA as regex-automata's type, for its determinizer (the
+    /// dense lexer). `Err` carries regex-automata's message.
+    pub(crate) fn to_regex_automata(&self, size_limit: usize) -> Result<NFA, String> {
+        self.build_regex_automata(size_limit).map_err(|error| error.to_string())
+    }
+
+    fn build_regex_automata(&self, size_limit: usize) -> Result<NFA, Box<BuildError>> {
+        let mut builder = Builder::new();
+        builder.set_size_limit(Some(size_limit))?;
+        // regex-automata numbers states in the order they are added and
+        // takes each pattern's `Match` states between `start_pattern` and
+        // `finish_pattern`, so the matches go first, pattern by pattern,
+        // then every other state.
+        let mut matches: Vec<(u32, u32)> = self
+            .states()
+            .filter_map(|(id, state)| if let State::Match(pattern) = state { Some((pattern, id)) } else { None })
+            .collect();
+        matches.sort_unstable();
+        let mut renumbered = vec![0u32; self.states.len()];
+        let mut order: Vec<u32> = matches.iter().map(|&(_, id)| id).collect();
+        order.extend(self.states().filter(|(_, state)| !matches!(state, State::Match(_))).map(|(id, _)| id));
+        for (new, &old) in order.iter().enumerate() {
+            renumbered[old as usize] = new as u32;
+        }
+        let to = |id: u32| StateID::new_unchecked(renumbered[id as usize] as usize);
+        let mut pending = matches.iter().peekable();
+        for (pattern, &start) in self.pattern_starts.iter().enumerate() {
+            builder.start_pattern()?;
+            while pending.next_if(|&&(of, _)| of as usize == pattern).is_some() {
+                builder.add_match()?;
+            }
+            builder.finish_pattern(to(start))?;
+        }
+        let transition = |t: &Transition| thompson::Transition { start: t.start, end: t.end, next: to(t.next) };
+        for &old in &order[matches.len()..] {
+            match self.state(old) {
+                State::Range(t) => builder.add_range(transition(&t))?,
+                State::Sparse { len: 0, .. } => builder.add_fail()?,
+                State::Sparse { first, len } => {
+                    builder.add_sparse(self.transitions(first, len).iter().map(transition).collect())?
+                }
+                State::Union { first, len } => {
+                    builder.add_union(self.alternates(first, len).iter().map(|&a| to(a)).collect())?
+                }
+                State::Split(first, second) => builder.add_union(vec![to(first), to(second)])?,
+                State::Empty(next) => {
+                    let empty = builder.add_empty()?;
+                    builder.patch(empty, to(next))?;
+                    empty
+                }
+                State::Anchor { at_end, next } => {
+                    builder.add_look(to(next), if at_end { Look::End } else { Look::Start })?
+                }
+                // Added with their patterns above.
+                State::Match(_) => continue,
+            };
+        }
+        Ok(builder.build(to(self.start), to(self.start))?)
+    }
+
+    /// regex-automata's NFA in this form (`None` if it uses an assertion
+    /// other than the anchors): the lazy lexer over regex-automata's own
+    /// compiler, where ours declines a terminal, and in tests.
+    pub(crate) fn from_regex_automata(nfa: &NFA) -> Option<Nfa> {
+        let mut ours = Nfa {
+            states: Vec::with_capacity(nfa.states().len()),
+            transitions: Vec::new(),
+            alternates: Vec::new(),
+            start: nfa.start_anchored().as_u32(),
+            pattern_starts: nfa
+                .patterns()
+                .map(|pattern| nfa.start_pattern(pattern).map_or(0, |start| start.as_u32()))
+                .collect(),
+            live_blocks: Vec::new(),
+        };
+        let ranges = |ours: &mut Nfa, transitions: &mut dyn Iterator<Item = Transition>| {
+            let first = ours.transitions.len() as u32;
+            ours.transitions.extend(transitions);
+            State::Sparse { first, len: ours.transitions.len() as u32 - first }
+        };
+        for state in nfa.states() {
+            let state = match state {
+                thompson::State::ByteRange { trans } => {
+                    State::Range(Transition { start: trans.start, end: trans.end, next: trans.next.as_u32() })
+                }
+                thompson::State::Sparse(sparse) => ranges(
+                    &mut ours,
+                    &mut sparse.transitions.iter().map(|t| Transition {
+                        start: t.start,
+                        end: t.end,
+                        next: t.next.as_u32(),
+                    }),
+                ),
+                thompson::State::Dense(dense) => {
+                    let mut runs: Vec<Transition> = Vec::new();
+                    for (byte, next) in dense.transitions.iter().enumerate() {
+                        if *next == StateID::ZERO {
+                            continue;
+                        }
+                        match runs.last_mut() {
+                            Some(run) if run.next == next.as_u32() && run.end as usize + 1 == byte => {
+                                run.end = byte as u8
+                            }
+                            _ => runs.push(Transition { start: byte as u8, end: byte as u8, next: next.as_u32() }),
+                        }
+                    }
+                    ranges(&mut ours, &mut runs.into_iter())
+                }
+                thompson::State::Union { alternates } => {
+                    let first = ours.alternates.len() as u32;
+                    ours.alternates.extend(alternates.iter().map(|a| a.as_u32()));
+                    State::Union { first, len: alternates.len() as u32 }
+                }
+                thompson::State::BinaryUnion { alt1, alt2 } => State::Split(alt1.as_u32(), alt2.as_u32()),
+                thompson::State::Capture { next, .. } => State::Empty(next.as_u32()),
+                thompson::State::Look { look: Look::Start, next } => {
+                    State::Anchor { at_end: false, next: next.as_u32() }
+                }
+                thompson::State::Look { look: Look::End, next } => State::Anchor { at_end: true, next: next.as_u32() },
+                thompson::State::Look { .. } => return None,
+                thompson::State::Fail => State::Sparse { first: 0, len: 0 },
+                thompson::State::Match { pattern_id } => State::Match(pattern_id.as_u32()),
+            };
+            ours.states.push(state);
+        }
+        Some(ours)
+    }
+}
+
+/// The NFA of `terminals`, or `None` when a terminal uses an assertion
+/// this compiler does not handle. `Err` (a message that says the limit
+/// was exceeded) when the NFA would exceed `size_limit` bytes.
+pub(crate) fn compile<H: Borrow<Hir>>(terminals: &[H], size_limit: usize) -> Option<Result<Nfa, String>> {
+    let mut compiler = Compiler {
+        nfa: Nfa {
+            states: Vec::new(),
+            transitions: Vec::new(),
+            alternates: Vec::new(),
+            start: 0,
+            pattern_starts: Vec::new(),
+            live_blocks: Vec::new(),
+        },
+        size_limit,
+        dead_ends: false,
+    };
     match compiler.compile(terminals) {
-        Ok(nfa) => Some(Ok(nfa)),
-        Err(Failure::Build(error)) => Some(Err(*error)),
+        Ok(()) => Some(Ok(compiler.nfa)),
+        Err(Failure::TooLarge) => Some(Err(format!("the lexer's NFA exceeds the size limit of {size_limit} bytes"))),
         Err(Failure::Unsupported) => None,
     }
 }
 
 /// Why [`Compiler`] stopped.
 enum Failure {
-    /// Over the size limit, or regex-automata refused the NFA.
-    Build(Box<BuildError>),
+    /// Over the size limit.
+    TooLarge,
     /// Something this compiler leaves to regex-automata's.
     Unsupported,
-}
-
-impl From<BuildError> for Failure {
-    fn from(error: BuildError) -> Failure {
-        Failure::Build(Box::new(error))
-    }
 }
 
 /// A compiled piece: enter at `start`; `end` is still to be patched to
 /// what follows.
 #[derive(Clone, Copy)]
 struct Fragment {
-    start: StateID,
-    end: StateID,
+    start: u32,
+    end: u32,
 }
 
-/// A class's UTF-8 encodings as a DAG of byte-range states, derived once
-/// and emitted for every copy: a trie of the byte sequences with equal
-/// suffixes merged (most sequences end in the same continuation-byte
-/// ranges). `nodes` lists children before parents.
+/// Where a fragment's states and pooled edges lie. A fragment's edges
+/// lead only to its own states (or are unpatched), so the block can be
+/// copied elsewhere by shifting every target by the same amount.
+struct Block {
+    states: Range<u32>,
+    transitions: Range<u32>,
+    alternates: Range<u32>,
+}
+
+/// A class's UTF-8 encodings as a DAG of byte-range states: a trie of the
+/// byte sequences with equal suffixes merged (most sequences end in the
+/// same continuation-byte ranges). `nodes` lists children before parents.
 struct Utf8Class {
     nodes: Vec<Vec<(u8, u8, Target)>>,
     root: usize,
@@ -75,29 +350,128 @@ enum Target {
 }
 
 struct Compiler {
-    builder: Builder,
-    /// By the address of the class in the HIR being compiled (which
-    /// outlives the compiler): every copy of a repeated class shares one
-    /// derivation.
-    classes: HashMap<usize, Rc<Utf8Class>>,
+    nfa: Nfa,
+    size_limit: usize,
+    /// Whether the pattern being compiled has a state that may not reach
+    /// its end: an anchor (`^` after the first byte, bytes after `$`) or
+    /// an empty class.
+    dead_ends: bool,
 }
 
 impl Compiler {
-    fn compile(&mut self, terminals: &[Hir]) -> Result<NFA, Failure> {
-        let mut starts = Vec::with_capacity(terminals.len());
-        for terminal in terminals {
-            self.builder.start_pattern()?;
-            let fragment = self.c(terminal)?;
-            let matched = self.builder.add_match()?;
-            self.builder.patch(fragment.end, matched)?;
-            self.builder.finish_pattern(fragment.start)?;
-            starts.push(fragment.start);
+    fn compile<H: Borrow<Hir>>(&mut self, terminals: &[H]) -> Result<(), Failure> {
+        for (pattern, terminal) in terminals.iter().enumerate() {
+            let first = self.nfa.states.len() as u32;
+            self.dead_ends = false;
+            let fragment = self.c(terminal.borrow())?;
+            let matched = self.add(State::Match(pattern as u32))?;
+            self.patch(fragment.end, matched);
+            self.nfa.pattern_starts.push(fragment.start);
+            self.nfa.live_blocks.push((!self.dead_ends).then_some((first, matched + 1)));
         }
-        let start = match starts.as_slice() {
+        self.nfa.start = match self.nfa.pattern_starts.as_slice() {
             [only] => *only,
-            _ => self.builder.add_union(starts)?,
+            _ => {
+                let starts = self.nfa.pattern_starts.clone();
+                self.add_union(&starts)?
+            }
         };
-        Ok(self.builder.build(start, start)?)
+        Ok(())
+    }
+
+    fn add(&mut self, state: State) -> Result<u32, Failure> {
+        if self.nfa.memory_usage() > self.size_limit {
+            return Err(Failure::TooLarge);
+        }
+        self.nfa.states.push(state);
+        Ok(self.nfa.states.len() as u32 - 1)
+    }
+
+    fn add_union(&mut self, alternates: &[u32]) -> Result<u32, Failure> {
+        let first = self.nfa.alternates.len() as u32;
+        self.nfa.alternates.extend_from_slice(alternates);
+        self.add(State::Union { first, len: alternates.len() as u32 })
+    }
+
+    fn add_sparse(&mut self, transitions: impl Iterator<Item = Transition>) -> Result<u32, Failure> {
+        let first = self.nfa.transitions.len() as u32;
+        self.nfa.transitions.extend(transitions);
+        self.add(State::Sparse { first, len: self.nfa.transitions.len() as u32 - first })
+    }
+
+    fn empty(&mut self) -> Result<Fragment, Failure> {
+        let state = self.add(State::Empty(UNPATCHED))?;
+        Ok(Fragment { start: state, end: state })
+    }
+
+    /// Points the unpatched edges of `from` (a fragment's end) at `to`.
+    fn patch(&mut self, from: u32, to: u32) {
+        match &mut self.nfa.states[from as usize] {
+            State::Range(Transition { next, .. })
+            | State::Empty(next)
+            | State::Anchor { next, .. }
+            | State::Split(_, next) => *next = to,
+            // A class of several ranges ends in itself: all its ranges
+            // lead to what follows.
+            &mut State::Sparse { first, len } => {
+                for transition in &mut self.nfa.transitions[first as usize..(first + len) as usize] {
+                    if transition.next == UNPATCHED {
+                        transition.next = to;
+                    }
+                }
+            }
+            // Fragments end in one of the above.
+            State::Union { .. } | State::Match(_) => {}
+        }
+    }
+
+    fn block_from(&self, fragment_mark: (u32, u32, u32)) -> Block {
+        let (states, transitions, alternates) = fragment_mark;
+        Block {
+            states: states..self.nfa.states.len() as u32,
+            transitions: transitions..self.nfa.transitions.len() as u32,
+            alternates: alternates..self.nfa.alternates.len() as u32,
+        }
+    }
+
+    fn mark(&self) -> (u32, u32, u32) {
+        (self.nfa.states.len() as u32, self.nfa.transitions.len() as u32, self.nfa.alternates.len() as u32)
+    }
+
+    /// Another copy of `fragment`, whose states are `block`.
+    fn copy(&mut self, block: &Block, fragment: Fragment) -> Result<Fragment, Failure> {
+        let nfa = &mut self.nfa;
+        let extra = (block.states.len()) * size_of::<State>()
+            + block.transitions.len() * size_of::<Transition>()
+            + block.alternates.len() * size_of::<u32>();
+        if nfa.memory_usage() + extra > self.size_limit {
+            return Err(Failure::TooLarge);
+        }
+        let shift = nfa.states.len() as u32 - block.states.start;
+        let moved = |target: u32| if target == UNPATCHED { target } else { target + shift };
+        let transitions_shift = nfa.transitions.len() as u32 - block.transitions.start;
+        let alternates_shift = nfa.alternates.len() as u32 - block.alternates.start;
+        for index in block.transitions.clone() {
+            let transition = nfa.transitions[index as usize];
+            nfa.transitions.push(Transition { next: moved(transition.next), ..transition });
+        }
+        for index in block.alternates.clone() {
+            let alternate = nfa.alternates[index as usize];
+            nfa.alternates.push(moved(alternate));
+        }
+        for index in block.states.clone() {
+            let state = match nfa.states[index as usize] {
+                State::Range(transition) => State::Range(Transition { next: moved(transition.next), ..transition }),
+                State::Sparse { first, len } => State::Sparse { first: first + transitions_shift, len },
+                State::Union { first, len } => State::Union { first: first + alternates_shift, len },
+                State::Split(first, second) => State::Split(moved(first), moved(second)),
+                State::Empty(next) => State::Empty(moved(next)),
+                State::Anchor { at_end, next } => State::Anchor { at_end, next: moved(next) },
+                State::Match(pattern) => State::Match(pattern),
+            };
+            nfa.states.push(state);
+        }
+        Ok(Fragment { start: fragment.start + shift, end: fragment.end + shift })
     }
 
     fn c(&mut self, hir: &Hir) -> Result<Fragment, Failure> {
@@ -105,17 +479,17 @@ impl Compiler {
             HirKind::Empty => self.empty(),
             HirKind::Literal(hir::Literal(bytes)) => self.literal(bytes),
             HirKind::Class(Class::Bytes(class)) => {
-                let ranges: Vec<(u8, u8)> = class.ranges().iter().map(|range| (range.start(), range.end())).collect();
-                self.byte_ranges(&ranges)
+                self.byte_ranges(class.ranges().iter().map(|range| (range.start(), range.end())))
             }
             HirKind::Class(Class::Unicode(class)) => self.unicode_class(class),
             HirKind::Look(look) => {
-                let look = match look {
-                    hir::Look::Start => Look::Start,
-                    hir::Look::End => Look::End,
+                let at_end = match look {
+                    hir::Look::Start => false,
+                    hir::Look::End => true,
                     _ => return Err(Failure::Unsupported),
                 };
-                let state = self.builder.add_look(StateID::ZERO, look)?;
+                self.dead_ends = true;
+                let state = self.add(State::Anchor { at_end, next: UNPATCHED })?;
                 Ok(Fragment { start: state, end: state })
             }
             HirKind::Repetition(repetition) => self.repetition(repetition.min, repetition.max, &repetition.sub),
@@ -125,72 +499,61 @@ impl Compiler {
                 let mut whole = self.c(first)?;
                 for part in rest {
                     let next = self.c(part)?;
-                    self.builder.patch(whole.end, next.start)?;
+                    self.patch(whole.end, next.start);
                     whole.end = next.end;
                 }
                 Ok(whole)
             }
             HirKind::Alternation(alternatives) => {
-                let union = self.builder.add_union(Vec::with_capacity(alternatives.len()))?;
-                let end = self.builder.add_empty()?;
+                let mut fragments = Vec::with_capacity(alternatives.len());
                 for alternative in alternatives {
-                    let fragment = self.c(alternative)?;
-                    self.builder.patch(union, fragment.start)?;
-                    self.builder.patch(fragment.end, end)?;
+                    fragments.push(self.c(alternative)?);
                 }
+                let end = self.add(State::Empty(UNPATCHED))?;
+                for fragment in &fragments {
+                    self.patch(fragment.end, end);
+                }
+                let starts: Vec<u32> = fragments.iter().map(|fragment| fragment.start).collect();
+                let union = self.add_union(&starts)?;
                 Ok(Fragment { start: union, end })
             }
         }
     }
 
-    fn empty(&mut self) -> Result<Fragment, Failure> {
-        let state = self.builder.add_empty()?;
-        Ok(Fragment { start: state, end: state })
-    }
-
     fn literal(&mut self, bytes: &[u8]) -> Result<Fragment, Failure> {
         let Some((&first, rest)) = bytes.split_first() else { return self.empty() };
-        let start = self.builder.add_range(Transition { start: first, end: first, next: StateID::ZERO })?;
+        let start = self.add(State::Range(Transition { start: first, end: first, next: UNPATCHED }))?;
         let mut end = start;
         for &byte in rest {
-            let next = self.builder.add_range(Transition { start: byte, end: byte, next: StateID::ZERO })?;
-            self.builder.patch(end, next)?;
+            let next = self.add(State::Range(Transition { start: byte, end: byte, next: UNPATCHED }))?;
+            self.patch(end, next);
             end = next;
         }
         Ok(Fragment { start, end })
     }
 
     /// Sorted, non-overlapping byte ranges: one state to a fresh end.
-    fn byte_ranges(&mut self, ranges: &[(u8, u8)]) -> Result<Fragment, Failure> {
-        if let [(start, end)] = *ranges {
-            let state = self.builder.add_range(Transition { start, end, next: StateID::ZERO })?;
+    fn byte_ranges(&mut self, mut ranges: impl ExactSizeIterator<Item = (u8, u8)>) -> Result<Fragment, Failure> {
+        if ranges.len() == 1
+            && let Some((start, end)) = ranges.next()
+        {
+            let state = self.add(State::Range(Transition { start, end, next: UNPATCHED }))?;
             return Ok(Fragment { start: state, end: state });
         }
-        let end = self.builder.add_empty()?;
-        let transitions = ranges.iter().map(|&(start, last)| Transition { start, end: last, next: end }).collect();
         // An empty sparse state never matches (the empty class).
-        let start = self.builder.add_sparse(transitions)?;
-        Ok(Fragment { start, end })
+        self.dead_ends |= ranges.len() == 0;
+        let state = self.add_sparse(ranges.map(|(start, last)| Transition { start, end: last, next: UNPATCHED }))?;
+        Ok(Fragment { start: state, end: state })
     }
 
     fn unicode_class(&mut self, class: &hir::ClassUnicode) -> Result<Fragment, Failure> {
         if class.ranges().last().is_none_or(|range| range.end().is_ascii()) {
             // ASCII only (the common case), or empty: one state.
-            let ranges: Vec<(u8, u8)> =
-                class.ranges().iter().map(|range| (range.start() as u8, range.end() as u8)).collect();
-            return self.byte_ranges(&ranges);
+            return self.byte_ranges(class.ranges().iter().map(|range| (range.start() as u8, range.end() as u8)));
         }
-        let key = class as *const hir::ClassUnicode as usize;
-        let utf8 = match self.classes.get(&key) {
-            Some(utf8) => utf8.clone(),
-            None => {
-                let utf8 = Rc::new(utf8_class(class).ok_or(Failure::Unsupported)?);
-                self.classes.insert(key, utf8.clone());
-                utf8
-            }
-        };
-        let end = self.builder.add_empty()?;
-        let mut states: Vec<StateID> = Vec::with_capacity(utf8.nodes.len());
+        let utf8 = utf8_class(class).ok_or(Failure::Unsupported)?;
+        let end = self.add(State::Empty(UNPATCHED))?;
+        let mut states: Vec<u32> = Vec::with_capacity(utf8.nodes.len());
         for node in &utf8.nodes {
             let transition = |&(start, last, target): &(u8, u8, Target)| Transition {
                 start,
@@ -200,10 +563,12 @@ impl Compiler {
                     Target::Node(index) => states[index],
                 },
             };
-            // Most nodes are one continuation-byte range: no allocation.
             let state = match node.as_slice() {
-                [only] => self.builder.add_range(transition(only))?,
-                edges => self.builder.add_sparse(edges.iter().map(transition).collect())?,
+                [only] => self.add(State::Range(transition(only)))?,
+                edges => {
+                    let transitions: Vec<Transition> = edges.iter().map(transition).collect();
+                    self.add_sparse(transitions.into_iter())?
+                }
             };
             states.push(state);
         }
@@ -211,52 +576,82 @@ impl Compiler {
     }
 
     /// `sub{min,max}`: `min` copies, then `max - min` optional ones that
-    /// may each skip to the end (or a loop when `max` is unbounded).
+    /// may each skip to the end (or a loop when `max` is unbounded). `sub`
+    /// is compiled once; the other copies are copies of its states.
     fn repetition(&mut self, min: u32, max: Option<u32>, sub: &Hir) -> Result<Fragment, Failure> {
-        let mut whole: Option<Fragment> = None;
-        let mut append = |compiler: &mut Compiler, next: Fragment| -> Result<(), Failure> {
-            match &mut whole {
-                Some(fragment) => {
-                    compiler.builder.patch(fragment.end, next.start)?;
-                    fragment.end = next.end;
-                }
-                None => whole = Some(next),
-            }
-            Ok(())
+        let count = match max {
+            None => min + 1,
+            Some(max) => max.max(min),
         };
-        for _ in 0..min {
-            let copy = self.c(sub)?;
-            append(self, copy)?;
+        if count == 0 {
+            return self.empty();
         }
-        match max {
-            None => {
-                // A union that loops back through one more copy; it is
-                // also the way out (patching it later adds the exit).
-                let copy = self.c(sub)?;
-                let union = self.builder.add_union(vec![copy.start])?;
-                self.builder.patch(copy.end, union)?;
-                append(self, Fragment { start: union, end: union })?;
+        let mark = self.mark();
+        let first = self.c(sub)?;
+        let block = self.block_from(mark);
+        // Every copy will be made: fail now if they cannot fit, else make
+        // room for them at once.
+        let more = count as usize - 1;
+        let (states, transitions, alternates) = (
+            (block.states.len() + 1).saturating_mul(more),
+            block.transitions.len().saturating_mul(more),
+            block.alternates.len().saturating_mul(more),
+        );
+        let bytes = states
+            .saturating_mul(size_of::<State>())
+            .saturating_add(transitions.saturating_mul(size_of::<Transition>()))
+            .saturating_add(alternates.saturating_mul(size_of::<u32>()));
+        if self.nfa.memory_usage().saturating_add(bytes) > self.size_limit {
+            return Err(Failure::TooLarge);
+        }
+        self.nfa.states.reserve(states);
+        self.nfa.transitions.reserve(transitions);
+        self.nfa.alternates.reserve(alternates);
+        let mut copies = Vec::with_capacity(count as usize);
+        copies.push(first);
+        for _ in 1..count {
+            let copy = self.copy(&block, first)?;
+            copies.push(copy);
+        }
+        let (required, optional) = copies.split_at(min as usize);
+        let mut whole: Option<Fragment> = None;
+        let mut append = |compiler: &mut Compiler, next: Fragment| match &mut whole {
+            Some(fragment) => {
+                compiler.patch(fragment.end, next.start);
+                fragment.end = next.end;
             }
-            Some(max) if max > min => {
-                let end = self.builder.add_empty()?;
-                let mut optional: Option<Fragment> = None;
-                for _ in min..max {
-                    let copy = self.c(sub)?;
-                    let union = self.builder.add_union(vec![copy.start, end])?;
-                    match &mut optional {
+            None => whole = Some(next),
+        };
+        for &copy in required {
+            append(self, copy);
+        }
+        match (max, optional) {
+            (_, []) => {}
+            (None, [copy]) => {
+                // A split that loops back through one more copy; its
+                // second edge is the way out.
+                let split = self.add(State::Split(copy.start, UNPATCHED))?;
+                self.patch(copy.end, split);
+                append(self, Fragment { start: split, end: split });
+            }
+            (_, optional) => {
+                let end = self.add(State::Empty(UNPATCHED))?;
+                let mut chain: Option<Fragment> = None;
+                for &copy in optional {
+                    let split = self.add(State::Split(copy.start, end))?;
+                    match &mut chain {
                         Some(fragment) => {
-                            self.builder.patch(fragment.end, union)?;
+                            self.patch(fragment.end, split);
                             fragment.end = copy.end;
                         }
-                        None => optional = Some(Fragment { start: union, end: copy.end }),
+                        None => chain = Some(Fragment { start: split, end: copy.end }),
                     }
                 }
-                if let Some(fragment) = optional {
-                    self.builder.patch(fragment.end, end)?;
-                    append(self, Fragment { start: fragment.start, end })?;
+                if let Some(fragment) = chain {
+                    self.patch(fragment.end, end);
+                    append(self, Fragment { start: fragment.start, end });
                 }
             }
-            Some(_) => {}
         }
         match whole {
             Some(fragment) => Ok(fragment),
