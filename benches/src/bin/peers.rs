@@ -483,6 +483,8 @@ struct Stats {
     failed_compile: Vec<String>,
     /// Median compile time of each constraint that compiled.
     compile_ms: Vec<f64>,
+    /// The same, by workload file (the JSON documents' group has none: its
+    /// engines compile different inputs).
     compile_by_constraint: Vec<(String, f64)>,
     docs: usize,
     docs_ok: usize,
@@ -536,7 +538,9 @@ fn run_variant(variant: &Variant, workloads: &[Workload], compile_runs: usize) -
         match result {
             Ok(c) => {
                 stats.compile_ms.push(ms);
-                stats.compile_by_constraint.push((label.to_string(), ms));
+                if let Some(path) = &w.path {
+                    stats.compile_by_constraint.push((path.clone(), ms));
+                }
                 compiled.push((w, c));
             }
             Err(e) => {
@@ -712,8 +716,8 @@ fn print_table(rows: &[Row], detail: bool) {
     }
 }
 
-/// Per constraint, each engine's median compile time beside Trellis's
-/// (its first row of the workload), where both compiled it.
+/// Per constraint file, each engine's median compile time beside
+/// Trellis's (its first row of the workload), where both compiled it.
 fn print_compile_detail(rows: &[Row]) {
     fn compiled(row: &Row) -> Option<&Vec<(String, f64)>> {
         row.stats.as_ref().filter(|_| row.na.is_none()).map(|s| &s.compile_by_constraint)
