@@ -21,6 +21,6 @@ pub use error::{ErrorKind, GrammarError};
 pub use json_schema::{JsonSchemaOptions, Whitespace};
 pub use lr::Conflict;
 pub use matcher::{
-    ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker, MatchError, Matcher, RollbackError, StateKey,
+    ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker, MatchError, Matcher, RollbackError, StackProbe, StateKey,
 };
 pub use span::Span;

@@ -139,8 +139,8 @@ pub mod trie;
 pub mod vocab;
 
 pub use token_matcher::{
-    FORMAT_VERSION, GrammarSource, IndexFile, IndexFileError, Precomputed, TokenConstraint, TokenError, TokenIndex,
-    TokenMatcher,
+    FORMAT_VERSION, GrammarSource, IndexFile, IndexFileError, MemoStats, Precomputed, TokenConstraint, TokenError,
+    TokenIndex, TokenMatcher,
 };
 pub use token_set::TokenSet;
 pub use trie::{NodeIndex, TokenTrie};

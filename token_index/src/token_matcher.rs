@@ -58,9 +58,12 @@ impl TokenIndex {
 /// [`LexemeKey`]): they are computed once per key, on first use, and kept.
 /// Tokens that may end a lexeme depend on the whole parser stack: the cached
 /// entry lists the trie nodes where that happens, and a mask walks only
-/// those subtrees against the live parser — once per whole state: the
-/// tokens it finds are remembered by [`StateKey`] (lexer state and every
-/// parser state), since decoding meets the same states again and again.
+/// those subtrees against the live parser — once per state: the tokens it
+/// finds are remembered by [`StateKey`], since decoding meets the same
+/// states again and again. The key is the lexer state and the top of the
+/// parser stack as deep as that walk read (a [`trellis_grammars::StackProbe`]
+/// watches), or the whole stack, so states that differ only deeper share
+/// the result.
 #[derive(Clone, Debug)]
 pub struct TokenConstraint {
     shared: Arc<Shared>,
@@ -83,7 +86,7 @@ struct Shared {
     boundary_memo: Mutex<BoundaryMemo>,
 }
 
-/// The tokens the boundary groups allowed, by the whole matcher state.
+/// The tokens the boundary groups allowed, by matcher state.
 ///
 /// The in-lexeme part of a mask is fixed by a [`LexemeKey`]; the boundary
 /// part depends on the whole parser stack, and is the expensive one (each
@@ -91,12 +94,47 @@ struct Shared {
 /// string the lexer returns to one state after every ordinary token, and
 /// the members of an object or the items of an array meet the same stacks
 /// one after the other. A [`StateKey`] names the state by value, so a hit
-/// is exact however the state was reached.
+/// is exact however the state was reached; a key of the top of the stack
+/// only stands for every state with that top, and is stored only when the
+/// groups' steps read no deeper (a value nested at another depth then
+/// recalls it).
 #[derive(Debug, Default)]
 struct BoundaryMemo {
     tokens: HashMap<StateKey, Arc<[TokenId]>>,
     /// Token ids and key integers held, against [`BOUNDARY_MEMO_TOKENS`].
     held: usize,
+    stats: MemoStats,
+}
+
+impl BoundaryMemo {
+    /// Accounts for `size` more integers, emptying the memo first if they
+    /// would not fit.
+    fn make_room(&mut self, size: usize) {
+        if self.held + size > BOUNDARY_MEMO_TOKENS {
+            self.tokens.clear();
+            self.held = 0;
+            (self.stats.whole_states, self.stats.stack_tops) = (0, 0);
+        }
+        self.held += size;
+    }
+}
+
+/// What the memo of boundary tokens by matcher state holds and has served
+/// since the constraint was made or last forgot its states
+/// ([`TokenConstraint::memo_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoStats {
+    /// Results stored under a whole state (lexer state and every parser
+    /// state).
+    pub whole_states: usize,
+    /// Results stored under a lexer state and the top of the parser stack:
+    /// computing them read no deeper, so they hold for every state with
+    /// that top.
+    pub stack_tops: usize,
+    /// Masks whose boundary tokens came from the memo.
+    pub recalls: u64,
+    /// Of those, the ones found under a stack top.
+    pub recalls_by_top: u64,
 }
 
 /// The part of a mask below one trie node fixed by a [`LexemeKey`]: the
@@ -175,6 +213,12 @@ impl TokenConstraint {
         if let Ok(mut memo) = self.shared.boundary_memo.lock() {
             *memo = BoundaryMemo::default();
         }
+    }
+
+    /// What the memo of boundary tokens by matcher state holds and has
+    /// served.
+    pub fn memo_stats(&self) -> MemoStats {
+        self.shared.boundary_memo.lock().map_or(MemoStats::default(), |memo| memo.stats)
     }
 
     /// Number of cached mask parts and their approximate heap bytes.
@@ -497,30 +541,44 @@ impl TokenMatcher {
             return;
         }
         let shared = &self.constraint.shared;
-        let stepped = || {
+        let stepped = |from: &Matcher| {
             let mut tokens = Vec::new();
-            self.add_groups(Origin::Matcher(matcher), &entry.boundaries, &mut tokens, &mut Vec::new());
+            self.add_groups(Origin::Matcher(from), &entry.boundaries, &mut tokens, &mut Vec::new());
             tokens
         };
         // A matcher with a lexeme key is a single branch, so it has a state
         // key too.
         let Some(state) = matcher.state_key() else {
-            stepped().iter().for_each(|&token| out.insert(token));
+            stepped(matcher).iter().for_each(|&token| out.insert(token));
             return;
         };
-        let remembered = shared.boundary_memo.lock().ok().and_then(|memo| memo.tokens.get(&state).cloned());
+        // Stepping the groups reads the stack only as deep as reductions
+        // pop, so a result is stored under the shortest top of the stack
+        // it read (or the whole state); look for one of those first.
+        let remembered = shared.boundary_memo.lock().ok().and_then(|mut memo| {
+            let (tokens, by_top) = state.covering_keys().find_map(|(depth, key)| {
+                let tokens = memo.tokens.get(&key)?.clone();
+                Some((tokens, depth.is_some()))
+            })?;
+            memo.stats.recalls += 1;
+            memo.stats.recalls_by_top += u64::from(by_top);
+            Some(tokens)
+        });
         let tokens = match remembered {
             Some(tokens) => tokens,
             None => {
-                let tokens: Arc<[TokenId]> = stepped().into();
+                let (tokens, read): (Arc<[TokenId]>, Option<usize>) = match matcher.probed() {
+                    Some((probed, probe)) => (stepped(&probed).into(), probe.depth()),
+                    None => (stepped(matcher).into(), None),
+                };
+                let top = read.and_then(|depth| state.top(depth));
                 if let Ok(mut memo) = shared.boundary_memo.lock() {
-                    let size = tokens.len() + state.len();
-                    if memo.held + size > BOUNDARY_MEMO_TOKENS {
-                        memo.tokens.clear();
-                        memo.held = 0;
+                    memo.make_room(tokens.len() + top.as_ref().unwrap_or(&state).len());
+                    match &top {
+                        Some(_) => memo.stats.stack_tops += 1,
+                        None => memo.stats.whole_states += 1,
                     }
-                    memo.held += size;
-                    memo.tokens.insert(state, tokens.clone());
+                    memo.tokens.insert(top.unwrap_or(state), tokens.clone());
                 }
                 tokens
             }

@@ -195,3 +195,63 @@ fn recalled_masks_equal_fresh_masks() {
     }
     assert!(remembered > 100, "the memo was hardly used: {remembered} states");
 }
+
+/// Boundary tokens remembered under the top of a parser stack are recalled
+/// for other states with that top: deep JSON states, nested in many ways,
+/// whose masks must equal masks computed afresh and the byte-level
+/// matcher's, while some of them (never seen as whole states) are served
+/// from a stack top.
+#[test]
+fn masks_recalled_by_the_top_of_the_stack_are_exact() {
+    // JSON's characters, and runs of up to five closing brackets (with a
+    // comma or a space after): tokens that read deep into the stack.
+    let mut tokens: Vec<(Vec<u8>, TokenKind)> = vec![(b"<eos>".to_vec(), TokenKind::Special)];
+    tokens.extend(b" \"{}[],:-.0123456789aeflnrstux".iter().map(|&byte| (vec![byte], TokenKind::Normal)));
+    let mut runs: Vec<Vec<u8>> = vec![Vec::new()];
+    for _ in 0..5 {
+        runs = runs.iter().flat_map(|run| [b']', b'}'].map(|closer| [run.as_slice(), &[closer]].concat())).collect();
+        for run in &runs {
+            for tail in [&b""[..], b",", b" "] {
+                // Single closers are among the characters already.
+                if run.len() > 1 || !tail.is_empty() {
+                    tokens.push(([run.as_slice(), tail].concat(), TokenKind::Normal));
+                }
+            }
+        }
+    }
+    let vocabulary = Vocabulary::from_tokens(tokens, vec![0], None).expect("closers vocabulary");
+    let index = TokenIndex::new(Arc::new(vocabulary));
+    let vocabulary = index.vocabulary().clone();
+    let openers = ["[", "{\"a\": ", "[{\"b\": [", "{\"c\": {\"d\": ", "[1, "];
+    let tails = ["", "1", "1, ", "\"x", "\"x\"", "{", "[", "true", "-0.5e", "{\"k\""];
+    for (name, grammar) in grammars().iter().filter(|(name, _)| name.starts_with("json.")) {
+        let remembering = TokenConstraint::new(grammar, &index);
+        let forgetting = TokenConstraint::new(grammar, &index);
+        let (mut recalled, mut fresh) = (TokenSet::new(vocabulary.len()), TokenSet::new(vocabulary.len()));
+        let mut seen = std::collections::HashSet::new();
+        let mut served_by_top = 0;
+        let mut rng = Rng(0x5eed);
+        for case in 0..400 {
+            let depth = 1 + rng.below(14);
+            let prefix: String = (0..depth).map(|_| openers[rng.below(openers.len())]).collect();
+            let text = prefix + tails[rng.below(tails.len())];
+            let mut state = grammar.matcher();
+            state.advance(text.as_bytes()).unwrap_or_else(|e| panic!("{name}: {text:?}: {e}"));
+            let before = remembering.memo_stats();
+            remembering.matcher_from(state.clone()).mask(&mut recalled);
+            forgetting.forget_states();
+            forgetting.matcher_from(state.clone()).mask(&mut fresh);
+            assert!(recalled == fresh, "{name}: {text:?}");
+            let new_state = state.state_key().is_some_and(|key| seen.insert(key));
+            if new_state && remembering.memo_stats().recalls_by_top > before.recalls_by_top {
+                served_by_top += 1;
+            }
+            if case % 8 == 0 {
+                check_exact(name, &remembering, state).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        let stats = remembering.memo_stats();
+        assert!(stats.stack_tops > 0, "{name}: {stats:?}");
+        assert!(served_by_top > 10, "{name}: only {served_by_top} new states recalled by a stack top ({stats:?})");
+    }
+}

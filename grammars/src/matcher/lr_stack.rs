@@ -8,6 +8,7 @@
 //! pops run out of inline states.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use smallvec::SmallVec;
 
@@ -25,7 +26,25 @@ struct Chunk {
     /// Oldest first.
     states: Box<[u32]>,
     below: Option<Arc<Chunk>>,
+    /// Set on the chunks of a [`LrStack::probed`] stack: reading this
+    /// chunk raises the probe to the chunk's level.
+    probe: Option<(Arc<AtomicU8>, u8)>,
 }
+
+impl Chunk {
+    /// Notes on the probe, if any, that this chunk's states were read.
+    #[inline]
+    fn read(&self) {
+        if let Some((probe, level)) = &self.probe {
+            probe.fetch_max(*level, Ordering::Relaxed);
+        }
+    }
+}
+
+/// How many top states a [`LrStack::probed`] stack keeps apart: reading
+/// below `PROBE_DEPTHS[i]` states from the top raises the probe to level
+/// `i + 1` (past the last, to "the whole stack").
+pub(crate) const PROBE_DEPTHS: [usize; 3] = [4, 8, 16];
 
 #[derive(Debug)]
 pub(crate) struct LrStack {
@@ -71,6 +90,35 @@ impl LrStack {
         }
     }
 
+    /// The same stack laid out so that a probe records how deep anything
+    /// done with it (or with stacks derived from it: forks, pushes, pops)
+    /// reads: the top [`PROBE_DEPTHS`]`[0]` states inline, the rest in one
+    /// chunk per further depth, each of which raises the probe when read.
+    /// The probe's level `i` means the top `PROBE_DEPTHS[i]` states were
+    /// all that was read ([`PROBE_DEPTHS`]`.len()`: deeper). `None` when
+    /// the stack is no deeper than the first depth (then it is all read).
+    pub(crate) fn probed(&self) -> Option<(LrStack, Arc<AtomicU8>)> {
+        let mut states: SmallVec<[u32; 24]> = SmallVec::new();
+        self.extend_states(&mut states);
+        if states.len() <= PROBE_DEPTHS[0] {
+            return None;
+        }
+        // `states` is top first; chunks hold oldest first.
+        let probe = Arc::new(AtomicU8::new(0));
+        let bounds: SmallVec<[usize; 5]> = PROBE_DEPTHS.iter().copied().chain([usize::MAX]).collect();
+        let mut below: Option<Arc<Chunk>> = None;
+        for level in (1..bounds.len()).rev() {
+            let (from, to) = (bounds[level - 1], bounds[level].min(states.len()));
+            if from >= to {
+                continue;
+            }
+            let chunk_states: Box<[u32]> = states[from..to].iter().rev().copied().collect();
+            below = Some(Arc::new(Chunk { states: chunk_states, below, probe: Some((probe.clone(), level as u8)) }));
+        }
+        let top = states[..PROBE_DEPTHS[0]].iter().rev().copied().collect();
+        Some((LrStack { top, below }, probe))
+    }
+
     /// The state `depth` entries below the top (0 is the top).
     fn state_at(&self, depth: usize) -> Option<u32> {
         if depth < self.top.len() {
@@ -79,6 +127,7 @@ impl LrStack {
         let mut depth = depth - self.top.len();
         let mut chunk = self.below.as_deref();
         while let Some(c) = chunk {
+            c.read();
             if depth < c.states.len() {
                 return Some(c.states[c.states.len() - 1 - depth]);
             }
@@ -92,7 +141,7 @@ impl LrStack {
     fn push(&mut self, state: u32) {
         if self.top.len() == TOP {
             let spilled: Box<[u32]> = self.top[..SPILL].into();
-            self.below = Some(Arc::new(Chunk { states: spilled, below: self.below.take() }));
+            self.below = Some(Arc::new(Chunk { states: spilled, below: self.below.take(), probe: None }));
             self.top.drain(..SPILL);
         }
         self.top.push(state);
@@ -108,6 +157,7 @@ impl LrStack {
             count -= self.top.len();
             self.top.clear();
             let Some(chunk) = self.below.take() else { return };
+            chunk.read();
             self.top.extend_from_slice(&chunk.states);
             self.below = chunk.below.clone();
             if count == 0 {
@@ -239,5 +289,46 @@ mod tests {
         assert_eq!(states(&stack), vec![0]);
         stack.push(7);
         assert_eq!(states(&stack), vec![7, 0]);
+    }
+
+    #[test]
+    fn probes_report_how_deep_the_stack_was_read() {
+        let mut stack = LrStack::bottom();
+        for state in 1..=40 {
+            stack.push(state);
+        }
+        let (probed, probe) = stack.probed().expect("deep enough");
+        let level = || probe.load(Ordering::Relaxed);
+        let mut fork = probed.clone();
+        // The top four states are free to read.
+        fork.pop(3);
+        assert_eq!((fork.top_state(), level()), (37, 0));
+        // Popping the fourth exposes the fifth: the top eight were read.
+        fork.pop(1);
+        assert_eq!((fork.top_state(), level()), (36, 1));
+        fork.pop(4);
+        assert_eq!((fork.top_state(), level()), (32, 2));
+        // Pushes that spill and the pops that take them back read nothing
+        // below the top four; forks share the probe.
+        let mut other = probed.clone();
+        probe.store(0, Ordering::Relaxed);
+        for state in 100..120 {
+            other.push(state);
+        }
+        other.pop(20);
+        assert_eq!((other.top_state(), level()), (40, 0));
+        other.pop(12);
+        assert_eq!((other.top_state(), level()), (28, 2));
+        other.pop(3);
+        assert_eq!((other.top_state(), level()), (25, 2));
+        // Past the top sixteen: the whole stack.
+        other.pop(1);
+        assert_eq!((other.top_state(), level()), (24, 3));
+        // The layout keeps the states.
+        assert_eq!(states(&probed), states(&stack));
+        // Too short to probe: the whole stack is the top.
+        let mut short = LrStack::bottom();
+        (1..=3).for_each(|state| short.push(state));
+        assert!(short.probed().is_none());
     }
 }

@@ -10,8 +10,12 @@
 //! only the lexer state and shares the parser of the start state. Only where
 //! a lexeme may end does it build a full matcher state.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use smallvec::SmallVec;
 
+use super::lr_stack::PROBE_DEPTHS;
 use super::{Branch, Branches, Extension, Parser, State, lexeme_extension, run};
 use crate::compile::Compiled;
 use crate::lexer::LexerDfa;
@@ -297,14 +301,40 @@ pub struct LexemeKey {
 /// equal keys accept exactly the same continuations, however they got
 /// there — so anything computed from one state (a mask) holds for the other.
 /// See [`Matcher::state_key`].
+///
+/// A key may also stand for a lexer state and only the top of the stack
+/// ([`StateKey::top`]): the states whose stacks start that way. It is never
+/// equal to a whole state's key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StateKey {
     lex: u32,
     /// Top first.
     stack: SmallVec<[u32; 24]>,
+    /// Whether `stack` is the whole stack, not just its top.
+    whole: bool,
 }
 
 impl StateKey {
+    /// The keys that stand for this state, most general first, each with
+    /// the depth it covers: its tops at each depth a [`StackProbe`]
+    /// reports, then the key itself (`None`: the whole stack). A result
+    /// stored under any of them holds for this state.
+    pub fn covering_keys(&self) -> impl Iterator<Item = (Option<usize>, StateKey)> + '_ {
+        PROBE_DEPTHS.iter().filter_map(|&depth| Some((Some(depth), self.top(depth)?))).chain([(None, self.clone())])
+    }
+
+    /// The key of every state with this key's lexer state and top `depth`
+    /// parser states: what something computed from this state holds for
+    /// when it read no deeper into the stack ([`StackProbe`]). `None` when
+    /// the stack is no deeper than `depth` (the key itself says it all).
+    pub fn top(&self, depth: usize) -> Option<StateKey> {
+        (depth < self.stack.len()).then(|| StateKey {
+            lex: self.lex,
+            stack: SmallVec::from_slice(&self.stack[..depth]),
+            whole: false,
+        })
+    }
+
     /// The number of integers the key holds (its size, for cache
     /// accounting).
     pub fn len(&self) -> usize {
@@ -314,6 +344,22 @@ impl StateKey {
     /// Never true: a key holds at least the lexer state.
     pub fn is_empty(&self) -> bool {
         false
+    }
+}
+
+/// How deep below its top a parser stack was read, since
+/// [`Matcher::probed`] laid it out.
+#[derive(Debug)]
+pub struct StackProbe {
+    level: Arc<AtomicU8>,
+}
+
+impl StackProbe {
+    /// The number of top stack states read so far, rounded up to one of a
+    /// few depths; `None` if reads went deeper than the last (the result
+    /// may depend on the whole stack).
+    pub fn depth(&self) -> Option<usize> {
+        PROBE_DEPTHS.get(self.level.load(Ordering::Relaxed) as usize).copied()
     }
 }
 
@@ -364,7 +410,28 @@ impl Matcher {
         let [branch] = branches.as_slice() else { return None };
         let mut stack = SmallVec::new();
         branch.parser.extend_states(&mut stack);
-        Some(StateKey { lex: branch.lex, stack })
+        Some(StateKey { lex: branch.lex, stack, whole: true })
+    }
+
+    /// This state, laid out so that `probe` records how deep into the
+    /// parser stack anything computed from the returned matcher reads
+    /// (through [`ByteWalker`]s resumed from it and from each other). After
+    /// such a computation, its result holds for every state whose
+    /// [`StateKey::top`]`(probe.depth())` is this state's. `None` when
+    /// [`Matcher::state_key`] is, or when the stack is too short to be
+    /// worth probing.
+    pub fn probed(&self) -> Option<(Matcher, StackProbe)> {
+        let State::Lr(branches) = &self.state else { return None };
+        let [branch] = branches.as_slice() else { return None };
+        let (parser, probe) = branch.parser.probed()?;
+        let matcher = Matcher {
+            grammar: self.grammar.clone(),
+            state: State::Lr(SmallVec::from_elem(Branch { lex: branch.lex, parser }, 1)),
+            consumed: self.consumed,
+            history: None,
+            history_len: 0,
+        };
+        Some((matcher, StackProbe { level: probe }))
     }
 
     /// The key of this state's in-lexeme continuations; `None` when the
