@@ -21,6 +21,7 @@ pub use error::{ErrorKind, GrammarError};
 pub use json_schema::{JsonSchemaOptions, Whitespace};
 pub use lr::Conflict;
 pub use matcher::{
-    ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker, MatchError, Matcher, RollbackError, StackProbe, StateKey,
+    ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker, MatchError, Matcher, RollbackError, StackProbe,
+    StateKey, StateKeyRef,
 };
 pub use span::Span;

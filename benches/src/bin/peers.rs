@@ -517,6 +517,7 @@ fn run_variant(variant: &Variant, workloads: &[Workload], compile_runs: usize) -
         let mut result = Err(String::new());
         let mut spent = Duration::ZERO;
         while times.len() < compile_runs.max(1) && spent < COMPILE_REPEAT_BUDGET {
+            // The previous compile is dropped before the next one starts.
             drop(std::mem::replace(&mut result, Err(String::new())));
             let start = Instant::now();
             result = (variant.compile)(w);

@@ -38,6 +38,12 @@ pub(crate) struct Transition {
     pub(crate) next: u32,
 }
 
+impl From<&thompson::Transition> for Transition {
+    fn from(transition: &thompson::Transition) -> Transition {
+        Transition { start: transition.start, end: transition.end, next: transition.next.as_u32() }
+    }
+}
+
 impl Transition {
     #[inline]
     pub(crate) fn matches(&self, byte: u8) -> bool {
@@ -68,6 +74,7 @@ pub(crate) enum State {
 
 /// The NFA of a lexer's terminals: pattern `i` matches terminal `i`,
 /// anchored at the start.
+#[derive(Default)]
 pub(crate) struct Nfa {
     states: Vec<State>,
     transitions: Vec<Transition>,
@@ -223,14 +230,12 @@ impl Nfa {
     pub(crate) fn from_regex_automata(nfa: &NFA) -> Option<Nfa> {
         let mut ours = Nfa {
             states: Vec::with_capacity(nfa.states().len()),
-            transitions: Vec::new(),
-            alternates: Vec::new(),
             start: nfa.start_anchored().as_u32(),
             pattern_starts: nfa
                 .patterns()
                 .map(|pattern| nfa.start_pattern(pattern).map_or(0, |start| start.as_u32()))
                 .collect(),
-            live_blocks: Vec::new(),
+            ..Nfa::default()
         };
         let ranges = |ours: &mut Nfa, transitions: &mut dyn Iterator<Item = Transition>| {
             let first = ours.transitions.len() as u32;
@@ -239,17 +244,10 @@ impl Nfa {
         };
         for state in nfa.states() {
             let state = match state {
-                thompson::State::ByteRange { trans } => {
-                    State::Range(Transition { start: trans.start, end: trans.end, next: trans.next.as_u32() })
+                thompson::State::ByteRange { trans } => State::Range(trans.into()),
+                thompson::State::Sparse(sparse) => {
+                    ranges(&mut ours, &mut sparse.transitions.iter().map(Transition::from))
                 }
-                thompson::State::Sparse(sparse) => ranges(
-                    &mut ours,
-                    &mut sparse.transitions.iter().map(|t| Transition {
-                        start: t.start,
-                        end: t.end,
-                        next: t.next.as_u32(),
-                    }),
-                ),
                 thompson::State::Dense(dense) => {
                     let mut runs: Vec<Transition> = Vec::new();
                     for (byte, next) in dense.transitions.iter().enumerate() {
@@ -290,18 +288,7 @@ impl Nfa {
 /// this compiler does not handle. `Err` (a message that says the limit
 /// was exceeded) when the NFA would exceed `size_limit` bytes.
 pub(crate) fn compile<H: Borrow<Hir>>(terminals: &[H], size_limit: usize) -> Option<Result<Nfa, String>> {
-    let mut compiler = Compiler {
-        nfa: Nfa {
-            states: Vec::new(),
-            transitions: Vec::new(),
-            alternates: Vec::new(),
-            start: 0,
-            pattern_starts: Vec::new(),
-            live_blocks: Vec::new(),
-        },
-        size_limit,
-        dead_ends: false,
-    };
+    let mut compiler = Compiler { nfa: Nfa::default(), size_limit, dead_ends: false };
     match compiler.compile(terminals) {
         Ok(()) => Some(Ok(compiler.nfa)),
         Err(Failure::TooLarge) => Some(Err(format!("the lexer's NFA exceeds the size limit of {size_limit} bytes"))),
@@ -425,28 +412,35 @@ impl Compiler {
         }
     }
 
-    fn block_from(&self, fragment_mark: (u32, u32, u32)) -> Block {
-        let (states, transitions, alternates) = fragment_mark;
-        Block {
+    /// Compiles `hir` as one block of states (a repetition's body, to be
+    /// copied).
+    fn block(&mut self, hir: &Hir) -> Result<(Fragment, Block), Failure> {
+        let (states, transitions, alternates) =
+            (self.nfa.states.len() as u32, self.nfa.transitions.len() as u32, self.nfa.alternates.len() as u32);
+        let fragment = self.c(hir)?;
+        let block = Block {
             states: states..self.nfa.states.len() as u32,
             transitions: transitions..self.nfa.transitions.len() as u32,
             alternates: alternates..self.nfa.alternates.len() as u32,
+        };
+        Ok((fragment, block))
+    }
+
+    /// `first` then `next`: `first`'s end leads to `next`'s start.
+    fn then(&mut self, first: Option<Fragment>, next: Fragment) -> Fragment {
+        match first {
+            Some(first) => {
+                self.patch(first.end, next.start);
+                Fragment { start: first.start, end: next.end }
+            }
+            None => next,
         }
     }
 
-    fn mark(&self) -> (u32, u32, u32) {
-        (self.nfa.states.len() as u32, self.nfa.transitions.len() as u32, self.nfa.alternates.len() as u32)
-    }
-
-    /// Another copy of `fragment`, whose states are `block`.
-    fn copy(&mut self, block: &Block, fragment: Fragment) -> Result<Fragment, Failure> {
+    /// Another copy of `fragment`, whose states are `block` (the caller
+    /// checked the size limit for every copy at once).
+    fn copy(&mut self, block: &Block, fragment: Fragment) -> Fragment {
         let nfa = &mut self.nfa;
-        let extra = (block.states.len()) * size_of::<State>()
-            + block.transitions.len() * size_of::<Transition>()
-            + block.alternates.len() * size_of::<u32>();
-        if nfa.memory_usage() + extra > self.size_limit {
-            return Err(Failure::TooLarge);
-        }
         let shift = nfa.states.len() as u32 - block.states.start;
         let moved = |target: u32| if target == UNPATCHED { target } else { target + shift };
         let transitions_shift = nfa.transitions.len() as u32 - block.transitions.start;
@@ -471,7 +465,7 @@ impl Compiler {
             };
             nfa.states.push(state);
         }
-        Ok(Fragment { start: fragment.start + shift, end: fragment.end + shift })
+        Fragment { start: fragment.start + shift, end: fragment.end + shift }
     }
 
     fn c(&mut self, hir: &Hir) -> Result<Fragment, Failure> {
@@ -495,14 +489,12 @@ impl Compiler {
             HirKind::Repetition(repetition) => self.repetition(repetition.min, repetition.max, &repetition.sub),
             HirKind::Capture(capture) => self.c(&capture.sub),
             HirKind::Concat(parts) => {
-                let Some((first, rest)) = parts.split_first() else { return self.empty() };
-                let mut whole = self.c(first)?;
-                for part in rest {
+                let mut whole = None;
+                for part in parts {
                     let next = self.c(part)?;
-                    self.patch(whole.end, next.start);
-                    whole.end = next.end;
+                    whole = Some(self.then(whole, next));
                 }
-                Ok(whole)
+                whole.map_or_else(|| self.empty(), Ok)
             }
             HirKind::Alternation(alternatives) => {
                 let mut fragments = Vec::with_capacity(alternatives.len());
@@ -565,10 +557,7 @@ impl Compiler {
             };
             let state = match node.as_slice() {
                 [only] => self.add(State::Range(transition(only)))?,
-                edges => {
-                    let transitions: Vec<Transition> = edges.iter().map(transition).collect();
-                    self.add_sparse(transitions.into_iter())?
-                }
+                edges => self.add_sparse(edges.iter().map(transition))?,
             };
             states.push(state);
         }
@@ -586,9 +575,7 @@ impl Compiler {
         if count == 0 {
             return self.empty();
         }
-        let mark = self.mark();
-        let first = self.c(sub)?;
-        let block = self.block_from(mark);
+        let (first, block) = self.block(sub)?;
         // Every copy will be made: fail now if they cannot fit, else make
         // room for them at once.
         let more = count as usize - 1;
@@ -607,23 +594,12 @@ impl Compiler {
         self.nfa.states.reserve(states);
         self.nfa.transitions.reserve(transitions);
         self.nfa.alternates.reserve(alternates);
-        let mut copies = Vec::with_capacity(count as usize);
-        copies.push(first);
-        for _ in 1..count {
-            let copy = self.copy(&block, first)?;
-            copies.push(copy);
-        }
+        let copies: Vec<Fragment> =
+            std::iter::once(first).chain((1..count).map(|_| self.copy(&block, first))).collect();
         let (required, optional) = copies.split_at(min as usize);
-        let mut whole: Option<Fragment> = None;
-        let mut append = |compiler: &mut Compiler, next: Fragment| match &mut whole {
-            Some(fragment) => {
-                compiler.patch(fragment.end, next.start);
-                fragment.end = next.end;
-            }
-            None => whole = Some(next),
-        };
+        let mut whole = None;
         for &copy in required {
-            append(self, copy);
+            whole = Some(self.then(whole, copy));
         }
         match (max, optional) {
             (_, []) => {}
@@ -632,31 +608,23 @@ impl Compiler {
                 // second edge is the way out.
                 let split = self.add(State::Split(copy.start, UNPATCHED))?;
                 self.patch(copy.end, split);
-                append(self, Fragment { start: split, end: split });
+                whole = Some(self.then(whole, Fragment { start: split, end: split }));
             }
             (_, optional) => {
+                // Each optional copy behind a split that may skip to the end.
                 let end = self.add(State::Empty(UNPATCHED))?;
-                let mut chain: Option<Fragment> = None;
+                let mut chain = None;
                 for &copy in optional {
                     let split = self.add(State::Split(copy.start, end))?;
-                    match &mut chain {
-                        Some(fragment) => {
-                            self.patch(fragment.end, split);
-                            fragment.end = copy.end;
-                        }
-                        None => chain = Some(Fragment { start: split, end: copy.end }),
-                    }
+                    chain = Some(self.then(chain, Fragment { start: split, end: copy.end }));
                 }
-                if let Some(fragment) = chain {
-                    self.patch(fragment.end, end);
-                    append(self, Fragment { start: fragment.start, end });
+                if let Some(chain) = chain {
+                    self.patch(chain.end, end);
+                    whole = Some(self.then(whole, Fragment { start: chain.start, end }));
                 }
             }
         }
-        match whole {
-            Some(fragment) => Ok(fragment),
-            None => self.empty(),
-        }
+        whole.map_or_else(|| self.empty(), Ok)
     }
 }
 

@@ -298,32 +298,25 @@ mod tests {
             stack.push(state);
         }
         let (probed, probe) = stack.probed().expect("deep enough");
-        let level = || probe.load(Ordering::Relaxed);
-        let mut fork = probed.clone();
-        // The top four states are free to read.
-        fork.pop(3);
-        assert_eq!((fork.top_state(), level()), (37, 0));
-        // Popping the fourth exposes the fifth: the top eight were read.
-        fork.pop(1);
-        assert_eq!((fork.top_state(), level()), (36, 1));
-        fork.pop(4);
-        assert_eq!((fork.top_state(), level()), (32, 2));
+        // Pops, each with the top and the probe's level after it.
+        let check = |stack: &mut LrStack, pops: &[(usize, u32, u8)]| {
+            for &(count, top, level) in pops {
+                stack.pop(count);
+                assert_eq!((stack.top_state(), probe.load(Ordering::Relaxed)), (top, level), "after pop({count})");
+            }
+        };
+        // The top four states are free to read; popping the fourth exposes
+        // the fifth: the top eight were read; then the top sixteen.
+        check(&mut probed.clone(), &[(3, 37, 0), (1, 36, 1), (4, 32, 2)]);
         // Pushes that spill and the pops that take them back read nothing
-        // below the top four; forks share the probe.
+        // below the top four; forks share the probe; past the top sixteen
+        // is the whole stack.
         let mut other = probed.clone();
         probe.store(0, Ordering::Relaxed);
         for state in 100..120 {
             other.push(state);
         }
-        other.pop(20);
-        assert_eq!((other.top_state(), level()), (40, 0));
-        other.pop(12);
-        assert_eq!((other.top_state(), level()), (28, 2));
-        other.pop(3);
-        assert_eq!((other.top_state(), level()), (25, 2));
-        // Past the top sixteen: the whole stack.
-        other.pop(1);
-        assert_eq!((other.top_state(), level()), (24, 3));
+        check(&mut other, &[(20, 40, 0), (12, 28, 2), (3, 25, 2), (1, 24, 3)]);
         // The layout keeps the states.
         assert_eq!(states(&probed), states(&stack));
         // Too short to probe: the whole stack is the top.

@@ -44,7 +44,7 @@ use crate::lexer::LexerDfa;
 
 pub(crate) use gss::Frontier;
 pub(crate) use lr_stack::LrStack;
-pub use walk::{ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker, StackProbe, StateKey};
+pub use walk::{ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker, StackProbe, StateKey, StateKeyRef};
 
 /// What a parser configuration must answer for the matcher. Implemented by
 /// the deterministic LR stack and by the GLR frontier.

@@ -170,13 +170,7 @@ impl ByteWalker {
         }
         let &Step::Lexeme { lex, parser } = walk.steps.get(depth)? else { return None };
         let branch = Branch { lex, parser: walk.parsers[parser as usize].clone() };
-        Some(Matcher {
-            grammar: self.grammar.clone(),
-            state: State::Lr(SmallVec::from_elem(branch, 1)),
-            consumed: 0,
-            history: None,
-            history_len: 0,
-        })
+        Some(Matcher::single_branch(&self.grammar, branch, 0))
     }
 
     /// The [`LexemeKey`] of [`Self::matcher_at`]`(depth)`, without making
@@ -318,9 +312,15 @@ impl StateKey {
     /// The keys that stand for this state, most general first, each with
     /// the depth it covers: its tops at each depth a [`StackProbe`]
     /// reports, then the key itself (`None`: the whole stack). A result
-    /// stored under any of them holds for this state.
-    pub fn covering_keys(&self) -> impl Iterator<Item = (Option<usize>, StateKey)> + '_ {
-        PROBE_DEPTHS.iter().filter_map(|&depth| Some((Some(depth), self.top(depth)?))).chain([(None, self.clone())])
+    /// stored under any of them holds for this state. Borrowed, for lookups
+    /// in maps keyed by [`StateKey`] (a mask looks up several per token).
+    pub fn covering_keys(&self) -> impl Iterator<Item = (Option<usize>, StateKeyRef<'_>)> + '_ {
+        let view = |depth: usize, whole: bool| StateKeyRef { lex: self.lex, stack: &self.stack[..depth], whole };
+        PROBE_DEPTHS
+            .iter()
+            .filter(|&&depth| depth < self.stack.len())
+            .map(move |&depth| (Some(depth), view(depth, false)))
+            .chain([(None, view(self.stack.len(), true))])
     }
 
     /// The key of every state with this key's lexer state and top `depth`
@@ -344,6 +344,24 @@ impl StateKey {
     /// Never true: a key holds at least the lexer state.
     pub fn is_empty(&self) -> bool {
         false
+    }
+}
+
+/// A [`StateKey`] (or the top of one) borrowed: it hashes and compares
+/// like the owned key, so a map keyed by [`StateKey`] finds it without one
+/// being built.
+#[derive(Clone, Copy, Debug, Hash)]
+pub struct StateKeyRef<'a> {
+    // Fields in the order of `StateKey`'s, whose derived hash this shares
+    // (a `SmallVec` hashes as its slice).
+    lex: u32,
+    stack: &'a [u32],
+    whole: bool,
+}
+
+impl hashbrown::Equivalent<StateKey> for StateKeyRef<'_> {
+    fn equivalent(&self, key: &StateKey) -> bool {
+        self.lex == key.lex && self.whole == key.whole && self.stack == key.stack.as_slice()
     }
 }
 
@@ -391,13 +409,7 @@ impl Matcher {
         Some(
             branches
                 .iter()
-                .map(|branch| Matcher {
-                    grammar: self.grammar.clone(),
-                    state: State::Lr(SmallVec::from_elem(branch.clone(), 1)),
-                    consumed: self.consumed,
-                    history: None,
-                    history_len: 0,
-                })
+                .map(|branch| Matcher::single_branch(&self.grammar, branch.clone(), self.consumed))
                 .collect(),
         )
     }
@@ -424,14 +436,19 @@ impl Matcher {
         let State::Lr(branches) = &self.state else { return None };
         let [branch] = branches.as_slice() else { return None };
         let (parser, probe) = branch.parser.probed()?;
-        let matcher = Matcher {
-            grammar: self.grammar.clone(),
-            state: State::Lr(SmallVec::from_elem(Branch { lex: branch.lex, parser }, 1)),
-            consumed: self.consumed,
+        let matcher = Matcher::single_branch(&self.grammar, Branch { lex: branch.lex, parser }, self.consumed);
+        Some((matcher, StackProbe { level: probe }))
+    }
+
+    /// A matcher of one deterministic branch, without rollback history.
+    fn single_branch(grammar: &CompiledGrammar, branch: Branch<super::LrStack>, consumed: u64) -> Matcher {
+        Matcher {
+            grammar: grammar.clone(),
+            state: State::Lr(SmallVec::from_elem(branch, 1)),
+            consumed,
             history: None,
             history_len: 0,
-        };
-        Some((matcher, StackProbe { level: probe }))
+        }
     }
 
     /// The key of this state's in-lexeme continuations; `None` when the
