@@ -7,13 +7,13 @@
 //! percentiles, `tokens`, `documents`, `peak_rss_mb`.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
 use serde_json::json;
 use trellis_token_index::{TokenIndex, TokenSet, Tokenizer};
 
+use crate::error::{CliError, Status};
 use crate::grammar_source::GrammarArgs;
 
 #[derive(Args, Debug)]
@@ -37,23 +37,18 @@ pub struct BenchArgs {
     repeat: usize,
 }
 
-pub fn run(args: BenchArgs) -> ExitCode {
-    match bench(&args) {
-        Ok(report) => crate::print_line(&report.to_string()),
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
-    }
+pub fn run(args: BenchArgs) -> Result<Status, CliError> {
+    let report = bench(&args)?;
+    crate::error::print_line(&report.to_string())
 }
 
-fn bench(args: &BenchArgs) -> Result<serde_json::Value, String> {
+fn bench(args: &BenchArgs) -> Result<serde_json::Value, CliError> {
     let tokenizer = Tokenizer::from_spec(&args.tokenizer).map_err(|e| format!("{}: {e}", args.tokenizer))?;
     let started = Instant::now();
     let index = TokenIndex::new(tokenizer.vocabulary().clone());
     let index_ms = started.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
-    let constraint = args.grammar.load_constraint(&index).map_err(|e| e.0)?;
+    let constraint = args.grammar.load_constraint(&index)?;
     let compile_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let documents = read_documents(args)?;
@@ -80,26 +75,26 @@ fn bench(args: &BenchArgs) -> Result<serde_json::Value, String> {
                     times_us.push(elapsed.as_secs_f64() * 1e6);
                 }
                 if !mask.contains(token) {
-                    return Err(format!(
+                    return Err(CliError::Input(format!(
                         "{}:{line}: token {token} ({:?}) is not allowed after {} bytes: the document is not in the \
                          language",
                         args.docs.display(),
                         String::from_utf8_lossy(index.vocabulary().token_bytes(token).unwrap_or_default()),
                         matcher.byte_matcher().consumed()
-                    ));
+                    )));
                 }
                 matcher.commit(token).map_err(|e| format!("{}:{line}: {e}", args.docs.display()))?;
             }
         }
     }
     if times_us.is_empty() {
-        return Err(format!("{}: no documents for this grammar", args.docs.display()));
+        return Err(format!("{}: no documents for this grammar", args.docs.display()).into());
     }
     let tokens = times_us.len();
     let mean = times_us.iter().sum::<f64>() / tokens as f64;
     times_us.sort_by(f64::total_cmp);
     let percentile = |p: f64| times_us[((tokens as f64 - 1.0) * p).round() as usize];
-    let (cached_masks, cache_bytes) = constraint.cache_stats();
+    let cache = constraint.cache_stats();
     Ok(json!({
         "compile_ms": round(compile_ms),
         "index_ms": round(index_ms),
@@ -114,8 +109,8 @@ fn bench(args: &BenchArgs) -> Result<serde_json::Value, String> {
         "documents": documents.len(),
         "vocabulary": index.vocabulary().len(),
         "peak_rss_mb": peak_rss_mb(),
-        "cached_masks": cached_masks,
-        "cache_mb": round(cache_bytes as f64 / 1e6),
+        "cached_masks": cache.entries(),
+        "cache_mb": round(cache.bytes as f64 / 1e6),
     }))
 }
 

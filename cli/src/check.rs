@@ -1,19 +1,20 @@
 //! `trellis check`: is the text on stdin in the grammar's language?
 //!
-//! Exit status: 0 the input is in the language (with `--prefix`: a viable
-//! prefix); 1 it is not; 2 the grammar is invalid or unreadable; 3 the
-//! check could not decide (the grammar is too ambiguous on this input, or
-//! its lazy lexer ran out of states). With `--jsonl` the status is 0 unless
-//! the grammar is invalid (2): a line that is not a JSON string, or that
-//! could not be decided, gets a verdict object with an `error` field (and a
-//! message on stderr) so that output lines stay aligned with input lines.
+//! Exit status (the table in `error.rs`): 0 the input is in the language
+//! (with `--prefix`: a viable prefix); 1 it is not; 2 the grammar is
+//! invalid or unreadable; 3 the check could not decide (the grammar is too
+//! ambiguous on this input, or its lazy lexer ran out of states). With
+//! `--jsonl` the status is 0 unless the grammar is invalid (2): a line that
+//! is not a JSON string, or that could not be decided, gets a verdict
+//! object with an `error` field (and a message on stderr) so that output
+//! lines stay aligned with input lines.
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
-use std::process::ExitCode;
 
 use clap::Args;
 use trellis_grammars::{CompiledGrammar, Verdict};
 
+use crate::error::{CliError, Status};
 use crate::grammar_source::GrammarArgs;
 
 #[derive(Args, Debug)]
@@ -31,25 +32,12 @@ pub struct CheckArgs {
     explain: bool,
 }
 
-pub fn run(args: CheckArgs) -> ExitCode {
-    let grammar = match args.grammar.load() {
-        Ok(grammar) => grammar,
-        Err(error) => {
-            eprintln!("error: {}", error.0);
-            return ExitCode::from(2);
-        }
-    };
+pub fn run(args: CheckArgs) -> Result<Status, CliError> {
+    let grammar = args.grammar.load()?;
     if args.explain {
         explain(&grammar);
     }
-    let result = if args.jsonl { check_lines(&grammar) } else { check_all(&grammar, args.prefix) };
-    match result {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: reading stdin or writing stdout failed: {error}");
-            ExitCode::from(3)
-        }
-    }
+    if args.jsonl { check_lines(&grammar) } else { check_all(&grammar, args.prefix) }
 }
 
 fn explain(grammar: &CompiledGrammar) {
@@ -61,7 +49,7 @@ fn explain(grammar: &CompiledGrammar) {
     println!(
         "lexer: {} DFA states{}",
         stats.lexer_states,
-        if grammar.lexer().is_lazy() { " built so far (lazy DFA)" } else { "" }
+        if stats.lazy_lexer { " built so far (lazy DFA)" } else { "" }
     );
     println!(
         "parser: {} LR(1) states ({} canonical), {} driver",
@@ -79,33 +67,28 @@ fn explain(grammar: &CompiledGrammar) {
     }
 }
 
-fn check_all(grammar: &CompiledGrammar, prefix_mode: bool) -> io::Result<ExitCode> {
+fn check_all(grammar: &CompiledGrammar, prefix_mode: bool) -> Result<Status, CliError> {
     let mut input = Vec::new();
     io::stdin().lock().read_to_end(&mut input)?;
     let verdict = grammar.check(&input);
     let mut out = io::stdout().lock();
-    if verdict.gave_up {
-        writeln!(
-            out,
-            "undecided: gave up at byte {} (the grammar is too ambiguous here, or its lazy lexer ran out of states)",
-            verdict.error_offset.unwrap_or(0)
-        )?;
-        return Ok(ExitCode::from(3));
-    }
-    let ok = if prefix_mode { verdict.prefix } else { verdict.complete };
     match verdict {
-        Verdict { complete: true, .. } => {
-            writeln!(out, "complete: the input is in the language ({} bytes)", input.len())?
+        Verdict::GaveUp { offset } => {
+            writeln!(
+                out,
+                "undecided: gave up at byte {offset} (the grammar is too ambiguous here, or its lazy lexer ran out of \
+                 states)"
+            )?;
+            return Ok(Status::Undecided);
         }
-        Verdict { prefix: true, .. } => {
+        Verdict::Complete => writeln!(out, "complete: the input is in the language ({} bytes)", input.len())?,
+        Verdict::Prefix => {
             writeln!(out, "incomplete: the input is a viable prefix but not in the language ({} bytes)", input.len())?
         }
-        Verdict { error_offset: Some(offset), .. } => {
-            writeln!(out, "rejected: {}", describe_offset(&input, offset))?;
-        }
-        Verdict { .. } => writeln!(out, "rejected")?,
+        Verdict::Rejected { offset } => writeln!(out, "rejected: {}", describe_offset(&input, offset))?,
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let yes = if prefix_mode { verdict.is_prefix() } else { verdict.is_complete() };
+    Ok(if yes { Status::Success } else { Status::No })
 }
 
 /// "byte 12 (line 2, column 3, `x`) cannot follow what comes before".
@@ -122,7 +105,7 @@ fn describe_offset(input: &[u8], offset: usize) -> String {
     format!("byte {offset} (line {line}, column {column}, {shown}) cannot follow what comes before")
 }
 
-fn check_lines(grammar: &CompiledGrammar) -> io::Result<ExitCode> {
+fn check_lines(grammar: &CompiledGrammar) -> Result<Status, CliError> {
     let stdin = io::stdin().lock();
     let mut out = BufWriter::new(io::stdout().lock());
     for (index, line) in stdin.split(b'\n').enumerate() {
@@ -133,8 +116,8 @@ fn check_lines(grammar: &CompiledGrammar) -> io::Result<ExitCode> {
         match serde_json::from_slice::<String>(&line) {
             Ok(text) => {
                 let verdict = grammar.check(text.as_bytes());
-                let offset = verdict.error_offset.map_or_else(|| "null".to_string(), |o| o.to_string());
-                if verdict.gave_up {
+                let offset = verdict.error_offset().map_or_else(|| "null".to_string(), |o| o.to_string());
+                if verdict.gave_up() {
                     writeln!(
                         out,
                         "{{\"complete\":false,\"prefix\":false,\"error_offset\":{offset},\"error\":\"undecided: too ambiguous or lexer limit\"}}"
@@ -143,7 +126,8 @@ fn check_lines(grammar: &CompiledGrammar) -> io::Result<ExitCode> {
                     writeln!(
                         out,
                         "{{\"complete\":{},\"prefix\":{},\"error_offset\":{offset}}}",
-                        verdict.complete, verdict.prefix
+                        verdict.is_complete(),
+                        verdict.is_prefix()
                     )?;
                 }
             }
@@ -159,5 +143,5 @@ fn check_lines(grammar: &CompiledGrammar) -> io::Result<ExitCode> {
         }
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Status::Success)
 }

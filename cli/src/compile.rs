@@ -5,7 +5,6 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
@@ -13,7 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use trellis_token_index::{TokenConstraint, TokenIndex, Tokenizer};
 
-use crate::grammar_source::GrammarArgs;
+use crate::error::{CliError, Status};
+use crate::grammar_source::{GrammarArgs, Lexer, compile as compile_source};
 
 #[derive(Args, Debug)]
 pub struct CompileArgs {
@@ -28,24 +28,20 @@ pub struct CompileArgs {
     output: PathBuf,
 }
 
-pub fn run(args: CompileArgs) -> ExitCode {
-    match compile(&args) {
-        Ok(report) => crate::print_line(&report.to_string()),
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
-    }
+pub fn run(args: CompileArgs) -> Result<Status, CliError> {
+    let report = compile(&args)?;
+    crate::error::print_line(&report.to_string())
 }
 
-fn compile(args: &CompileArgs) -> Result<serde_json::Value, String> {
+fn compile(args: &CompileArgs) -> Result<serde_json::Value, CliError> {
     if args.grammar.index.is_some() {
-        return Err("trellis compile takes a grammar (--grammar/--grammar-text), not an --index".into());
+        return Err(CliError::Input(
+            "trellis compile takes a grammar (--grammar/--grammar-text), not an --index".into(),
+        ));
     }
     let started = Instant::now();
-    let (origin, source) = args.grammar.read_source().map_err(|e| e.0)?;
-    let grammar = crate::grammar_source::compile_source(&origin, &source, crate::grammar_source::Lexer::Eager)
-        .map_err(|e| e.0)?;
+    let source = args.grammar.source()?;
+    let grammar = compile_source(&source, Lexer::Eager)?;
     let compile_ms = elapsed_ms(started);
 
     let started = Instant::now();
@@ -68,7 +64,7 @@ fn compile(args: &CompileArgs) -> Result<serde_json::Value, String> {
     });
     progress.finish_and_clear();
     let precompute_ms = elapsed_ms(started);
-    let (cached_parts, cache_bytes) = constraint.cache_stats();
+    let cache = constraint.cache_stats();
 
     let started = Instant::now();
     let file = constraint.to_index_file(&source);
@@ -77,13 +73,13 @@ fn compile(args: &CompileArgs) -> Result<serde_json::Value, String> {
     Ok(json!({
         "output": args.output.display().to_string(),
         "bytes": file.len(),
-        "grammar": origin,
-        "format": source.format,
+        "grammar": source.origin,
+        "format": source.format.name(),
         "vocabulary": index.vocabulary().len(),
         "lexeme_keys": precomputed.keys,
         "distinct_sets": precomputed.distinct_sets,
-        "cached_parts": cached_parts,
-        "cache_mb": cache_bytes as f64 / (1 << 20) as f64,
+        "cached_parts": cache.entries(),
+        "cache_mb": cache.bytes as f64 / (1 << 20) as f64,
         "compile_ms": compile_ms,
         "index_ms": index_ms,
         "precompute_ms": precompute_ms,

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod check;
 mod compile;
+mod error;
 mod generate;
 mod grammar_source;
 mod mask;
@@ -36,25 +37,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    error::exit(match cli.command {
         Command::Bench(args) => bench::run(args),
         Command::Check(args) => check::run(args),
         Command::Compile(args) => compile::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Mask(args) => mask::run(args),
-    }
-}
-
-/// Prints one line to stdout; a closed pipe (`| head`) is not an error.
-fn print_line(line: &str) -> ExitCode {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: writing stdout failed: {error}");
-            ExitCode::from(3)
-        }
-    }
+    })
 }

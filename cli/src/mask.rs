@@ -1,12 +1,12 @@
 //! `trellis mask`: the tokens a constraint allows after a prefix, as JSON.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::json;
 use trellis_token_index::{TokenId, TokenIndex, TokenSet, Tokenizer};
 
+use crate::error::{CliError, Status};
 use crate::grammar_source::GrammarArgs;
 
 #[derive(Args, Debug)]
@@ -31,39 +31,39 @@ pub struct MaskArgs {
     show: bool,
 }
 
-pub fn run(args: MaskArgs) -> ExitCode {
-    match mask(&args) {
-        Ok(report) => crate::print_line(&report.to_string()),
-        Err((code, message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(code)
-        }
-    }
+/// The prefix is not viable, or holds a token the grammar refuses: a
+/// negative answer (exit 1), reported on stderr.
+fn not_viable(message: String) -> Result<Status, CliError> {
+    eprintln!("error: {message}");
+    Ok(Status::No)
 }
 
-fn mask(args: &MaskArgs) -> Result<serde_json::Value, (u8, String)> {
-    let tokenizer = Tokenizer::from_spec(&args.tokenizer).map_err(|e| (2, format!("{}: {e}", args.tokenizer)))?;
+pub fn run(args: MaskArgs) -> Result<Status, CliError> {
+    let tokenizer =
+        Tokenizer::from_spec(&args.tokenizer).map_err(|e| CliError::Input(format!("{}: {e}", args.tokenizer)))?;
     let index = TokenIndex::new(tokenizer.vocabulary().clone());
-    let constraint = args.grammar.load_constraint(&index).map_err(|e| (2, e.0))?;
+    let constraint = args.grammar.load_constraint(&index)?;
     let grammar = constraint.grammar().clone();
     let mut matcher = match &args.prefix_file {
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| (2, format!("{}: {e}", path.display())))?;
+            let bytes = std::fs::read(path).map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
             let mut bytes_matcher = grammar.matcher();
-            bytes_matcher
-                .advance(&bytes)
-                .map_err(|e| (1, format!("{}: the prefix is not viable: {e}", path.display())))?;
+            if let Err(e) = bytes_matcher.advance(&bytes) {
+                return not_viable(format!("{}: the prefix is not viable: {e}", path.display()));
+            }
             constraint.matcher_from(bytes_matcher)
         }
         None => constraint.matcher(),
     };
     let ids = match (&args.prefix, &args.prefix_ids) {
-        (Some(text), _) => tokenizer.encode(text).map_err(|e| (2, format!("--prefix: {e}")))?,
+        (Some(text), _) => tokenizer.encode(text).map_err(|e| CliError::Input(format!("--prefix: {e}")))?,
         (None, Some(ids)) => ids.clone(),
         (None, None) => Vec::new(),
     };
     for (position, &token) in ids.iter().enumerate() {
-        matcher.commit(token).map_err(|e| (1, format!("prefix token {position} (id {token}): {e}")))?;
+        if let Err(e) = matcher.commit(token) {
+            return not_viable(format!("prefix token {position} (id {token}): {e}"));
+        }
     }
     let mut allowed = TokenSet::new(index.vocabulary().len());
     matcher.mask(&mut allowed);
@@ -79,12 +79,13 @@ fn mask(args: &MaskArgs) -> Result<serde_json::Value, (u8, String)> {
             }
         })
         .collect();
-    Ok(json!({
+    let report = json!({
         "prefix_tokens": ids.len(),
         "prefix_bytes": matcher.byte_matcher().consumed(),
         "complete": matcher.is_complete(),
         "forced": String::from_utf8_lossy(&matcher.forced_bytes()),
         "count": tokens.len(),
         "allowed": tokens,
-    }))
+    });
+    crate::error::print_line(&report.to_string())
 }

@@ -8,17 +8,10 @@
 mod common;
 
 use common::{text, trellis};
-use trellis_token_index::default_model_path;
+use trellis_tests::{default_model, default_model_path};
 
 fn have_model() -> bool {
-    if default_model_path().is_file() {
-        return true;
-    }
-    if std::env::var_os("TRELLIS_SKIP_MODEL_TESTS").is_some_and(|v| v == "1") {
-        eprintln!("skipped: the default model is missing and TRELLIS_SKIP_MODEL_TESTS=1");
-        return false;
-    }
-    panic!("the default model is missing: run scripts/fetch-model.sh (or set TRELLIS_SKIP_MODEL_TESTS=1)");
+    default_model().is_some()
 }
 
 const NUMBER: [&str; 6] =

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use trellis_engine::SeqId;
+use trellis_engine::model::default_model_path;
 use trellis_engine::model::{LanguageModel, Llama};
-use trellis_token_index::{TokenId, default_model_path};
+use trellis_token_index::TokenId;
 
 /// Cached positions every decode benchmark starts from: a typical chat
 /// prompt (the template alone is about 30 tokens).

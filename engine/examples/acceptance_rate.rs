@@ -22,10 +22,11 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use trellis_engine::model::default_model_path;
 use trellis_engine::model::{ChatMessage, ChatTemplate, LanguageModel, Llama};
 use trellis_engine::sampler::{RejectionConfig, RejectionSampler, Smc, SmcConfig, Task};
 use trellis_grammars::{CompiledGrammar, Format};
-use trellis_token_index::{TokenConstraint, TokenIndex, default_model_path};
+use trellis_token_index::{TokenConstraint, TokenIndex};
 
 struct Options {
     tries: u64,

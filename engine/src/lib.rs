@@ -35,8 +35,10 @@
 //!   and a token mask: masked decoding (greedy, temperature, top-k, top-p,
 //!   jump-forward), exact rejection sampling, SMC with the mask's allowed
 //!   mass as weights, twisted SMC towards a soft [`sampler::Potential`],
-//!   final [`sampler::Verifier`]s, and blockwise best-of-K. Its module docs
-//!   define the target `g ∝ a·b` precisely, length budget included.
+//!   final [`sampler::Verifier`]s, and blockwise best-of-K, all behind one
+//!   entry point ([`sampler::Sampler`], whose runs give a [`sampler::Run`]).
+//!   Its module docs define the target `g ∝ a·b` precisely, length budget
+//!   included.
 //!
 //! # Example
 //!
@@ -86,7 +88,7 @@
 //! It does not tokenize (that is `trellis_token_index::Tokenizer`, which the
 //! loaders use), compile grammars or compute masks, and it does not
 //! download models: `scripts/fetch-model.sh` puts the default model where
-//! [`trellis_token_index::default_model_path`] looks. Models run on the CPU.
+//! [`model::default_model_path`] looks. Models run on the CPU.
 
 pub mod model;
 pub mod sampler;

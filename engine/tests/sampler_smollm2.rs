@@ -5,9 +5,7 @@
 //! `TRELLIS_SKIP_MODEL_TESTS=1`. It is kept short (a few dozen tokens per
 //! sampler: CI runs the model at about 40 tokens/s).
 
-mod default_model;
-
-use default_model::model_path;
+use trellis_tests::default_model;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -18,7 +16,7 @@ use trellis_token_index::{TokenConstraint, TokenIndex};
 
 #[test]
 fn masked_and_smc_outputs_are_json() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = default_model() else { return };
     let mut model = Llama::load(&path).unwrap_or_else(|e| panic!("loading the default model: {e}"));
     let tokenizer = model.tokenizer().cloned().expect("a loaded model has its tokenizer");
     let template = ChatTemplate::for_tokenizer(&tokenizer).expect("a template").expect("an instruct model");

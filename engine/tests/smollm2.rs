@@ -1,7 +1,7 @@
 //! Tests on the default model, SmolLM2-135M-Instruct (GGUF Q4_1).
 //!
 //! The model is found where `scripts/fetch-model.sh` puts it
-//! (`trellis_token_index::default_model_path`). When it is missing these tests **fail**, so a
+//! (`trellis_engine::model::default_model_path`). When it is missing these tests **fail**, so a
 //! CI run that forgot to fetch it cannot pass by testing nothing; set
 //! `TRELLIS_SKIP_MODEL_TESTS=1` to skip them on purpose.
 //!
@@ -9,9 +9,7 @@
 //! second, and the tests run the forward pass on a handful of tokens only,
 //! so the whole file stays well under a minute on a 2-core CI machine.
 
-mod default_model;
-
-use default_model::model_path;
+use trellis_tests::default_model;
 
 use std::fs::File;
 use std::io::BufReader;
@@ -27,7 +25,7 @@ use trellis_token_index::TokenId;
 /// the others still get the model (their own sequences are independent).
 fn model() -> Option<MutexGuard<'static, Llama>> {
     static MODEL: OnceLock<Mutex<Llama>> = OnceLock::new();
-    let path = model_path()?;
+    let path = default_model()?;
     let model = MODEL
         .get_or_init(|| Mutex::new(Llama::load(&path).unwrap_or_else(|e| panic!("loading the default model: {e}"))));
     Some(model.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
@@ -265,7 +263,7 @@ fn forks_and_reordered_particles_continue_their_ancestors() {
 /// is refused, naming the file; so is a truncated file.
 #[test]
 fn mismatched_and_truncated_files_are_refused_with_their_name() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = default_model() else { return };
     let dir = std::env::temp_dir().join(format!("trellis-smollm2-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 

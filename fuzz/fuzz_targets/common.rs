@@ -2,10 +2,7 @@
 //! input must fail fast, not exhaust memory), and when the grammar compiles,
 //! run the matcher over the input itself and check that its answers agree.
 
-use trellis_grammars::lexer::LexerLimits;
-use trellis_grammars::lower::LowerLimits;
-use trellis_grammars::lr::LrLimits;
-use trellis_grammars::{CompiledGrammar, Config, Format, MatcherLimits};
+use trellis_grammars::{CompiledGrammar, Config, Format, LexerLimits, LowerLimits, LrLimits, MatcherLimits};
 
 /// `eager` picks the lexer backend: both are fuzzed.
 pub fn config(eager: bool) -> Config {
@@ -20,7 +17,6 @@ pub fn config(eager: bool) -> Config {
         },
         lr: LrLimits { max_states: 2_000 },
         matcher: MatcherLimits { max_branches: 200, max_rollback: 64 },
-        json_schema: Default::default(),
     }
 }
 
@@ -46,14 +42,14 @@ pub fn exercise(grammar: &CompiledGrammar, input: &[u8]) {
     let mut matcher = grammar.matcher();
     for (offset, &byte) in input.iter().enumerate() {
         if matcher.advance(&[byte]).is_err() {
-            if !whole.gave_up {
-                assert_eq!(whole.error_offset, Some(offset), "byte-at-a-time and whole-input checks disagree");
+            if !whole.gave_up() {
+                assert_eq!(whole.error_offset(), Some(offset), "byte-at-a-time and whole-input checks disagree");
             }
             return;
         }
     }
-    if !whole.gave_up {
-        assert!(whole.prefix, "accepted byte by byte, refused at once");
-        assert_eq!(matcher.is_complete(), whole.complete);
+    if !whole.gave_up() {
+        assert!(whole.is_prefix(), "accepted byte by byte, refused at once");
+        assert_eq!(matcher.is_complete(), whole.is_complete());
     }
 }

@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         }
         assert_eq!(fork.is_complete(), fork_complete, "a fork changed when its sibling moved");
         let fresh = grammar.check(&text);
-        assert!(fresh.prefix || fresh.gave_up, "the matcher holds a prefix that is not viable");
-        assert_eq!(matcher.is_complete(), fresh.complete, "state differs from the same prefix fed afresh");
+        assert!(fresh.is_prefix() || fresh.gave_up(), "the matcher holds a prefix that is not viable");
+        assert_eq!(matcher.is_complete(), fresh.is_complete(), "state differs from the same prefix fed afresh");
     }
 });

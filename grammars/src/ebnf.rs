@@ -5,7 +5,7 @@
 //! *leaves* (literal strings and regular-expression leaves such as character
 //! classes), plus — for formats with a lexer — named terminal definitions and
 //! an ignore list. Names are resolved and checked later, by
-//! [`crate::lower`], which turns an `Ebnf` into the BNF [`crate::ir`].
+//! lowering, which turns an `Ebnf` into the BNF [`crate::ir`].
 //!
 //! Every node carries the [`Span`] of the source text it came from, so that
 //! errors found after parsing still point at the right place.

@@ -17,6 +17,7 @@ use std::fmt;
 use regex_syntax::hir::Hir;
 
 use crate::ebnf::Lexing;
+use crate::error::{ErrorKind, GrammarError};
 use crate::span::Span;
 
 /// Index of a terminal in [`Grammar::terminals`].
@@ -116,6 +117,45 @@ impl Grammar {
         }
         out
     }
+
+    /// Keeps only the productions whose terminals are all `matchable`
+    /// (terminal `t` can be a lexeme iff `matchable[t]`: the lexer knows,
+    /// once assertions are taken into account), then only what the start
+    /// rule can still use. Terminal ids are kept, so a lexer built for the
+    /// terminals stays valid; nonterminals are renumbered. An error if the
+    /// language becomes empty.
+    pub fn retain_terminals(&mut self, matchable: &[bool]) -> Result<(), GrammarError> {
+        let nt_count = self.nonterminals.len();
+        let Usefulness { productive, reachable, .. } =
+            usefulness(nt_count, &self.productions, self.start, matchable, &self.nonterminals)?;
+        let mut map = vec![None; nt_count];
+        let mut nonterminals = Vec::new();
+        for (index, nonterminal) in self.nonterminals.iter().enumerate() {
+            if reachable[index] && productive[index] {
+                map[index] = Some(NonterminalId(nonterminals.len() as u32));
+                nonterminals.push(nonterminal.clone());
+            }
+        }
+        let mut productions = Vec::new();
+        for production in &self.productions {
+            let Some(lhs) = map[production.lhs.index()] else { continue };
+            let rhs: Option<Vec<Symbol>> = production
+                .rhs
+                .iter()
+                .map(|symbol| match symbol {
+                    Symbol::Terminal(t) => matchable[t.index()].then_some(*symbol),
+                    Symbol::Nonterminal(n) => map[n.index()].map(Symbol::Nonterminal),
+                })
+                .collect();
+            if let Some(rhs) = rhs {
+                productions.push(Production { lhs, rhs });
+            }
+        }
+        self.start = map[self.start.index()].unwrap_or(NonterminalId(0));
+        self.nonterminals = nonterminals;
+        self.productions = productions;
+        Ok(())
+    }
 }
 
 impl fmt::Display for Grammar {
@@ -133,4 +173,89 @@ impl fmt::Display for Grammar {
         }
         Ok(())
     }
+}
+
+/// Which nonterminals derive some terminal string (productive), which the
+/// start reaches through productive productions, and which terminals those
+/// productions use.
+pub(crate) struct Usefulness {
+    pub productive: Vec<bool>,
+    pub reachable: Vec<bool>,
+    pub terminal_used: Vec<bool>,
+}
+
+pub(crate) fn usefulness(
+    nt_count: usize,
+    productions: &[Production],
+    start: NonterminalId,
+    terminal_ok: &[bool],
+    nonterminals: &[Nonterminal],
+) -> Result<Usefulness, GrammarError> {
+    let mut productive = vec![false; nt_count];
+    loop {
+        let mut changed = false;
+        for production in productions {
+            if productive[production.lhs.index()] {
+                continue;
+            }
+            let ok = production.rhs.iter().all(|symbol| match symbol {
+                Symbol::Terminal(t) => terminal_ok[t.index()],
+                Symbol::Nonterminal(n) => productive[n.index()],
+            });
+            if ok {
+                productive[production.lhs.index()] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    if !productive[start.index()] {
+        let start_nt = &nonterminals[start.index()];
+        let mut error = GrammarError::new(
+            ErrorKind::EmptyLanguage,
+            format!("the grammar accepts no string at all: rule `{}` can never finish", start_nt.name),
+        )
+        .with_help("every derivation runs forever (e.g. `root ::= root \"a\"` with no other alternative) or uses a pattern that matches nothing");
+        if let Some(span) = start_nt.span {
+            error = error.with_span(span);
+        }
+        return Err(error);
+    }
+    let useful = |production: &Production| {
+        productive[production.lhs.index()]
+            && production.rhs.iter().all(|symbol| match symbol {
+                Symbol::Terminal(t) => terminal_ok[t.index()],
+                Symbol::Nonterminal(n) => productive[n.index()],
+            })
+    };
+    let mut by_lhs: Vec<Vec<usize>> = vec![Vec::new(); nt_count];
+    for (index, production) in productions.iter().enumerate() {
+        by_lhs[production.lhs.index()].push(index);
+    }
+    let mut reachable = vec![false; nt_count];
+    let mut terminal_used = vec![false; terminal_ok.len()];
+    reachable[start.index()] = true;
+    let mut stack = vec![start];
+    while let Some(nt) = stack.pop() {
+        for &index in &by_lhs[nt.index()] {
+            let production = &productions[index];
+            if !useful(production) {
+                continue;
+            }
+            for symbol in &production.rhs {
+                match symbol {
+                    Symbol::Terminal(t) => terminal_used[t.index()] = true,
+                    Symbol::Nonterminal(n) => {
+                        if !reachable[n.index()] {
+                            reachable[n.index()] = true;
+                            stack.push(*n);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(Usefulness { productive, reachable, terminal_used })
 }

@@ -30,7 +30,9 @@ use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Re
 
 use crate::ebnf::{Ebnf, Expr, ExprKind, Lexing};
 use crate::error::{ErrorKind, GrammarError};
-use crate::ir::{Grammar, Nonterminal, NonterminalId, Production, Symbol, Terminal, TerminalId};
+use crate::ir::{
+    Grammar, Nonterminal, NonterminalId, Production, Symbol, Terminal, TerminalId, Usefulness, usefulness,
+};
 use crate::span::Span;
 
 /// Limits that keep lowering from blowing up on adversarial grammars.
@@ -47,11 +49,6 @@ impl Default for LowerLimits {
     fn default() -> LowerLimits {
         LowerLimits { max_inline_nodes: 20_000, max_productions: 200_000 }
     }
-}
-
-/// Lowers `ebnf` into the BNF IR with the default limits.
-pub fn lower(ebnf: &Ebnf) -> Result<Grammar, GrammarError> {
-    lower_with(ebnf, &LowerLimits::default())
 }
 
 /// Lowers `ebnf` into the BNF IR.
@@ -926,127 +923,6 @@ impl<'a> Lowerer<'a> {
     }
 }
 
-/// Which nonterminals derive some terminal string (productive), which the
-/// start reaches through productive productions, and which terminals those
-/// productions use.
-struct Usefulness {
-    productive: Vec<bool>,
-    reachable: Vec<bool>,
-    terminal_used: Vec<bool>,
-}
-
-fn usefulness(
-    nt_count: usize,
-    productions: &[Production],
-    start: NonterminalId,
-    terminal_ok: &[bool],
-    nonterminals: &[Nonterminal],
-) -> Result<Usefulness, GrammarError> {
-    let mut productive = vec![false; nt_count];
-    loop {
-        let mut changed = false;
-        for production in productions {
-            if productive[production.lhs.index()] {
-                continue;
-            }
-            let ok = production.rhs.iter().all(|symbol| match symbol {
-                Symbol::Terminal(t) => terminal_ok[t.index()],
-                Symbol::Nonterminal(n) => productive[n.index()],
-            });
-            if ok {
-                productive[production.lhs.index()] = true;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    if !productive[start.index()] {
-        let start_nt = &nonterminals[start.index()];
-        let mut error = GrammarError::new(
-            ErrorKind::EmptyLanguage,
-            format!("the grammar accepts no string at all: rule `{}` can never finish", start_nt.name),
-        )
-        .with_help("every derivation runs forever (e.g. `root ::= root \"a\"` with no other alternative) or uses a pattern that matches nothing");
-        if let Some(span) = start_nt.span {
-            error = error.with_span(span);
-        }
-        return Err(error);
-    }
-    let useful = |production: &Production| {
-        productive[production.lhs.index()]
-            && production.rhs.iter().all(|symbol| match symbol {
-                Symbol::Terminal(t) => terminal_ok[t.index()],
-                Symbol::Nonterminal(n) => productive[n.index()],
-            })
-    };
-    let mut by_lhs: Vec<Vec<usize>> = vec![Vec::new(); nt_count];
-    for (index, production) in productions.iter().enumerate() {
-        by_lhs[production.lhs.index()].push(index);
-    }
-    let mut reachable = vec![false; nt_count];
-    let mut terminal_used = vec![false; terminal_ok.len()];
-    reachable[start.index()] = true;
-    let mut stack = vec![start];
-    while let Some(nt) = stack.pop() {
-        for &index in &by_lhs[nt.index()] {
-            let production = &productions[index];
-            if !useful(production) {
-                continue;
-            }
-            for symbol in &production.rhs {
-                match symbol {
-                    Symbol::Terminal(t) => terminal_used[t.index()] = true,
-                    Symbol::Nonterminal(n) => {
-                        if !reachable[n.index()] {
-                            reachable[n.index()] = true;
-                            stack.push(*n);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(Usefulness { productive, reachable, terminal_used })
-}
-
-/// Removes the productions that use a terminal which can never match (as
-/// the lexer found out), and whatever becomes useless. Terminal ids are
-/// kept; nonterminals are renumbered.
-pub(crate) fn remove_unmatchable(grammar: &mut Grammar, matchable: &[bool]) -> Result<(), GrammarError> {
-    let nt_count = grammar.nonterminals.len();
-    let Usefulness { productive, reachable, .. } =
-        usefulness(nt_count, &grammar.productions, grammar.start, matchable, &grammar.nonterminals)?;
-    let mut map = vec![None; nt_count];
-    let mut nonterminals = Vec::new();
-    for (index, nonterminal) in grammar.nonterminals.iter().enumerate() {
-        if reachable[index] && productive[index] {
-            map[index] = Some(NonterminalId(nonterminals.len() as u32));
-            nonterminals.push(nonterminal.clone());
-        }
-    }
-    let mut productions = Vec::new();
-    for production in &grammar.productions {
-        let Some(lhs) = map[production.lhs.index()] else { continue };
-        let rhs: Option<Vec<Symbol>> = production
-            .rhs
-            .iter()
-            .map(|symbol| match symbol {
-                Symbol::Terminal(t) => matchable[t.index()].then_some(*symbol),
-                Symbol::Nonterminal(n) => map[n.index()].map(Symbol::Nonterminal),
-            })
-            .collect();
-        if let Some(rhs) = rhs {
-            productions.push(Production { lhs, rhs });
-        }
-    }
-    grammar.start = map[grammar.start.index()].unwrap_or(NonterminalId(0));
-    grammar.nonterminals = nonterminals;
-    grammar.productions = productions;
-    Ok(())
-}
-
 fn duplicate(name: &str, span: Span, previous: Span) -> GrammarError {
     GrammarError::at(ErrorKind::Duplicate, span, format!("`{name}` is defined twice"))
         .with_help(format!("the first definition starts at byte {}; rename or merge them", previous.start))
@@ -1256,6 +1132,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
     use crate::ebnf::RuleDef;
+
+    fn lower(ebnf: &Ebnf) -> Result<Grammar, GrammarError> {
+        lower_with(ebnf, &LowerLimits::default())
+    }
 
     fn span() -> Span {
         Span::new(0, 0)

@@ -21,7 +21,7 @@ fn shared_workload_regexes_accept_their_documents() {
         assert!(grammar.accepts(text.as_bytes()), "{path}: {text:?}");
         assert!(oracle(pattern.trim_end_matches('\n')).is_match(text));
         for cut in 0..text.len() {
-            assert!(grammar.check(&text.as_bytes()[..cut]).prefix, "{path}: prefix {cut} of {text:?}");
+            assert!(grammar.check(&text.as_bytes()[..cut]).is_prefix(), "{path}: prefix {cut} of {text:?}");
         }
     }
 }
@@ -94,7 +94,7 @@ proptest! {
         let extensions = strings_up_to(6, &["a", "b", "c"]);
         for prefix in strings_up_to(4, &["a", "b", "c"]) {
             let viable = extensions.iter().any(|suffix| regex.is_match(&format!("{prefix}{suffix}")));
-            prop_assert_eq!(grammar.check(prefix.as_bytes()).prefix, viable, "pattern {:?} prefix {:?}", pattern, prefix);
+            prop_assert_eq!(grammar.check(prefix.as_bytes()).is_prefix(), viable, "pattern {:?} prefix {:?}", pattern, prefix);
         }
     }
 }

@@ -116,18 +116,18 @@ fn run_file(path: &Path, folder_format: Option<Format>, failures: &mut String) -
             checks += 1;
             let verdict = grammar.check(input);
             let shown = String::from_utf8_lossy(input);
-            if verdict.gave_up {
-                fail(format!("{shown:?}: gave up at {:?}", verdict.error_offset));
+            if verdict.gave_up() {
+                fail(format!("{shown:?}: gave up at {:?}", verdict.error_offset()));
             }
             if let Some(complete) = complete
-                && verdict.complete != complete
+                && verdict.is_complete() != complete
             {
-                fail(format!("{shown:?}: complete = {}, expected {complete}", verdict.complete));
+                fail(format!("{shown:?}: complete = {}, expected {complete}", verdict.is_complete()));
             }
             if let Some(prefix) = prefix
-                && verdict.prefix != prefix
+                && verdict.is_prefix() != prefix
             {
-                fail(format!("{shown:?}: viable prefix = {}, expected {prefix}", verdict.prefix));
+                fail(format!("{shown:?}: viable prefix = {}, expected {prefix}", verdict.is_prefix()));
             }
         };
         for input in &case.pass {

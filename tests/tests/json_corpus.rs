@@ -37,9 +37,9 @@ fn agree_with_serde_json(grammar_file: &str) {
         let oracle = serde_json::from_str::<IgnoredAny>(&row.text).is_ok();
         assert_eq!(oracle, row.valid, "corpus label disagrees with serde_json on {:?}", row.text);
         let verdict = grammar.check(row.text.as_bytes());
-        assert!(!verdict.gave_up, "gave up on {:?}", row.text);
-        if verdict.complete != oracle {
-            disagreements.push(format!("{:?}: grammar {}, serde_json {oracle}", row.text, verdict.complete));
+        assert!(!verdict.gave_up(), "gave up on {:?}", row.text);
+        if verdict.is_complete() != oracle {
+            disagreements.push(format!("{:?}: grammar {}, serde_json {oracle}", row.text, verdict.is_complete()));
         }
         // Every prefix of a valid document is viable.
         if oracle {

@@ -21,7 +21,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 use trellis_grammars::json_schema::{JsonSchemaOptions, Whitespace, compile_json_schema};
-use trellis_grammars::{ByteWalker, CompiledGrammar, Config, Format, Matcher};
+use trellis_grammars::walk::ByteWalker;
+use trellis_grammars::{CompiledGrammar, Config, Format, Matcher, Source};
 use trellis_tests::{Rng, random_walk};
 
 const NOT_VALIDITY_CASES: [&str; 2] = ["errors.jsonl", "lenient.jsonl"];
@@ -205,7 +206,7 @@ fn run_case(case: &Case) -> (usize, f64) {
     let compile_ms = start.elapsed().as_secs_f64() * 1e3;
     for text in &case.valid {
         let verdict = grammar.check(text.as_bytes());
-        assert!(verdict.complete, "{}: valid document {text} rejected ({verdict:?})", case.name);
+        assert!(verdict.is_complete(), "{}: valid document {text} rejected ({verdict:?})", case.name);
     }
     for value in &case.invalid {
         let text = compact(value);
@@ -286,14 +287,14 @@ fn lenient_mode_lists_every_dropped_keyword() {
 }
 
 #[test]
-fn config_selects_the_whitespace_policy() {
+fn source_options_select_the_whitespace_policy() {
     let schema = r#"{"type": "object", "properties": {"a": {"type": "array"}}}"#;
     let compact = CompiledGrammar::new(schema, Format::JsonSchema).expect("compiles");
     assert!(compact.accepts(br#"{"a": [1, 2]}"#));
     assert!(!compact.accepts(br#"{"a":[1,2]}"#));
-    let mut config = Config::default();
-    config.json_schema.whitespace = Whitespace::Flexible;
-    let flexible = CompiledGrammar::with_config(schema, Format::JsonSchema, &config).expect("compiles");
+    let mut source = Source::new(Format::JsonSchema, schema);
+    source.options.json_schema.whitespace = Whitespace::Flexible;
+    let (flexible, _) = source.compile(&Config::default()).expect("compiles");
     assert!(flexible.accepts(br#"{"a":[1,2]}"#));
     assert!(flexible.accepts(b"{\n  \"a\": [\n    1,\n    2\n  ]\n}"));
     assert_eq!(Format::from_path(Path::new("x.schema.json")), Some(Format::JsonSchema));

@@ -17,7 +17,8 @@
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use trellis_grammars::{ByteWalker, CompiledGrammar, Format, Matcher};
+use trellis_grammars::walk::ByteWalker;
+use trellis_grammars::{CompiledGrammar, Format, Matcher};
 use trellis_tests::{Rng, library_grammars, viable_bytes};
 
 /// The bundled grammars, and ambiguous ones for the GLR driver.
@@ -71,7 +72,7 @@ proptest! {
         let mut rng = Rng(seed);
         let text = random_walk(grammar, &mut rng, len);
         let whole = grammar.check(&text);
-        prop_assert!(whole.prefix, "{name}: walk {:?} not viable at once", String::from_utf8_lossy(&text));
+        prop_assert!(whole.is_prefix(), "{name}: walk {:?} not viable at once", String::from_utf8_lossy(&text));
         // The same text in random chunks ends in the same state.
         let mut chunked = grammar.matcher();
         let mut start = 0;
@@ -80,9 +81,9 @@ proptest! {
             prop_assert!(chunked.advance(&text[start..end]).is_ok());
             start = end;
         }
-        prop_assert_eq!(chunked.is_complete(), whole.complete, "{}", name);
+        prop_assert_eq!(chunked.is_complete(), whole.is_complete(), "{}", name);
         for cut in 0..=text.len() {
-            prop_assert!(grammar.check(&text[..cut]).prefix, "{name}: prefix of a walk not viable");
+            prop_assert!(grammar.check(&text[..cut]).is_prefix(), "{name}: prefix of a walk not viable");
         }
     }
 

@@ -48,7 +48,8 @@ use regex_automata::dfa::{Automaton, dense};
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::start;
 use regex_automata::{Anchored, MatchKind};
-use trellis_token_index::{TokenId, TokenTrie, Tokenizer, Vocabulary, default_model_path};
+use trellis_tests::default_model_path;
+use trellis_token_index::{TokenId, TokenTrie, Tokenizer, Vocabulary};
 
 /// The same tokens as [`TokenTrie`], in an `fst::Map` from each distinct
 /// byte string to its group of token ids (several ids can share bytes: a

@@ -1,5 +1,5 @@
-//! Token-level view of Trellis constraints: vocabularies as byte strings
-//! and a token trie now, exact per-token masks over compiled grammars next.
+//! Token-level view of Trellis constraints: vocabularies as byte strings,
+//! a token trie, and exact per-token masks over compiled grammars.
 //!
 //! # The idea
 //!
@@ -21,26 +21,43 @@
 //! With every vocabulary in that form, the rest of the crate never needs to
 //! know which tokenizer a model uses.
 //!
-//! # What is here, what comes next
+//! # The types, in the order of a token's life
 //!
 //! - [`Vocabulary`]: the immutable id → (bytes, kind) table with EOS/BOS
 //!   ids and a stable [`fingerprint`](Vocabulary::fingerprint), shared as
-//!   `Arc<Vocabulary>`.
-//! - [`Tokenizer`]: text ↔ ids for a real model, loaded from a Hugging Face
-//!   `tokenizer.json`, a GGUF model file (through a small metadata reader of
-//!   this crate's own), or a built-in tiktoken encoding.
-//! - [`default_model_path`]: where `scripts/fetch-model.sh` puts the default
-//!   model, SmolLM2-135M-Instruct (design.md §6).
-//! - [`TokenTrie`]: the text tokens as a flat, depth-first prefix tree,
-//!   built once per vocabulary and shared as `Arc<TokenTrie>`. Its
+//!   `Arc<Vocabulary>`; [`Tokenizer`] pairs one with text ↔ ids for a real
+//!   model, loaded from a Hugging Face `tokenizer.json`, a GGUF model file
+//!   (through a small metadata reader of this crate's own), or a built-in
+//!   tiktoken encoding.
+//! - [`TokenTrie`]: the text tokens as a flat, depth-first prefix tree. Its
 //!   [`walk`](TokenTrie::walk) lets a mask computation advance its own
 //!   byte-level automaton one byte per trie edge and skip a whole subtree
 //!   in O(1) the moment the automaton dies (design.md §3).
+//! - [`TokenIndex`]: a vocabulary with its trie, built once per vocabulary.
+//! - [`TokenConstraint`]: a compiled grammar over a token index, and the
+//!   cache of mask parts its matchers share (`Send + Sync`, one per grammar
+//!   and vocabulary; [`TokenConstraint::cache_stats`] says what it holds).
+//! - [`TokenMatcher`]: the cursor, one per sequence. Its life is
+//!   **mask → sample → commit → fork / roll back**:
+//!   [`mask`](TokenMatcher::mask) writes the exact set of allowed tokens
+//!   into a [`TokenSet`] (a token iff the bytes so far followed by its
+//!   bytes stay a viable prefix; EOS iff the bytes so far are complete;
+//!   other special tokens never); the caller samples one;
+//!   [`commit`](TokenMatcher::commit) consumes it (refusing, with nothing
+//!   changed, a token that is not allowed); [`Clone`] forks in O(1) and
+//!   [`rollback`](TokenMatcher::rollback) undoes the last commits.
+//!   [`forced_bytes`](TokenMatcher::forced_bytes) gives the text every
+//!   continuation starts with.
+//! - [`IndexFile`]: a constraint saved with its precomputed mask parts
+//!   ([`TokenConstraint::precompute`], [`TokenConstraint::to_index_file`])
+//!   and loaded back without computing them again; versioned, checksummed,
+//!   and refused with a reason when it was built for another vocabulary,
+//!   grammar or Trellis.
 //!
-//! Still to come: exact per-state token masks for compiled constraints
-//! (design.md §3), computed with the trie walk: precomputed for
-//! context-independent tokens, checked against the parser at run time for
-//! the rest.
+//! How a mask is computed and what is cached between masks — three levels,
+//! by lexer state and parser top, by trie subtree, and by whole matcher
+//! state — is told in `src/mask/compute.rs`, with the figures that justify
+//! each level.
 //!
 //! # Examples
 //!
@@ -115,9 +132,9 @@
 //! Loading a real model's tokenizer (needs the file, so not run here):
 //!
 //! ```no_run
-//! use trellis_token_index::{Tokenizer, default_model_path};
+//! use trellis_token_index::Tokenizer;
 //!
-//! let tokenizer = Tokenizer::from_gguf(&default_model_path())?;
+//! let tokenizer = Tokenizer::from_gguf("SmolLM2-135M-Instruct.Q4_1.gguf".as_ref())?;
 //! let ids = tokenizer.encode("Hello, world!")?;
 //! assert_eq!(tokenizer.decode(&ids)?, b"Hello, world!");
 //! let prompt = tokenizer.encode_with_special("<|im_start|>user\nHi<|im_end|>\n")?;
@@ -127,24 +144,26 @@
 //!
 //! # What this crate does not do
 //!
-//! It does not run models (that is `trellis-engine`), parse grammars (that
-//! is `trellis-grammars`), or download anything: the default model is
-//! fetched by `scripts/fetch-model.sh`, and tiktoken ranks are compiled in.
+//! It does not run models or know where they are (that is
+//! `trellis-engine`), parse grammars (that is `trellis-grammars`), or
+//! download anything: tiktoken ranks are compiled in.
 //! Decoding is byte concatenation; turning bytes into text (and handling
 //! tokens that end inside a character) is the caller's choice.
 
-pub mod token_matcher;
+mod constraint;
+mod index;
+mod index_file;
+mod mask;
+mod matcher;
 pub mod token_set;
 pub mod trie;
 pub mod vocab;
 
-pub use token_matcher::{
-    FORMAT_VERSION, GrammarSource, IndexFile, IndexFileError, MemoStats, Precomputed, TokenConstraint, TokenError,
-    TokenIndex, TokenMatcher,
-};
+pub use constraint::{Precomputed, TokenConstraint};
+pub use index::TokenIndex;
+pub use index_file::{FORMAT_VERSION, IndexFile, IndexFileError};
+pub use mask::{CacheStats, MemoStats};
+pub use matcher::{TokenError, TokenMatcher};
 pub use token_set::TokenSet;
 pub use trie::{NodeIndex, TokenTrie};
-
-pub use vocab::{
-    DEFAULT_MODEL_FILE, DEFAULT_MODEL_SHA256, TokenId, TokenKind, Tokenizer, VocabError, Vocabulary, default_model_path,
-};
+pub use vocab::{TokenId, TokenKind, Tokenizer, VocabError, Vocabulary};

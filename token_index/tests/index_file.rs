@@ -4,16 +4,16 @@
 
 use std::sync::Arc;
 
-use trellis_grammars::{CompiledGrammar, Config, Format};
+use trellis_grammars::{CompiledGrammar, Config, Format, Source};
 use trellis_tests::{Rng, random_walk};
 use trellis_token_index::{
-    GrammarSource, IndexFile, IndexFileError, TokenConstraint, TokenIndex, TokenKind, TokenSet, Tokenizer, Vocabulary,
+    IndexFile, IndexFileError, TokenConstraint, TokenIndex, TokenKind, TokenSet, Tokenizer, Vocabulary,
 };
 
 const JSON: &str = include_str!("../../grammars/library/json.gbnf");
 
-fn source(text: &str, format: &str) -> GrammarSource {
-    GrammarSource { format: format.to_string(), text: text.to_string(), options: vec![("lenient".into(), "no".into())] }
+fn source(text: &str, format: Format) -> Source {
+    Source::new(format, text)
 }
 
 /// A GBNF grammar compiled with every lexer state built up front, as index
@@ -50,7 +50,7 @@ fn saved(grammar: &CompiledGrammar, index: &TokenIndex, text: &str) -> Vec<u8> {
         matcher.commit(token).expect("allowed token");
         matcher.mask(&mut mask);
     }
-    constraint.to_index_file(&source(text, "gbnf"))
+    constraint.to_index_file(&source(text, Format::Gbnf))
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn loaded_masks_equal_fresh_masks() {
     let index = r50k();
     let file = saved(&grammar, &index, JSON);
     let parsed = IndexFile::parse(&file).expect("valid file");
-    assert_eq!(parsed.source(), &source(JSON, "gbnf"));
+    assert_eq!(parsed.source(), &source(JSON, Format::Gbnf));
     assert_eq!(parsed.vocabulary_fingerprint(), index.vocabulary().fingerprint());
     assert_eq!(&parsed.vocabulary().expect("stored vocabulary"), index.vocabulary().as_ref());
     let (lexeme_parts, _) = parsed.stored_parts();
@@ -115,7 +115,7 @@ fn stored_masks_need_an_eager_lexer_on_both_sides() {
     // lazily compiled grammar.
     let constraint = TokenConstraint::new(&lazy, &index);
     assert_eq!(constraint.precompute(|_, _| {}).keys, 0);
-    let parsed = IndexFile::parse(&constraint.to_index_file(&source(JSON, "gbnf"))).expect("valid file");
+    let parsed = IndexFile::parse(&constraint.to_index_file(&source(JSON, Format::Gbnf))).expect("valid file");
     assert_eq!(parsed.stored_parts(), (0, 0));
     parsed.into_constraint(&lazy, &index).expect("no stored masks to disagree with");
 }
@@ -187,4 +187,24 @@ fn crc32(bytes: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+/// The file keeps the grammar's source as it was given: format, text,
+/// origin and the options of its language.
+#[test]
+fn keeps_the_typed_source() {
+    let mut source = Source::new(Format::JsonSchema, r#"{"type": "array", "uniqueItems": true}"#);
+    source.options.json_schema.lenient = true;
+    source.options.json_schema.whitespace = trellis_grammars::Whitespace::Flexible;
+    source.origin = "schemas/tags.schema.json".to_string();
+    let mut config = Config::default();
+    config.lexer.eager = true;
+    let (grammar, warnings) = source.compile(&config).expect("lenient schema");
+    assert_eq!(warnings.len(), 1);
+    let index = small_vocabulary("x");
+    let file = TokenConstraint::new(&grammar, &index).to_index_file(&source);
+    let parsed = IndexFile::parse(&file).expect("valid file");
+    assert_eq!(parsed.source(), &source);
+    let (again, _) = parsed.source().compile(&config).expect("compiles again");
+    parsed.into_constraint(&again, &index).expect("the same grammar");
 }

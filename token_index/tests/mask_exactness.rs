@@ -35,14 +35,7 @@ fn tiktoken(name: &str) -> TokenIndex {
 }
 
 fn smollm2() -> Option<TokenIndex> {
-    let path = trellis_token_index::default_model_path();
-    if !path.is_file() {
-        if std::env::var("TRELLIS_SKIP_MODEL_TESTS").is_ok_and(|v| v == "1") {
-            eprintln!("skipping SmolLM2 masks: {} is missing (TRELLIS_SKIP_MODEL_TESTS=1)", path.display());
-            return None;
-        }
-        panic!("{} is missing: run scripts/fetch-model.sh, or set TRELLIS_SKIP_MODEL_TESTS=1", path.display());
-    }
+    let path = trellis_tests::default_model()?;
     let tokenizer = Tokenizer::from_gguf(&path).expect("SmolLM2 tokenizer");
     Some(TokenIndex::new(tokenizer.vocabulary().clone()))
 }
@@ -191,7 +184,7 @@ fn recalled_masks_equal_fresh_masks() {
                 check_exact(name, &remembering, state).unwrap_or_else(|e| panic!("{e}"));
             }
         }
-        remembered += remembering.cache_stats().0 - forgetting.cache_stats().0;
+        remembered += remembering.cache_stats().entries() - forgetting.cache_stats().entries();
     }
     assert!(remembered > 100, "the memo was hardly used: {remembered} states");
 }
@@ -237,20 +230,20 @@ fn masks_recalled_by_the_top_of_the_stack_are_exact() {
             let text = prefix + tails[rng.below(tails.len())];
             let mut state = grammar.matcher();
             state.advance(text.as_bytes()).unwrap_or_else(|e| panic!("{name}: {text:?}: {e}"));
-            let before = remembering.memo_stats();
+            let before = remembering.cache_stats().memo;
             remembering.matcher_from(state.clone()).mask(&mut recalled);
             forgetting.forget_states();
             forgetting.matcher_from(state.clone()).mask(&mut fresh);
             assert!(recalled == fresh, "{name}: {text:?}");
             let new_state = state.state_key().is_some_and(|key| seen.insert(key));
-            if new_state && remembering.memo_stats().recalls_by_top > before.recalls_by_top {
+            if new_state && remembering.cache_stats().memo.recalls_by_top > before.recalls_by_top {
                 served_by_top += 1;
             }
             if case % 8 == 0 {
                 check_exact(name, &remembering, state).unwrap_or_else(|e| panic!("{e}"));
             }
         }
-        let stats = remembering.memo_stats();
+        let stats = remembering.cache_stats().memo;
         assert!(stats.stack_tops > 0, "{name}: {stats:?}");
         assert!(served_by_top > 10, "{name}: only {served_by_top} new states recalled by a stack top ({stats:?})");
     }

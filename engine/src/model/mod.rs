@@ -46,6 +46,7 @@
 //! the GGUF metadata or `tokenizer_config.json`) around a user prompt.
 
 mod chat;
+mod default_model;
 mod error;
 mod llama;
 mod random;
@@ -57,6 +58,7 @@ use std::sync::Arc;
 use trellis_token_index::{TokenId, Vocabulary};
 
 pub use chat::{ChatMessage, ChatTemplate};
+pub use default_model::{DEFAULT_MODEL_FILE, DEFAULT_MODEL_SHA256, default_model_path};
 pub use error::ModelError;
 pub use llama::{Llama, Llama3RopeScaling, LlamaConfig, RopeLayout};
 pub use table::TableModel;

@@ -1,13 +1,10 @@
 //! Blockwise best-of-K (controlled decoding).
 
-use std::time::Instant;
-
 use rand::Rng;
-use trellis_token_index::{TokenMatcher, TokenSet};
 
-use super::proposal::Allowed;
+use super::draft::{Draft, Drafting, Step};
 use super::{Potential, RunStats, Sample, SamplerError, Task};
-use crate::model::{LanguageModel, SeqId};
+use crate::model::LanguageModel;
 
 /// Settings of [`BestOfK`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,9 +75,7 @@ impl std::fmt::Debug for BestOfK<'_> {
 }
 
 struct Candidate {
-    seq: Option<SeqId>,
-    matcher: Option<TokenMatcher>,
-    sample: Sample,
+    draft: Draft,
     alive: bool,
 }
 
@@ -100,91 +95,55 @@ impl<'s> BestOfK<'s> {
         task: &mut Task<'_>,
         rng: &mut (impl Rng + ?Sized),
     ) -> Result<(Sample, BestOfKStats), SamplerError> {
-        let started = Instant::now();
-        let budget = task.budget(model)?;
-        let mut stats = BestOfKStats { blocks: 0, log_score: 0.0, run: RunStats::default() };
-        let model_started = Instant::now();
-        let root = model.start(task.prompt)?;
-        stats.run.model_calls += 1;
-        stats.run.model_seconds += model_started.elapsed().as_secs_f64();
-        let mut current = Candidate { seq: Some(root), matcher: task.matcher(), sample: Sample::empty(), alive: true };
+        let mut drafting = Drafting::new(model, task)?;
+        let mut current = Candidate { draft: drafting.start()?, alive: true };
         let mut candidates = Vec::new();
-        let result = self.blocks(model, task, budget, &mut current, &mut candidates, &mut stats, rng);
-        for candidate in candidates.iter().chain(std::iter::once(&current)) {
-            if let Some(seq) = candidate.seq {
-                let _ = model.drop_sequence(seq);
-            }
-        }
-        result?;
-        stats.run.finish(started);
-        Ok((current.sample, stats))
+        let result = self.blocks(&mut drafting, &mut current, &mut candidates, rng);
+        drafting.release(candidates.iter_mut().chain([&mut current]).map(|c| &mut c.draft));
+        let (blocks, log_score) = result?;
+        let stats = BestOfKStats { blocks, log_score, run: drafting.finish() };
+        Ok((current.draft.sample, stats))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Decodes block after block from `current` until it ends; returns the
+    /// number of blocks and the winner's last score.
     fn blocks(
         &self,
-        model: &mut dyn LanguageModel,
-        task: &mut Task<'_>,
-        budget: usize,
+        drafting: &mut Drafting<'_, '_>,
         current: &mut Candidate,
         candidates: &mut Vec<Candidate>,
-        stats: &mut BestOfKStats,
         rng: &mut (impl Rng + ?Sized),
-    ) -> Result<(), SamplerError> {
-        let vocabulary = model.vocabulary().clone();
-        let mut mask = TokenSet::new(vocabulary.len());
-        let mut allowed = Allowed::default();
-        let mut steps = Vec::new();
-        while current.sample.eos.is_none() {
-            stats.blocks += 1;
-            let Some(seq) = current.seq.take() else { break };
-            let seqs = model.reorder(&[seq], &vec![0; self.config.candidates])?;
+    ) -> Result<(usize, f64), SamplerError> {
+        let (mut blocks, mut log_score) = (0, 0.0);
+        while current.draft.sample.eos.is_none() {
+            blocks += 1;
+            if current.draft.seq.is_none() {
+                break;
+            }
             candidates.clear();
-            candidates.extend(seqs.into_iter().map(|seq| Candidate {
-                seq: Some(seq),
-                matcher: current.matcher.clone(),
-                sample: current.sample.clone(),
-                alive: true,
-            }));
+            let copies = drafting.copies(&mut current.draft, self.config.candidates)?;
+            candidates.extend(copies.into_iter().map(|draft| Candidate { draft, alive: true }));
             for _ in 0..self.config.block_tokens {
-                steps.clear();
-                let mask_started = Instant::now();
-                let verifier_before = stats.run.verifier_seconds;
-                for candidate in candidates.iter_mut().filter(|c| c.alive && c.sample.eos.is_none()) {
-                    let Some(seq) = candidate.seq else { continue };
-                    let at_limit = candidate.sample.tokens.len() >= budget;
-                    allowed.fill(model.logprobs(seq)?, candidate.matcher.as_ref(), at_limit, &vocabulary, &mut mask);
-                    stats.run.tokens += 1;
-                    let Some(token) = allowed.sample(rng) else {
+                for candidate in candidates.iter_mut().filter(|c| c.alive && c.draft.sample.eos.is_none()) {
+                    if candidate.draft.seq.is_none() {
+                        continue;
+                    }
+                    let Some(token) = drafting.allowed(&candidate.draft, true)?.sample(rng) else {
                         candidate.alive = false;
                         continue;
                     };
-                    if let Some(matcher) = candidate.matcher.as_mut() {
-                        matcher.commit(token)?;
-                    }
-                    candidate.sample.push(&vocabulary, token);
-                    if candidate.sample.eos.is_some() {
-                        model.drop_sequence(seq)?;
-                        candidate.seq = None;
-                        candidate.alive = task.verify(&candidate.sample.text, &mut stats.run)?;
-                    } else {
-                        steps.push((seq, token));
+                    if drafting.commit(&mut candidate.draft, token)? == Step::Ended {
+                        candidate.alive = drafting.verify(&candidate.draft)?;
                     }
                 }
-                let verifying = stats.run.verifier_seconds - verifier_before;
-                stats.run.mask_seconds += mask_started.elapsed().as_secs_f64() - verifying;
-                if steps.is_empty() {
+                if !drafting.extend()? {
                     break;
                 }
-                let model_started = Instant::now();
-                model.extend(&steps)?;
-                stats.run.model_calls += 1;
-                stats.run.model_seconds += model_started.elapsed().as_secs_f64();
             }
-            let score = |c: &Candidate| match (c.alive, c.sample.eos.is_some()) {
+            let score = |c: &Candidate| match (c.alive, c.draft.sample.eos.is_some()) {
                 (false, _) => f64::NEG_INFINITY,
-                (true, true) => self.scorer.log_final(&c.sample.text),
-                (true, false) => self.scorer.log_potential(&c.sample.text),
+                (true, true) => self.scorer.log_final(&c.draft.sample.text),
+                (true, false) => self.scorer.log_potential(&c.draft.sample.text),
             };
             let mut best: Option<(usize, f64)> = None;
             for (i, candidate) in candidates.iter().enumerate() {
@@ -193,18 +152,17 @@ impl<'s> BestOfK<'s> {
                     best = Some((i, value));
                 }
             }
-            let Some((best, log_score)) = best else {
+            let Some((best, score)) = best else {
                 return Err(SamplerError::NoSurvivors);
             };
-            stats.log_score = log_score;
+            log_score = score;
             let winner = candidates.swap_remove(best);
-            for loser in candidates.drain(..) {
-                if let Some(seq) = loser.seq {
-                    model.drop_sequence(seq)?;
-                }
+            for loser in candidates.iter_mut() {
+                drafting.drop_sequence(&mut loser.draft)?;
             }
+            candidates.clear();
             *current = winner;
         }
-        Ok(())
+        Ok((blocks, log_score))
     }
 }

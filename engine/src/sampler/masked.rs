@@ -2,14 +2,14 @@
 //! distribution restricted to the allowed tokens.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use rand::Rng;
-use trellis_token_index::{TokenId, TokenKind, TokenSet, Vocabulary};
+use trellis_token_index::{TokenId, TokenKind, Vocabulary};
 
+use super::draft::{Draft, Drafting, Step};
 use super::proposal::{Allowed, sample_log_weights};
 use super::{RunStats, Sample, SamplerError, Task};
-use crate::model::{LanguageModel, SeqId};
+use crate::model::LanguageModel;
 
 /// How masked decoding picks a token among the allowed ones. The mask is
 /// applied first, then the temperature, then top-k, then top-p, so the
@@ -154,96 +154,70 @@ impl MaskedDecoder {
         rng: &mut (impl Rng + ?Sized),
         on_text: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<MaskedSample, SamplerError> {
-        let started = Instant::now();
-        let budget = task.budget(model)?;
-        let splitter = match (self.decoding.jump_forward, task.constraint) {
-            (true, Some(_)) => Some(ForcedSplitter::new(model.vocabulary())),
+        let mut drafting = Drafting::new(model, task)?;
+        let splitter = match (self.decoding.jump_forward, drafting.task.constraint) {
+            (true, Some(_)) => Some(ForcedSplitter::new(&drafting.vocabulary)),
             _ => None,
         };
-        let mut stats = RunStats::default();
         for tries in 1..=self.decoding.verifier_tries {
-            let model_started = Instant::now();
-            let seq = model.start(task.prompt)?;
-            stats.model_calls += 1;
-            stats.model_seconds += model_started.elapsed().as_secs_f64();
-            let attempt = self.decode(model, seq, task, budget, splitter.as_ref(), rng, on_text, &mut stats);
-            model.drop_sequence(seq)?;
-            let (sample, log_weight, forced_tokens) = attempt?;
+            let mut draft = drafting.start()?;
+            let attempt = self.decode(&mut drafting, &mut draft, splitter.as_ref(), rng, on_text);
+            drafting.drop_sequence(&mut draft)?;
+            let (log_weight, forced_tokens) = attempt?;
             // Unconstrained text cut off by the budget is not an output the
             // verifier can judge; hand it back as it is.
-            if sample.eos.is_none() || task.verify(&sample.text, &mut stats)? {
-                stats.finish(started);
-                return Ok(MaskedSample { sample, log_weight, forced_tokens, tries, stats });
+            if draft.sample.eos.is_none() || drafting.verify(&draft)? {
+                let stats = drafting.finish();
+                return Ok(MaskedSample { sample: draft.sample, log_weight, forced_tokens, tries, stats });
             }
         }
         Err(SamplerError::NoSurvivors)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Decodes `draft` to its end; returns its log importance weight
+    /// `Σ_t ln Z_t` and the number of forced tokens.
     fn decode(
         &self,
-        model: &mut dyn LanguageModel,
-        seq: SeqId,
-        task: &Task<'_>,
-        budget: usize,
+        drafting: &mut Drafting<'_, '_>,
+        draft: &mut Draft,
         splitter: Option<&ForcedSplitter>,
         rng: &mut (impl Rng + ?Sized),
         on_text: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-        stats: &mut RunStats,
-    ) -> Result<(Sample, f64, usize), SamplerError> {
-        let vocabulary = model.vocabulary().clone();
-        let mut matcher = task.matcher();
-        let mut mask = TokenSet::new(vocabulary.len());
-        let mut allowed = Allowed::default();
+    ) -> Result<(f64, usize), SamplerError> {
+        let vocabulary = drafting.vocabulary.clone();
+        let text = |token: TokenId| vocabulary.token_bytes(token).unwrap_or_default();
         let mut candidates = Vec::new();
-        let mut sample = Sample::empty();
         let mut log_weight = 0.0;
         let mut forced_tokens = 0;
         loop {
-            let at_limit = sample.tokens.len() >= budget;
-            if let (Some(splitter), Some(matcher), false) = (splitter, matcher.as_mut(), at_limit) {
-                let mask_started = Instant::now();
-                let forced = splitter.split(&matcher.forced_bytes(), budget - sample.tokens.len());
-                stats.mask_seconds += mask_started.elapsed().as_secs_f64();
+            let at_limit = draft.sample.tokens.len() >= drafting.budget;
+            if let (Some(splitter), Some(matcher), false) = (splitter, draft.matcher.as_ref(), at_limit) {
+                let room = drafting.budget - draft.sample.tokens.len();
+                let forced = drafting.mask_work(|| splitter.split(&matcher.forced_bytes(), room));
                 if !forced.is_empty() {
+                    drafting.force(draft, &forced)?;
                     for &token in &forced {
-                        matcher.commit(token)?;
-                        sample.push(&vocabulary, token);
-                        on_text(vocabulary.token_bytes(token).unwrap_or_default())?;
+                        on_text(text(token))?;
                     }
-                    let model_started = Instant::now();
-                    model.append(seq, &forced)?;
-                    stats.model_calls += 1;
-                    stats.model_seconds += model_started.elapsed().as_secs_f64();
                     forced_tokens += forced.len();
                     continue;
                 }
             }
-            let mask_started = Instant::now();
-            allowed.fill(model.logprobs(seq)?, matcher.as_ref(), at_limit, &vocabulary, &mut mask);
-            stats.mask_seconds += mask_started.elapsed().as_secs_f64();
+            let allowed = drafting.allowed(draft, true)?;
             if allowed.is_empty() {
-                return match (at_limit, &matcher) {
-                    (true, None) => Ok((sample, log_weight, forced_tokens)),
-                    (true, Some(_)) => Err(SamplerError::Unfinished { tokens: sample.tokens.len() }),
-                    (false, _) => Err(SamplerError::NoMass { tokens: sample.tokens.len() }),
+                return match (at_limit, &draft.matcher) {
+                    (true, None) => Ok((log_weight, forced_tokens)),
+                    (true, Some(_)) => Err(SamplerError::Unfinished { tokens: draft.sample.tokens.len() }),
+                    (false, _) => Err(SamplerError::NoMass { tokens: draft.sample.tokens.len() }),
                 };
             }
             log_weight += allowed.log_mass;
-            let token = self.pick(&allowed, &mut candidates, rng).ok_or(SamplerError::NoMass { tokens: 0 })?;
-            stats.tokens += 1;
-            if let Some(matcher) = matcher.as_mut() {
-                matcher.commit(token)?;
+            let token = self.pick(allowed, &mut candidates, rng).ok_or(SamplerError::NoMass { tokens: 0 })?;
+            if drafting.commit(draft, token)? == Step::Ended {
+                return Ok((log_weight, forced_tokens));
             }
-            sample.push(&vocabulary, token);
-            if sample.eos.is_some() {
-                return Ok((sample, log_weight, forced_tokens));
-            }
-            on_text(vocabulary.token_bytes(token).unwrap_or_default())?;
-            let model_started = Instant::now();
-            model.extend(&[(seq, token)])?;
-            stats.model_calls += 1;
-            stats.model_seconds += model_started.elapsed().as_secs_f64();
+            on_text(text(token))?;
+            drafting.extend()?;
         }
     }
 

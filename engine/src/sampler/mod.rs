@@ -33,6 +33,18 @@
 //! | [`Smc::with_twist`] | twisted SMC: proposal `∝ a·m·ψ`, target `σ ∝ a·b·φ` for a soft [`Potential`] | as SMC, plus the potential on every allowed token |
 //! | [`BestOfK`] | blockwise best-of-K: K continuations of L tokens, keep the best by a prefix score; tilted, not exact | K model sequences per step |
 //!
+//! [`Sampler`] is the one entry point over all of them: [`Sampler::run`]
+//! gives a [`Run`] (outputs, their log-weights, `ln Ẑ`, ESS traces,
+//! rejection's tries, timings), and runs add up ([`Sampler::run_into`],
+//! [`Run::merge`]) into one estimate over K samples. The types above stay
+//! available for what only they give (SMC's weighted particles,
+//! [`SmcRun::draw_exact`], [`RejectionSampler::measure`]).
+//!
+//! Every sampler takes the same step — allowed tokens, pick, commit, one
+//! batched model call, the verifier at EOS — through one module
+//! (`draft.rs`), which also times the model, the masks and the verifier
+//! in one place ([`RunStats`]).
+//!
 //! Here `m_t` is the exact token mask of [`TokenMatcher`] (a token is
 //! allowed iff the text stays a viable prefix; EOS iff the text is
 //! complete) and `Z_t = Σ_x a(x | y_<t)·m_t(x)` is the mass the mask lets
@@ -89,11 +101,13 @@
 //! boundaries fall, and so the distribution; see [`Decoding::jump_forward`]).
 
 mod best_of_k;
+mod draft;
 mod masked;
 mod potential;
 mod proposal;
 mod rejection;
 mod resample;
+mod run;
 mod smc;
 mod stats;
 
@@ -103,9 +117,10 @@ use crate::model::{LanguageModel, ModelError};
 
 pub use best_of_k::{BestOfK, BestOfKConfig, BestOfKStats};
 pub use masked::{Decoding, MaskedDecoder, MaskedSample};
-pub use potential::{Potential, Verifier, VerifierError};
+pub use potential::{CommandVerifier, Occurrences, Potential, Verifier, VerifierError};
 pub use rejection::{RejectionConfig, RejectionRun, RejectionSampler, RejectionStats};
 pub use resample::{Resampling, effective_sample_size, resample};
+pub use run::{Acceptance, Run, Sampler};
 pub use smc::{Smc, SmcConfig, SmcRun, WeightedSample};
 pub use stats::{Interval, RunStats};
 
@@ -163,16 +178,10 @@ impl<'a> Task<'a> {
     }
 
     /// Runs the verifier on a finished text (true without one).
-    fn verify(&mut self, text: &[u8], stats: &mut RunStats) -> Result<bool, SamplerError> {
+    fn verify(&mut self, text: &[u8]) -> Result<bool, SamplerError> {
         match self.verifier.as_mut() {
             None => Ok(true),
-            Some(verifier) => {
-                stats.verifier_calls += 1;
-                let started = std::time::Instant::now();
-                let verdict = verifier.verify(text).map_err(SamplerError::Verifier);
-                stats.verifier_seconds += started.elapsed().as_secs_f64();
-                verdict
-            }
+            Some(verifier) => verifier.verify(text).map_err(SamplerError::Verifier),
         }
     }
 }

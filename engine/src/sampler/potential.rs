@@ -67,3 +67,78 @@ impl<F: FnMut(&[u8]) -> bool> Verifier for F {
         Ok(self(text))
     }
 }
+
+/// A soft reward of `weight` nats per occurrence of `text` (overlapping
+/// occurrences count), on prefixes and finished outputs alike: `trellis
+/// generate --reward TEXT --reward-weight W`.
+///
+/// ```
+/// use trellis_engine::sampler::{Occurrences, Potential};
+///
+/// let reward = Occurrences { text: b"ab".to_vec(), weight: 0.5 };
+/// assert_eq!(reward.log_potential(b"xabyab"), 1.0);
+/// assert_eq!(reward.log_final(b""), 0.0);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Occurrences {
+    /// The text rewarded; empty rewards nothing.
+    pub text: Vec<u8>,
+    /// Nats per occurrence.
+    pub weight: f64,
+}
+
+impl Potential for Occurrences {
+    fn log_potential(&self, prefix: &[u8]) -> f64 {
+        if self.text.is_empty() {
+            return 0.0;
+        }
+        let occurrences = prefix.windows(self.text.len()).filter(|w| *w == self.text.as_slice()).count();
+        self.weight * occurrences as f64
+    }
+}
+
+/// A verifier that runs `sh -c COMMAND` with the text on its stdin and
+/// accepts it iff the command exits with status 0: `trellis generate
+/// --verify CMD`. The command runs with the caller's rights.
+///
+/// ```
+/// use trellis_engine::sampler::{CommandVerifier, Verifier};
+///
+/// let mut cats = CommandVerifier { command: "grep -q cat".into() };
+/// assert_eq!(cats.verify(b"a cat"), Ok(true));
+/// assert_eq!(cats.verify(b"a dog"), Ok(false));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandVerifier {
+    /// The shell command.
+    pub command: String,
+}
+
+impl Verifier for CommandVerifier {
+    fn verify(&mut self, text: &[u8]) -> Result<bool, VerifierError> {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(&self.command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| VerifierError(format!("cannot run `{}`: {e}", self.command)))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // A checker that exits without reading all of its input closes
+            // the pipe: that is its verdict, not an error.
+            match stdin.write_all(text) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(VerifierError(format!("writing to `{}`: {e}", self.command)));
+                }
+                _ => {}
+            }
+        }
+        let status = child.wait().map_err(|e| VerifierError(format!("waiting for `{}`: {e}", self.command)))?;
+        match status.code() {
+            Some(code) => Ok(code == 0),
+            None => Err(VerifierError(format!("`{}` was killed by a signal", self.command))),
+        }
+    }
+}

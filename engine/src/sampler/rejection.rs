@@ -1,13 +1,12 @@
 //! Rejection sampling: exact draws from `g ∝ a·b`.
 
-use std::time::Instant;
-
 use rand::Rng;
 use serde::Serialize;
 use trellis_token_index::{TokenError, TokenMatcher};
 
+use super::draft::{Draft, Drafting};
 use super::{Interval, RunStats, Sample, SamplerError, Task};
-use crate::model::{LanguageModel, SeqId};
+use crate::model::LanguageModel;
 
 /// Settings of [`RejectionSampler`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,12 +66,6 @@ pub struct RejectionRun {
 #[derive(Clone, Debug, Default)]
 pub struct RejectionSampler {
     config: RejectionConfig,
-}
-
-struct Try {
-    seq: SeqId,
-    matcher: Option<TokenMatcher>,
-    sample: Sample,
 }
 
 impl RejectionSampler {
@@ -136,124 +129,97 @@ impl RejectionSampler {
         max_tries: u64,
         rng: &mut (impl Rng + ?Sized),
     ) -> Result<RejectionRun, SamplerError> {
-        let started = Instant::now();
-        let budget = task.budget(model)?;
+        let mut drafting = Drafting::new(model, task)?;
         let mut stats = RejectionStats::default();
         let mut samples = Vec::new();
-        let model_started = Instant::now();
-        let root = model.start(task.prompt)?;
-        stats.run.model_calls += 1;
-        stats.run.model_seconds += model_started.elapsed().as_secs_f64();
+        let mut root = drafting.start()?;
         let mut batch = Vec::with_capacity(self.config.batch);
         let result = (|| -> Result<(), SamplerError> {
             while samples.len() < wanted && stats.tries < max_tries {
                 let size = (max_tries - stats.tries).min(self.config.batch as u64) as usize;
                 batch.clear();
                 for _ in 0..size {
-                    batch.push(Try { seq: model.fork(root)?, matcher: task.matcher(), sample: Sample::empty() });
+                    batch.push(drafting.fork(&root)?);
                 }
                 stats.tries += size as u64;
-                self.run_batch(model, task, budget, &mut batch, &mut samples, &mut stats, rng)?;
+                self.run_batch(&mut drafting, &mut batch, &mut samples, &mut stats, rng)?;
             }
             Ok(())
         })();
-        for attempt in batch.drain(..) {
-            // Sequences of an interrupted batch; finished ones are gone.
-            let _ = model.drop_sequence(attempt.seq);
-        }
-        model.drop_sequence(root)?;
+        // Sequences of an interrupted batch; finished ones are gone.
+        drafting.release(&mut batch);
+        drafting.drop_sequence(&mut root)?;
         result?;
         samples.truncate(wanted);
-        stats.run.finish(started);
+        stats.run = drafting.finish();
         Ok(RejectionRun { samples, stats })
     }
 
     /// Runs one batch to the end, appending accepted samples in try order.
-    #[allow(clippy::too_many_arguments)]
     fn run_batch(
         &self,
-        model: &mut dyn LanguageModel,
-        task: &mut Task<'_>,
-        budget: usize,
-        batch: &mut Vec<Try>,
+        drafting: &mut Drafting<'_, '_>,
+        batch: &mut Vec<Draft>,
         samples: &mut Vec<Sample>,
         stats: &mut RejectionStats,
         rng: &mut (impl Rng + ?Sized),
     ) -> Result<(), SamplerError> {
-        let vocabulary = model.vocabulary().clone();
         // Accepted samples of this batch by try index, so the batch's
         // output order does not depend on which tries finish first.
         let mut accepted: Vec<Option<Sample>> = vec![None; batch.len()];
         let mut index: Vec<usize> = (0..batch.len()).collect();
-        let mut steps = Vec::with_capacity(batch.len());
-        let mut logprobs_f64 = Vec::new();
         while !batch.is_empty() {
-            steps.clear();
             let mut i = 0;
             while i < batch.len() {
-                let attempt = &mut batch[i];
-                let at_limit = attempt.sample.tokens.len() >= budget;
-                let sample_started = Instant::now();
-                logprobs_f64.clear();
-                logprobs_f64.extend(model.logprobs(attempt.seq)?.iter().map(|&lp| f64::from(lp)));
-                let token = super::proposal::sample_log_weights(&logprobs_f64, rng)
-                    .ok_or(SamplerError::NoMass { tokens: attempt.sample.tokens.len() })?
-                    as trellis_token_index::TokenId;
-                stats.run.tokens += 1;
-                let is_eos = vocabulary.is_eos(token);
-                let mut verdict = None;
-                if is_eos {
-                    let complete = attempt.matcher.as_ref().is_none_or(TokenMatcher::is_complete);
-                    if complete {
-                        attempt.sample.push(&vocabulary, token);
-                        verdict = Some(true);
+                let draft = &mut batch[i];
+                let at_limit = draft.sample.tokens.len() >= drafting.budget;
+                let token = drafting
+                    .allowed(draft, false)?
+                    .sample(rng)
+                    .ok_or(SamplerError::NoMass { tokens: draft.sample.tokens.len() })?;
+                // `None`: the try goes on; `Some(in_grammar)`: it ended.
+                let ended = if drafting.vocabulary.is_eos(token) {
+                    if draft.matcher.as_ref().is_none_or(TokenMatcher::is_complete) {
+                        drafting.commit(draft, token)?;
+                        Some(true)
                     } else {
                         stats.early_rejections += 1;
-                        verdict = Some(false);
+                        Some(false)
                     }
                 } else if at_limit {
                     stats.length_rejections += 1;
-                    verdict = Some(false);
+                    Some(false)
                 } else {
-                    if let Some(matcher) = attempt.matcher.as_mut() {
-                        match matcher.commit(token) {
-                            Ok(()) => {}
-                            Err(TokenError::NotAllowed { .. }) => {
-                                stats.early_rejections += 1;
-                                verdict = Some(false);
-                            }
-                            Err(error) => return Err(error.into()),
+                    match drafting.commit(draft, token) {
+                        Ok(_) => None,
+                        Err(SamplerError::Token(TokenError::NotAllowed { .. })) => {
+                            stats.early_rejections += 1;
+                            Some(false)
                         }
+                        Err(error) => return Err(error),
                     }
-                    if verdict.is_none() {
-                        attempt.sample.push(&vocabulary, token);
-                        steps.push((attempt.seq, token));
-                    }
+                };
+                let Some(in_grammar) = ended else {
+                    i += 1;
+                    continue;
+                };
+                if !in_grammar {
+                    // The drawn token was not committed; it still counts.
+                    drafting.stats.tokens += 1;
                 }
-                stats.run.mask_seconds += sample_started.elapsed().as_secs_f64();
-                match verdict {
-                    None => i += 1,
-                    Some(grammar_ok) => {
-                        let attempt = batch.swap_remove(i);
-                        let try_index = index.swap_remove(i);
-                        model.drop_sequence(attempt.seq)?;
-                        if grammar_ok {
-                            if task.verify(&attempt.sample.text, &mut stats.run)? {
-                                stats.accepted += 1;
-                                accepted[try_index] = Some(attempt.sample);
-                            } else {
-                                stats.verifier_rejections += 1;
-                            }
-                        }
+                let mut draft = batch.swap_remove(i);
+                let try_index = index.swap_remove(i);
+                drafting.drop_sequence(&mut draft)?;
+                if in_grammar {
+                    if drafting.verify(&draft)? {
+                        stats.accepted += 1;
+                        accepted[try_index] = Some(draft.sample);
+                    } else {
+                        stats.verifier_rejections += 1;
                     }
                 }
             }
-            if !steps.is_empty() {
-                let model_started = Instant::now();
-                model.extend(&steps)?;
-                stats.run.model_calls += 1;
-                stats.run.model_seconds += model_started.elapsed().as_secs_f64();
-            }
+            drafting.extend()?;
         }
         samples.extend(accepted.into_iter().flatten());
         Ok(())

@@ -1,15 +1,14 @@
 //! Sequential Monte Carlo with the mask's allowed mass as weights, and its
 //! twisted form.
 
-use std::time::Instant;
-
 use rand::Rng;
-use trellis_token_index::{TokenMatcher, TokenSet};
+use trellis_token_index::{TokenId, Vocabulary};
 
+use super::draft::{Draft, Drafting, Step};
 use super::proposal::{Allowed, log_sum_exp, sample_log_weights};
 use super::resample::{Resampling, effective_sample_size, resample};
 use super::{Potential, RunStats, Sample, SamplerError, Task};
-use crate::model::{LanguageModel, SeqId};
+use crate::model::LanguageModel;
 
 /// Settings of [`Smc`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -165,19 +164,16 @@ enum State {
 
 #[derive(Clone, Debug)]
 struct Particle {
-    seq: Option<SeqId>,
-    matcher: Option<TokenMatcher>,
-    sample: Sample,
+    draft: Draft,
     log_weight: f64,
     /// `ln ψ(text)` of the current prefix (0 untwisted).
     log_twist: f64,
     state: State,
 }
 
-/// Scratch space reused across steps and particles.
+/// Scratch space of twisted steps, reused across steps and particles.
 #[derive(Default)]
 struct Scratch {
-    allowed: Allowed,
     twisted: Vec<f64>,
     text: Vec<u8>,
 }
@@ -219,8 +215,6 @@ impl<'p> Smc<'p> {
         task: &mut Task<'_>,
         rng: &mut (impl Rng + ?Sized),
     ) -> Result<SmcRun, SamplerError> {
-        let started = Instant::now();
-        let budget = task.budget(model)?;
         let n = self.config.particles;
         let log_twist_start = match self.twist {
             None => 0.0,
@@ -234,30 +228,15 @@ impl<'p> Smc<'p> {
                 value
             }
         };
-        let mut stats = RunStats::default();
-        let model_started = Instant::now();
-        let root = model.start(task.prompt)?;
-        stats.model_calls += 1;
-        stats.model_seconds += model_started.elapsed().as_secs_f64();
-        let seqs = model.reorder(&[root], &vec![0; n])?;
-        let matcher = task.matcher();
-        let mut particles: Vec<Particle> = seqs
+        let mut drafting = Drafting::new(model, task)?;
+        let mut root = drafting.start()?;
+        let mut particles: Vec<Particle> = drafting
+            .copies(&mut root, n)?
             .into_iter()
-            .map(|seq| Particle {
-                seq: Some(seq),
-                matcher: matcher.clone(),
-                sample: Sample::empty(),
-                log_weight: 0.0,
-                log_twist: log_twist_start,
-                state: State::Active,
-            })
+            .map(|draft| Particle { draft, log_weight: 0.0, log_twist: log_twist_start, state: State::Active })
             .collect();
-        let result = self.steps(model, task, budget, &mut particles, &mut stats, rng);
-        for particle in &particles {
-            if let Some(seq) = particle.seq {
-                let _ = model.drop_sequence(seq);
-            }
-        }
+        let result = self.steps(&mut drafting, &mut particles, rng);
+        drafting.release(particles.iter_mut().map(|p| &mut p.draft));
         let (mut log_z, ess, resamples) = result?;
         let log_weights: Vec<f64> = particles.iter().map(|p| p.log_weight).collect();
         let total = log_sum_exp(&log_weights);
@@ -269,10 +248,10 @@ impl<'p> Smc<'p> {
             particles
                 .into_iter()
                 .filter(|p| p.state == State::Finished && p.log_weight > f64::NEG_INFINITY)
-                .map(|p| WeightedSample { sample: p.sample, log_weight: p.log_weight - total })
+                .map(|p| WeightedSample { sample: p.draft.sample, log_weight: p.log_weight - total })
                 .collect()
         };
-        stats.finish(started);
+        let stats = drafting.finish();
         Ok(SmcRun { particles: survivors, log_z, ess, resamples, stats, twisted: self.twist.is_some() })
     }
 
@@ -280,71 +259,47 @@ impl<'p> Smc<'p> {
     /// accumulated at resampling, the ESS trace and the resample count.
     fn steps(
         &self,
-        model: &mut dyn LanguageModel,
-        task: &mut Task<'_>,
-        budget: usize,
+        drafting: &mut Drafting<'_, '_>,
         particles: &mut Vec<Particle>,
-        stats: &mut RunStats,
         rng: &mut (impl Rng + ?Sized),
     ) -> Result<(f64, Vec<f64>, usize), SamplerError> {
         let n = particles.len();
-        let vocabulary = model.vocabulary().clone();
-        let mut mask = TokenSet::new(vocabulary.len());
+        let vocabulary = drafting.vocabulary.clone();
         let mut scratch = Scratch::default();
-        let mut steps = Vec::with_capacity(n);
         let mut log_weights = Vec::with_capacity(n);
         let mut ess_trace = Vec::new();
         let mut log_z = 0.0;
         let mut resamples = 0;
         while particles.iter().any(|p| p.state == State::Active) {
-            steps.clear();
-            let mask_started = Instant::now();
-            let verifier_before = stats.verifier_seconds;
             for particle in particles.iter_mut().filter(|p| p.state == State::Active) {
-                let Some(seq) = particle.seq else { continue };
-                let at_limit = particle.sample.tokens.len() >= budget;
-                scratch.allowed.fill(model.logprobs(seq)?, particle.matcher.as_ref(), at_limit, &vocabulary, &mut mask);
+                if particle.draft.seq.is_none() {
+                    continue;
+                }
+                let allowed = drafting.allowed(&particle.draft, true)?;
                 let token = match self.twist {
                     None => {
-                        particle.log_weight += scratch.allowed.log_mass;
-                        scratch.allowed.sample(rng)
+                        particle.log_weight += allowed.log_mass;
+                        allowed.sample(rng)
                     }
-                    Some(twist) => self.twisted_step(twist, particle, &mut scratch, &vocabulary, rng),
+                    Some(twist) => Self::twisted_step(twist, particle, allowed, &mut scratch, &vocabulary, rng),
                 };
-                stats.tokens += 1;
                 let Some(token) = token else {
                     // Nothing allowed has mass: the prefix cannot be
                     // finished within the budget.
                     particle.log_weight = f64::NEG_INFINITY;
                     particle.state = State::Dead;
-                    model.drop_sequence(seq)?;
-                    particle.seq = None;
+                    drafting.drop_sequence(&mut particle.draft)?;
                     continue;
                 };
-                if let Some(matcher) = particle.matcher.as_mut() {
-                    matcher.commit(token)?;
-                }
-                particle.sample.push(&vocabulary, token);
-                if particle.sample.eos.is_some() {
-                    model.drop_sequence(seq)?;
-                    particle.seq = None;
+                if drafting.commit(&mut particle.draft, token)? == Step::Ended {
                     particle.state = State::Finished;
                     // The verifier is a 0/1 factor of the final weight.
-                    if particle.log_weight > f64::NEG_INFINITY && !task.verify(&particle.sample.text, stats)? {
+                    if particle.log_weight > f64::NEG_INFINITY && !drafting.verify(&particle.draft)? {
                         particle.log_weight = f64::NEG_INFINITY;
                     }
-                } else {
-                    steps.push((seq, token));
                 }
             }
-            let verifying = stats.verifier_seconds - verifier_before;
-            stats.mask_seconds += mask_started.elapsed().as_secs_f64() - verifying;
-            if !steps.is_empty() {
-                let model_started = Instant::now();
-                model.extend(&steps)?;
-                stats.model_calls += 1;
-                stats.model_seconds += model_started.elapsed().as_secs_f64();
-            }
+            drafting.extend()?;
             log_weights.clear();
             log_weights.extend(particles.iter().map(|p| p.log_weight));
             let ess = effective_sample_size(&log_weights);
@@ -355,7 +310,7 @@ impl<'p> Smc<'p> {
             let active = particles.iter().any(|p| p.state == State::Active);
             if active && ess < self.config.ess_threshold * n as f64 {
                 log_z += log_sum_exp(&log_weights) - (n as f64).ln();
-                self.resample(model, particles, &log_weights, rng)?;
+                self.resample(drafting.model, particles, &log_weights, rng)?;
                 resamples += 1;
             }
         }
@@ -366,17 +321,17 @@ impl<'p> Smc<'p> {
     /// ψ(prefix·x) (φ for EOS), adds `ln Σ_x a·m·ψ(y·x) − ln ψ(y)` to the
     /// weight and draws from the twisted proposal.
     fn twisted_step(
-        &self,
         twist: &dyn Potential,
         particle: &mut Particle,
+        allowed: &Allowed,
         scratch: &mut Scratch,
-        vocabulary: &trellis_token_index::Vocabulary,
+        vocabulary: &Vocabulary,
         rng: &mut (impl Rng + ?Sized),
-    ) -> Option<trellis_token_index::TokenId> {
-        let Scratch { allowed, twisted, text } = scratch;
+    ) -> Option<TokenId> {
+        let Scratch { twisted, text } = scratch;
         twisted.clear();
         text.clear();
-        text.extend_from_slice(&particle.sample.text);
+        text.extend_from_slice(&particle.draft.sample.text);
         let base = text.len();
         for (&token, &lp) in allowed.tokens.iter().zip(&allowed.logprobs) {
             let value = if vocabulary.is_eos(token) {
@@ -410,7 +365,7 @@ impl<'p> Smc<'p> {
         let mut live = Vec::new();
         let mut live_index = vec![usize::MAX; n];
         for (i, particle) in particles.iter().enumerate() {
-            if let Some(seq) = particle.seq {
+            if let Some(seq) = particle.draft.seq {
                 live_index[i] = live.len();
                 live.push(seq);
             }
@@ -422,8 +377,8 @@ impl<'p> Smc<'p> {
         for &a in &ancestors {
             let mut particle = particles[a].clone();
             particle.log_weight = 0.0;
-            if particle.seq.is_some() {
-                particle.seq = seqs.next();
+            if particle.draft.seq.is_some() {
+                particle.draft.seq = seqs.next();
             }
             next.push(particle);
         }

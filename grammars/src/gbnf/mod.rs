@@ -37,7 +37,7 @@
 //! * **Rules.** `name ::= body`. Names are `[a-zA-Z0-9-]+` (no `_`). Rule
 //!   order does not matter; `root` is the start. That `root` exists and that
 //!   every referenced rule is defined is checked later, when the EBNF is
-//!   lowered to the grammar IR ([`crate::lower`]), not here.
+//!   lowered to the grammar IR ([`crate::ir`]), not here.
 //! * **Whitespace and newlines.** Spaces, tabs and `#` comments (to the end
 //!   of the line) separate anything. A newline (`\n`, `\r\n` or `\r`) *ends
 //!   the rule*, except right after `::=`, right after `|` and anywhere inside

@@ -53,6 +53,12 @@
 //! leaves, so the lexer DFA does the work and the LR parser only sees the
 //! nesting structure.
 //!
+//! One step looks ahead in the pipeline: an `enum` beside other keywords
+//! keeps only the values those keywords accept, and to know which, the
+//! keywords' grammar is compiled ([`CompiledGrammar::from_ebnf`]) and each
+//! value checked with a matcher. It is the only place where a stage of this
+//! crate uses a later one.
+//!
 //! # Output form and restrictions
 //!
 //! * **Whitespace.** [`Whitespace::Compact`] (the default) produces exactly
@@ -126,10 +132,11 @@ use hashbrown::HashMap;
 use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, Repetition};
 use serde_json::{Map, Value};
 
-use crate::compile::{CompiledGrammar, Config};
+use crate::config::Config;
 use crate::ebnf::{Ebnf, Expr, ExprKind, Lexing, RuleDef};
 use crate::error::{ErrorKind, GrammarError};
 use crate::span::Span;
+use crate::tables::CompiledGrammar;
 
 use numbers::Bound;
 
@@ -146,15 +153,20 @@ pub enum Whitespace {
 impl Whitespace {
     /// The policy with this name (`compact`, `flexible`).
     pub fn from_name(name: &str) -> Option<Whitespace> {
-        match name {
-            "compact" => Some(Whitespace::Compact),
-            "flexible" => Some(Whitespace::Flexible),
-            _ => None,
+        [Whitespace::Compact, Whitespace::Flexible].into_iter().find(|policy| policy.name() == name)
+    }
+
+    /// The policy's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Whitespace::Compact => "compact",
+            Whitespace::Flexible => "flexible",
         }
     }
 }
 
-/// How a JSON Schema is compiled; part of [`Config`].
+/// How a JSON Schema is compiled; part of a [`Source`](crate::Source)'s
+/// [options](crate::SourceOptions).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct JsonSchemaOptions {
     /// Whitespace policy (default [`Whitespace::Compact`]).

@@ -2,56 +2,11 @@
 
 use hashbrown::HashMap;
 
+use super::sets::nullable_and_first;
 use super::{Action, LrLimits, LrTables, NO_STATE, ProductionShape, TAG_MULTI, encode};
 use crate::bitset::{self, BitMatrix};
 use crate::error::{ErrorKind, GrammarError};
 use crate::ir::{Grammar, Symbol};
-
-/// Which nonterminals derive the empty string, and the FIRST set of each
-/// (terminals, in rows `width` bits wide), computed to a fixpoint over
-/// `productions` given as `(lhs, rhs)`.
-pub(crate) fn nullable_and_first<'a, I>(nonterminals: usize, width: usize, productions: I) -> (Vec<bool>, BitMatrix)
-where
-    I: Iterator<Item = (usize, &'a [Symbol])> + Clone,
-{
-    let mut nullable = vec![false; nonterminals];
-    let mut first = BitMatrix::new(nonterminals, width);
-    loop {
-        let mut changed = false;
-        for (lhs, rhs) in productions.clone() {
-            let mut all_nullable = true;
-            for symbol in rhs {
-                match *symbol {
-                    Symbol::Terminal(t) => {
-                        if !bitset::contains(first.row(lhs), t.index()) {
-                            first.insert(lhs, t.index());
-                            changed = true;
-                        }
-                        all_nullable = false;
-                    }
-                    Symbol::Nonterminal(n) => {
-                        if n.index() != lhs {
-                            changed |= first.union_rows(lhs, n.index());
-                        }
-                        if !nullable[n.index()] {
-                            all_nullable = false;
-                        }
-                    }
-                }
-                if !all_nullable {
-                    break;
-                }
-            }
-            if all_nullable && !nullable[lhs] {
-                nullable[lhs] = true;
-                changed = true;
-            }
-        }
-        if !changed {
-            return (nullable, first);
-        }
-    }
-}
 
 /// A grammar prepared for item-set construction: the productions plus the
 /// augmented start production `S' → S` (last), with items numbered densely

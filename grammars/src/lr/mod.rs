@@ -18,11 +18,13 @@
 mod build;
 mod epsilon;
 mod explain;
+mod sets;
 
-pub(crate) use build::{build_automaton, build_tables, nullable_and_first};
+pub(crate) use build::{build_automaton, build_tables};
 pub(crate) use epsilon::eliminate_epsilon;
 pub use explain::Conflict;
 pub(crate) use explain::explain_conflicts;
+pub(crate) use sets::follow_sets;
 
 use crate::bitset::BitMatrix;
 
@@ -86,15 +88,12 @@ impl LrTables {
         self.state_count
     }
 
-    pub fn terminal_count(&self) -> usize {
-        self.terminal_count
-    }
-
     /// The end-of-input column.
     pub fn eof(&self) -> u32 {
         self.terminal_count as u32
     }
 
+    #[cfg(test)]
     pub fn has_conflicts(&self) -> bool {
         !self.multi.is_empty()
     }
@@ -104,8 +103,9 @@ impl LrTables {
         self.actions[state as usize * self.columns + column as usize]
     }
 
-    /// Every action of a cell (empty for an error), for tooling and tests;
-    /// the drivers use the allocation-free `cell`.
+    /// Every action of a cell (empty for an error), for tests; the drivers
+    /// use the allocation-free `cell`.
+    #[cfg(test)]
     pub fn actions(&self, state: u32, column: u32) -> Vec<Action> {
         match self.cell(state, column) {
             Cell::Error => Vec::new(),

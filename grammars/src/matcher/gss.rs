@@ -17,8 +17,8 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use super::Parser;
-use crate::compile::Compiled;
 use crate::lr::{Action, Cell};
+use crate::tables::Tables;
 
 #[derive(Debug)]
 pub(crate) struct GssNode {
@@ -45,8 +45,8 @@ impl Frontier {
         self.nodes.iter().map(|node| node.state)
     }
 
-    fn feed_terminal(&self, compiled: &Compiled, terminal: u32) -> Option<Frontier> {
-        let tables = &compiled.tables;
+    fn feed_terminal(&self, tables: &Tables, terminal: u32) -> Option<Frontier> {
+        let lr = &tables.lr;
         let mut level: Vec<LevelNode> = self
             .nodes
             .iter()
@@ -62,7 +62,7 @@ impl Frontier {
             let mut index = 0;
             while index < level.len() {
                 reductions.clear();
-                match tables.cell(level[index].state, terminal) {
+                match lr.cell(level[index].state, terminal) {
                     Cell::One(Action::Reduce(production)) => reductions.push(production),
                     Cell::Many(actions) => reductions.extend(actions.iter().filter_map(|action| match action {
                         Action::Reduce(production) => Some(*production),
@@ -71,7 +71,7 @@ impl Frontier {
                     _ => {}
                 }
                 for &production in &reductions {
-                    let shape = tables.production(production);
+                    let shape = lr.production(production);
                     // Nodes reached by popping `len` edges: the level node's
                     // parents after the first pop, then their ancestors.
                     let mut reached: SmallVec<[Arc<GssNode>; 4]> = level[index].parents.iter().cloned().collect();
@@ -87,7 +87,7 @@ impl Frontier {
                         reached = next;
                     }
                     for below in reached {
-                        let goto = tables.goto(below.state, shape.lhs);
+                        let goto = lr.goto(below.state, shape.lhs);
                         let position = match level.iter().position(|n| n.state == goto) {
                             Some(position) => position,
                             None => {
@@ -109,7 +109,7 @@ impl Frontier {
         // Shifts.
         let mut next: Vec<LevelNode> = Vec::new();
         for node in level {
-            let shifts: SmallVec<[u32; 2]> = match tables.cell(node.state, terminal) {
+            let shifts: SmallVec<[u32; 2]> = match lr.cell(node.state, terminal) {
                 Cell::One(Action::Shift(target)) => SmallVec::from_slice(&[target]),
                 Cell::Many(actions) => actions
                     .iter()
@@ -151,27 +151,27 @@ impl Frontier {
 }
 
 impl Parser for Frontier {
-    fn initial(_compiled: &Compiled) -> Frontier {
+    fn initial(_tables: &Tables) -> Frontier {
         Frontier { nodes: SmallVec::from_elem(Arc::new(GssNode { state: 0, parents: SmallVec::new() }), 1) }
     }
 
-    fn alive(&self, compiled: &Compiled, lex: u32) -> bool {
-        self.tops().any(|top| compiled.lexeme_possible(lex, top))
+    fn alive(&self, tables: &Tables, lex: u32) -> bool {
+        self.tops().any(|top| tables.lexeme_possible(lex, top))
     }
 
-    fn candidates(&self, compiled: &Compiled, lex: u32, out: &mut SmallVec<[u32; 4]>) {
-        compiled.cut_candidates(lex, self.tops(), out);
+    fn candidates(&self, tables: &Tables, lex: u32, out: &mut SmallVec<[u32; 4]>) {
+        tables.cut_candidates(lex, self.tops(), out);
     }
 
-    fn feed_alive(self, compiled: &Compiled, terminal: u32, lex: u32) -> Option<Frontier> {
-        if !self.tops().any(|top| crate::bitset::contains(compiled.tables.acceptable(top), terminal as usize)) {
+    fn feed_alive(self, tables: &Tables, terminal: u32, lex: u32) -> Option<Frontier> {
+        if !self.tops().any(|top| crate::bitset::contains(tables.lr.acceptable(top), terminal as usize)) {
             return None;
         }
-        self.feed_terminal(compiled, terminal).filter(|next| next.alive(compiled, lex))
+        self.feed_terminal(tables, terminal).filter(|next| next.alive(tables, lex))
     }
 
-    fn feed_alive_in_place(&mut self, compiled: &Compiled, terminal: u32, lex: u32) -> bool {
-        match self.clone().feed_alive(compiled, terminal, lex) {
+    fn feed_alive_in_place(&mut self, tables: &Tables, terminal: u32, lex: u32) -> bool {
+        match self.clone().feed_alive(tables, terminal, lex) {
             Some(next) => {
                 *self = next;
                 true
@@ -180,12 +180,12 @@ impl Parser for Frontier {
         }
     }
 
-    fn accepts_eof(&self, compiled: &Compiled) -> bool {
-        self.tops().any(|top| compiled.accepts_eof(top))
+    fn accepts_eof(&self, tables: &Tables) -> bool {
+        self.tops().any(|top| tables.accepts_eof(top))
     }
 
-    fn accepts_eof_after(&self, compiled: &Compiled, terminal: u32) -> bool {
-        self.feed_terminal(compiled, terminal).is_some_and(|next| next.accepts_eof(compiled))
+    fn accepts_eof_after(&self, tables: &Tables, terminal: u32) -> bool {
+        self.feed_terminal(tables, terminal).is_some_and(|next| next.accepts_eof(tables))
     }
 
     fn absorb(&mut self, other: &Frontier) -> bool {

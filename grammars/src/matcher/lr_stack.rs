@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use smallvec::SmallVec;
 
 use super::Parser;
-use crate::compile::Compiled;
 use crate::lr::{Action, Cell};
+use crate::tables::Tables;
 
 /// Inline capacity.
 const TOP: usize = 16;
@@ -168,18 +168,18 @@ impl LrStack {
 
     /// Feeds one terminal: reductions, then the shift. Returns false on a
     /// syntax error (the stack is then unspecified and must be dropped).
-    fn feed_in_place(&mut self, compiled: &Compiled, terminal: u32) -> bool {
-        let tables = &compiled.tables;
+    fn feed_in_place(&mut self, tables: &Tables, terminal: u32) -> bool {
+        let lr = &tables.lr;
         loop {
-            match tables.cell(self.top_state(), terminal) {
+            match lr.cell(self.top_state(), terminal) {
                 Cell::One(Action::Shift(next)) => {
                     self.push(next);
                     return true;
                 }
                 Cell::One(Action::Reduce(production)) => {
-                    let shape = tables.production(production);
+                    let shape = lr.production(production);
                     self.pop(shape.len as usize);
-                    let next = tables.goto(self.top_state(), shape.lhs);
+                    let next = lr.goto(self.top_state(), shape.lhs);
                     self.push(next);
                 }
                 // Accept only appears on end of input; conflicted cells only
@@ -191,8 +191,8 @@ impl LrStack {
 
     /// The top state after feeding `terminal`, without building the new
     /// stack: reductions are simulated over a small overlay.
-    fn peek_after(&self, compiled: &Compiled, terminal: u32) -> Option<u32> {
-        let tables = &compiled.tables;
+    fn peek_after(&self, tables: &Tables, terminal: u32) -> Option<u32> {
+        let lr = &tables.lr;
         let mut overlay: SmallVec<[u32; 8]> = SmallVec::new();
         let mut popped = 0usize;
         loop {
@@ -200,10 +200,10 @@ impl LrStack {
                 Some(&state) => state,
                 None => self.state_at(popped)?,
             };
-            match tables.cell(top, terminal) {
+            match lr.cell(top, terminal) {
                 Cell::One(Action::Shift(next)) => return Some(next),
                 Cell::One(Action::Reduce(production)) => {
-                    let shape = tables.production(production);
+                    let shape = lr.production(production);
                     let mut remaining = shape.len as usize;
                     let from_overlay = remaining.min(overlay.len());
                     overlay.truncate(overlay.len() - from_overlay);
@@ -213,7 +213,7 @@ impl LrStack {
                         Some(&state) => state,
                         None => self.state_at(popped)?,
                     };
-                    overlay.push(tables.goto(below, shape.lhs));
+                    overlay.push(lr.goto(below, shape.lhs));
                 }
                 Cell::One(Action::Accept) | Cell::Many(_) | Cell::Error => return None,
             }
@@ -222,34 +222,34 @@ impl LrStack {
 }
 
 impl Parser for LrStack {
-    fn initial(_compiled: &Compiled) -> LrStack {
+    fn initial(_tables: &Tables) -> LrStack {
         LrStack::bottom()
     }
 
     #[inline]
-    fn alive(&self, compiled: &Compiled, lex: u32) -> bool {
-        compiled.lexeme_possible(lex, self.top_state())
+    fn alive(&self, tables: &Tables, lex: u32) -> bool {
+        tables.lexeme_possible(lex, self.top_state())
     }
 
-    fn candidates(&self, compiled: &Compiled, lex: u32, out: &mut SmallVec<[u32; 4]>) {
-        compiled.cut_candidates(lex, std::iter::once(self.top_state()), out);
+    fn candidates(&self, tables: &Tables, lex: u32, out: &mut SmallVec<[u32; 4]>) {
+        tables.cut_candidates(lex, std::iter::once(self.top_state()), out);
     }
 
-    fn feed_alive(mut self, compiled: &Compiled, terminal: u32, lex: u32) -> Option<LrStack> {
-        (self.feed_in_place(compiled, terminal) && self.alive(compiled, lex)).then_some(self)
+    fn feed_alive(mut self, tables: &Tables, terminal: u32, lex: u32) -> Option<LrStack> {
+        (self.feed_in_place(tables, terminal) && self.alive(tables, lex)).then_some(self)
     }
 
     #[inline]
-    fn feed_alive_in_place(&mut self, compiled: &Compiled, terminal: u32, lex: u32) -> bool {
-        self.feed_in_place(compiled, terminal) && self.alive(compiled, lex)
+    fn feed_alive_in_place(&mut self, tables: &Tables, terminal: u32, lex: u32) -> bool {
+        self.feed_in_place(tables, terminal) && self.alive(tables, lex)
     }
 
-    fn accepts_eof(&self, compiled: &Compiled) -> bool {
-        compiled.accepts_eof(self.top_state())
+    fn accepts_eof(&self, tables: &Tables) -> bool {
+        tables.accepts_eof(self.top_state())
     }
 
-    fn accepts_eof_after(&self, compiled: &Compiled, terminal: u32) -> bool {
-        self.peek_after(compiled, terminal).is_some_and(|top| compiled.accepts_eof(top))
+    fn accepts_eof_after(&self, tables: &Tables, terminal: u32) -> bool {
+        self.peek_after(tables, terminal).is_some_and(|top| tables.accepts_eof(top))
     }
 
     fn absorb(&mut self, other: &LrStack) -> bool {

@@ -23,7 +23,8 @@
 //! non-empty exactly when the input is a viable prefix — exact for
 //! `AnySplit` grammars. For `Greedy` grammars it is exact whenever a
 //! finished lexeme can always be followed by a byte that does not extend it
-//! (true of the grammars people write; see the crate docs).
+//! (true of the grammars people write; see "The lexing rule" in the crate
+//! docs).
 //!
 //! Branches that end up identical are merged (the GLR driver merges all
 //! branches with the same lexer state into one graph-structured stack), so
@@ -32,39 +33,38 @@
 
 mod gss;
 mod lr_stack;
-mod walk;
+pub mod walk;
 
 use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use crate::compile::{Compiled, CompiledGrammar, Driver};
 use crate::ebnf::Lexing;
 use crate::lexer::LexerDfa;
+use crate::tables::{CompiledGrammar, Driver, Tables};
 
 pub(crate) use gss::Frontier;
 pub(crate) use lr_stack::LrStack;
-pub use walk::{ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker, StackProbe, StateKey, StateKeyRef};
 
 /// What a parser configuration must answer for the matcher. Implemented by
 /// the deterministic LR stack and by the GLR frontier.
 pub(crate) trait Parser: Clone {
-    fn initial(compiled: &Compiled) -> Self;
+    fn initial(tables: &Tables) -> Self;
     /// Can a lexeme in lexer state `lex` still become a terminal this
     /// configuration accepts (or an ignored one)?
-    fn alive(&self, compiled: &Compiled, lex: u32) -> bool;
+    fn alive(&self, tables: &Tables, lex: u32) -> bool;
     /// The terminals a lexeme ending in `lex` may be cut as, here.
-    fn candidates(&self, compiled: &Compiled, lex: u32, out: &mut SmallVec<[u32; 4]>);
+    fn candidates(&self, tables: &Tables, lex: u32, out: &mut SmallVec<[u32; 4]>);
     /// The configuration after `terminal`, kept only if the parser accepts
     /// the terminal and a lexeme in state `lex` is then alive.
-    fn feed_alive(self, compiled: &Compiled, terminal: u32, lex: u32) -> Option<Self>;
+    fn feed_alive(self, tables: &Tables, terminal: u32, lex: u32) -> Option<Self>;
     /// [`Parser::feed_alive`] in place; on false `self` is unspecified and
     /// must be dropped.
-    fn feed_alive_in_place(&mut self, compiled: &Compiled, terminal: u32, lex: u32) -> bool;
+    fn feed_alive_in_place(&mut self, tables: &Tables, terminal: u32, lex: u32) -> bool;
     /// Can the parse end here?
-    fn accepts_eof(&self, compiled: &Compiled) -> bool;
+    fn accepts_eof(&self, tables: &Tables) -> bool;
     /// Feeding `terminal` followed by `accepts_eof()`.
-    fn accepts_eof_after(&self, compiled: &Compiled, terminal: u32) -> bool;
+    fn accepts_eof_after(&self, tables: &Tables, terminal: u32) -> bool;
     /// Makes `self` also stand for `other`'s stacks if it can; returns
     /// whether `other` is now covered and can be dropped.
     fn absorb(&mut self, other: &Self) -> bool;
@@ -110,6 +110,72 @@ pub struct RollbackError {
     pub available: usize,
 }
 
+/// The verdict on a whole input, as `trellis check` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The input is in the language.
+    Complete,
+    /// The input is a viable prefix (a prefix of something in the
+    /// language) but not in it.
+    Prefix,
+    /// The input stops being a viable prefix at byte `offset`.
+    Rejected { offset: usize },
+    /// The check gave up at byte `offset`: the grammar was too ambiguous on
+    /// this input, or the lazy lexer ran out of states. Nothing is known
+    /// about the input.
+    GaveUp { offset: usize },
+}
+
+impl Verdict {
+    /// Whether the input is in the language.
+    pub fn is_complete(self) -> bool {
+        self == Verdict::Complete
+    }
+
+    /// Whether the input is a viable prefix (complete inputs are).
+    pub fn is_prefix(self) -> bool {
+        matches!(self, Verdict::Complete | Verdict::Prefix)
+    }
+
+    /// Where the input stopped being viable, or where the check gave up.
+    pub fn error_offset(self) -> Option<usize> {
+        match self {
+            Verdict::Rejected { offset } | Verdict::GaveUp { offset } => Some(offset),
+            Verdict::Complete | Verdict::Prefix => None,
+        }
+    }
+
+    /// Whether the check gave up ([`Verdict::GaveUp`]).
+    pub fn gave_up(self) -> bool {
+        matches!(self, Verdict::GaveUp { .. })
+    }
+}
+
+impl CompiledGrammar {
+    /// A matcher at the start of the input.
+    pub fn matcher(&self) -> Matcher {
+        Matcher::new(self.clone())
+    }
+
+    /// Checks a whole input from the start.
+    pub fn check(&self, input: &[u8]) -> Verdict {
+        let mut matcher = self.matcher();
+        match matcher.advance(input) {
+            Ok(()) if matcher.is_complete() => Verdict::Complete,
+            Ok(()) => Verdict::Prefix,
+            Err(MatchError::Rejected { offset }) => Verdict::Rejected { offset },
+            Err(MatchError::TooAmbiguous { offset, .. } | MatchError::LexerLimit { offset }) => {
+                Verdict::GaveUp { offset }
+            }
+        }
+    }
+
+    /// Whether `input` is in the language.
+    pub fn accepts(&self, input: &[u8]) -> bool {
+        self.check(input).is_complete()
+    }
+}
+
 /// A snapshot of the matcher before one `advance` call.
 #[derive(Debug)]
 struct Snapshot {
@@ -151,13 +217,13 @@ pub struct Matcher {
 
 impl Matcher {
     pub(crate) fn new(grammar: CompiledGrammar) -> Matcher {
-        let compiled = grammar.compiled();
-        let state = match compiled.driver {
+        let tables = grammar.tables();
+        let state = match tables.driver {
             Driver::Deterministic => {
-                State::Lr(SmallVec::from_elem(Branch { lex: LexerDfa::START, parser: LrStack::initial(compiled) }, 1))
+                State::Lr(SmallVec::from_elem(Branch { lex: LexerDfa::START, parser: LrStack::initial(tables) }, 1))
             }
             Driver::Generalized => {
-                State::Glr(SmallVec::from_elem(Branch { lex: LexerDfa::START, parser: Frontier::initial(compiled) }, 1))
+                State::Glr(SmallVec::from_elem(Branch { lex: LexerDfa::START, parser: Frontier::initial(tables) }, 1))
             }
         };
         Matcher { grammar, state, consumed: 0, history: None, history_len: 0 }
@@ -171,11 +237,11 @@ impl Matcher {
     /// Consumes `bytes` as one step. On success the input so far is still a
     /// viable prefix. On error nothing changes.
     pub fn advance(&mut self, bytes: &[u8]) -> Result<(), MatchError> {
-        let compiled = self.grammar.compiled();
+        let tables = self.grammar.tables();
         let saved = self.state.clone();
         let result = match &mut self.state {
-            State::Lr(branches) => run(compiled, branches, bytes),
-            State::Glr(branches) => run(compiled, branches, bytes),
+            State::Lr(branches) => run(tables, branches, bytes),
+            State::Glr(branches) => run(tables, branches, bytes),
         };
         match result {
             Ok(()) => {
@@ -199,20 +265,20 @@ impl Matcher {
     /// Like [`Self::accepts_prefix`], but says where the input would stop
     /// being viable.
     pub fn check(&self, bytes: &[u8]) -> Result<(), MatchError> {
-        let compiled = self.grammar.compiled();
+        let tables = self.grammar.tables();
         let mut state = self.state.clone();
         match &mut state {
-            State::Lr(branches) => run(compiled, branches, bytes),
-            State::Glr(branches) => run(compiled, branches, bytes),
+            State::Lr(branches) => run(tables, branches, bytes),
+            State::Glr(branches) => run(tables, branches, bytes),
         }
     }
 
     /// Whether the input so far is a complete string of the language.
     pub fn is_complete(&self) -> bool {
-        let compiled = self.grammar.compiled();
+        let tables = self.grammar.tables();
         match &self.state {
-            State::Lr(branches) => complete(compiled, branches),
-            State::Glr(branches) => complete(compiled, branches),
+            State::Lr(branches) => complete(tables, branches),
+            State::Glr(branches) => complete(tables, branches),
         }
     }
 
@@ -256,7 +322,7 @@ impl Matcher {
     }
 
     fn push_history(&mut self, state: State) {
-        let limit = self.grammar.compiled().config.max_rollback;
+        let limit = self.grammar.tables().limits.max_rollback;
         if limit == 0 {
             return;
         }
@@ -304,26 +370,26 @@ pub(crate) enum Extension {
 /// acceptable terminal. Shared by the matcher and the mask walkers, so that
 /// they take exactly the same steps.
 #[inline]
-pub(crate) fn lexeme_extension(compiled: &Compiled, lex: u32, byte: u8, alive: impl FnOnce(u32) -> bool) -> Extension {
-    let lexer = &compiled.lexer;
+pub(crate) fn lexeme_extension(tables: &Tables, lex: u32, byte: u8, alive: impl FnOnce(u32) -> bool) -> Extension {
+    let lexer = &tables.lexer;
     let extended = lexer.next(lex, byte);
     if extended == LexerDfa::OVERFLOW {
         return Extension::Overflow;
     }
-    let may_cut = lex != LexerDfa::START && lexer.is_accepting(lex) && compiled.cut_possible(lex, byte);
+    let may_cut = lex != LexerDfa::START && lexer.is_accepting(lex) && tables.cut_possible(lex, byte);
     let extends = extended != LexerDfa::DEAD && alive(extended);
     match (extends, may_cut) {
         (true, false) => Extension::Extends(extended),
-        (true, true) if compiled.lexing == Lexing::Greedy => Extension::Extends(extended),
+        (true, true) if tables.lexing == Lexing::Greedy => Extension::Extends(extended),
         (false, false) => Extension::Dead,
         (extends, true) => Extension::Cut { extends },
     }
 }
 
 /// Runs the branches over `bytes`; on error the branches are garbage.
-fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8]) -> Result<(), MatchError> {
-    let lexer = &compiled.lexer;
-    let greedy = compiled.lexing == Lexing::Greedy;
+fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> Result<(), MatchError> {
+    let lexer = &tables.lexer;
+    let greedy = tables.lexing == Lexing::Greedy;
     let mut next: Branches<P> = SmallVec::new();
     let mut candidates: SmallVec<[u32; 4]> = SmallVec::new();
     for (offset, &byte) in bytes.iter().enumerate() {
@@ -333,7 +399,7 @@ fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8])
         // candidate terminal. This is most bytes of most inputs.
         if let [branch] = branches.as_mut_slice() {
             let lex = branch.lex;
-            match lexeme_extension(compiled, lex, byte, |extended| branch.parser.alive(compiled, extended)) {
+            match lexeme_extension(tables, lex, byte, |extended| branch.parser.alive(tables, extended)) {
                 Extension::Extends(extended) => {
                     branch.lex = extended;
                     continue;
@@ -349,13 +415,13 @@ fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8])
                         LexerDfa::DEAD => return Err(MatchError::Rejected { offset }),
                         _ => {}
                     }
-                    branch.parser.candidates(compiled, lex, &mut candidates);
-                    candidates.retain(|&mut t| compiled.is_ignored(t) || compiled.may_follow(t, restarted));
+                    branch.parser.candidates(tables, lex, &mut candidates);
+                    candidates.retain(|&mut t| tables.is_ignored(t) || tables.may_follow(t, restarted));
                     if let [terminal] = candidates[..] {
-                        let fed = if compiled.is_ignored(terminal) {
-                            branch.parser.alive(compiled, restarted)
+                        let fed = if tables.is_ignored(terminal) {
+                            branch.parser.alive(tables, restarted)
                         } else {
-                            branch.parser.feed_alive_in_place(compiled, terminal, restarted)
+                            branch.parser.feed_alive_in_place(tables, terminal, restarted)
                         };
                         if !fed {
                             return Err(MatchError::Rejected { offset });
@@ -374,38 +440,38 @@ fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8])
             if extended == LexerDfa::OVERFLOW {
                 return Err(MatchError::LexerLimit { offset });
             }
-            let extends = extended != LexerDfa::DEAD && branch.parser.alive(compiled, extended);
+            let extends = extended != LexerDfa::DEAD && branch.parser.alive(tables, extended);
             let mut parser = Some(branch.parser);
             if lex != LexerDfa::START
                 && (!greedy || !extends)
                 && lexer.is_accepting(lex)
-                && compiled.cut_possible(lex, byte)
+                && tables.cut_possible(lex, byte)
             {
                 let restarted = lexer.next(LexerDfa::START, byte);
                 if restarted == LexerDfa::OVERFLOW {
                     return Err(MatchError::LexerLimit { offset });
                 }
                 if let Some(base) = parser.as_ref().filter(|_| restarted != LexerDfa::DEAD) {
-                    base.candidates(compiled, lex, &mut candidates);
-                    candidates.retain(|&mut t| compiled.is_ignored(t) || compiled.may_follow(t, restarted));
+                    base.candidates(tables, lex, &mut candidates);
+                    candidates.retain(|&mut t| tables.is_ignored(t) || tables.may_follow(t, restarted));
                 }
                 let count = candidates.len();
                 for (index, &terminal) in candidates.iter().enumerate() {
                     // The last use of the parser takes it instead of a copy.
                     let base = if index + 1 == count && !extends { parser.take() } else { parser.clone() };
                     let Some(base) = base else { break };
-                    if compiled.is_ignored(terminal) {
-                        if base.alive(compiled, restarted) {
-                            add(&mut next, Branch { lex: restarted, parser: base }, compiled, offset)?;
+                    if tables.is_ignored(terminal) {
+                        if base.alive(tables, restarted) {
+                            add(&mut next, Branch { lex: restarted, parser: base }, tables, offset)?;
                         }
-                    } else if let Some(fed) = base.feed_alive(compiled, terminal, restarted) {
-                        add(&mut next, Branch { lex: restarted, parser: fed }, compiled, offset)?;
+                    } else if let Some(fed) = base.feed_alive(tables, terminal, restarted) {
+                        add(&mut next, Branch { lex: restarted, parser: fed }, tables, offset)?;
                     }
                 }
                 candidates.clear();
             }
             if let Some(parser) = parser.filter(|_| extends) {
-                add(&mut next, Branch { lex: extended, parser }, compiled, offset)?;
+                add(&mut next, Branch { lex: extended, parser }, tables, offset)?;
             }
         }
         std::mem::swap(branches, &mut next);
@@ -420,7 +486,7 @@ fn run<P: Parser>(compiled: &Compiled, branches: &mut Branches<P>, bytes: &[u8])
 fn add<P: Parser>(
     branches: &mut Branches<P>,
     branch: Branch<P>,
-    compiled: &Compiled,
+    tables: &Tables,
     offset: usize,
 ) -> Result<(), MatchError> {
     for existing in branches.iter_mut() {
@@ -429,28 +495,28 @@ fn add<P: Parser>(
         }
     }
     branches.push(branch);
-    let limit = compiled.config.max_branches;
+    let limit = tables.limits.max_branches;
     if branches.len() > limit {
         return Err(MatchError::TooAmbiguous { offset, limit });
     }
     Ok(())
 }
 
-fn complete<P: Parser>(compiled: &Compiled, branches: &Branches<P>) -> bool {
+fn complete<P: Parser>(tables: &Tables, branches: &Branches<P>) -> bool {
     let mut candidates: SmallVec<[u32; 4]> = SmallVec::new();
     branches.iter().any(|branch| {
         if branch.lex == LexerDfa::START {
-            return branch.parser.accepts_eof(compiled);
+            return branch.parser.accepts_eof(tables);
         }
-        if !compiled.lexer.is_accepting(branch.lex) {
+        if !tables.lexer.is_accepting(branch.lex) {
             return false;
         }
-        branch.parser.candidates(compiled, branch.lex, &mut candidates);
+        branch.parser.candidates(tables, branch.lex, &mut candidates);
         candidates.iter().any(|&terminal| {
-            if compiled.is_ignored(terminal) {
-                branch.parser.accepts_eof(compiled)
+            if tables.is_ignored(terminal) {
+                branch.parser.accepts_eof(tables)
             } else {
-                branch.parser.accepts_eof_after(compiled, terminal)
+                branch.parser.accepts_eof_after(tables, terminal)
             }
         })
     })

@@ -1,14 +1,46 @@
-//! [`ByteWalker`]: the matcher driven down a prefix tree of byte strings.
+//! Walking the matcher down a prefix tree of byte strings: the interface
+//! a token index drives (`trellis-token-index` is its one client).
 //!
 //! A token mask asks, for every string `s` of a set (a vocabulary), whether
 //! `input · s` is still a viable prefix. Walking the set's prefix tree in
-//! depth-first order, the walker keeps one matcher state per depth, so each
+//! depth-first order, a walker keeps one matcher state per depth, so each
 //! tree edge costs one byte step, and a dead state prunes the whole subtree.
 //!
 //! Most steps are cheap: while a single branch keeps extending its lexeme
-//! and no cut is possible, the parser cannot change, so the walker keeps
-//! only the lexer state and shares the parser of the start state. Only where
-//! a lexeme may end does it build a full matcher state.
+//! and no cut is possible, the parser cannot change, so a walker keeps only
+//! the lexer state and shares the parser of the start state. Only where a
+//! lexeme may end does it build a full matcher state. That split is what a
+//! mask cache is built on, and these types name its parts, in the order a
+//! mask meets them:
+//!
+//! 1. [`LexemeKey`] ([`Matcher::lexeme_key`]): the lexer state and the
+//!    parser's top state. Everything a mask says about bytes that stay
+//!    inside the current lexeme depends on it alone.
+//! 2. [`LexemeWalker`]: walks the tree for every state with one key at
+//!    once. Each node is [`LexemeStep::Inside`] (viable whatever the parser
+//!    holds below its top), [`LexemeStep::Dead`], or
+//!    [`LexemeStep::Boundary`]: a lexeme may end there and the whole parser
+//!    must be asked; [`LexState`] names where to resume.
+//! 3. [`ByteWalker`]: the full matcher driven down a tree, from a
+//!    [`Matcher`]'s state ([`ByteWalker::new`]) or resumed at a boundary
+//!    ([`ByteWalker::resume`] and its variants that reuse memory).
+//! 4. [`StateKey`] ([`Matcher::state_key`]): a whole single-branch state as
+//!    a value, so that a result computed for one state is recalled for an
+//!    equal one however it was reached. [`Matcher::probed`] lays a state out
+//!    with a [`StackProbe`] that records how deep into the stack a
+//!    computation read, so the result can be stored under the top of the
+//!    stack only ([`StateKey::top`], looked up with
+//!    [`StateKey::covering_keys`] as [`StateKeyRef`]s).
+//! 5. Stored parts: where lexer states are numbered the same way every time
+//!    ([`CompiledGrammar::has_stable_states`]), keys convert to and from
+//!    integers ([`LexemeKey::to_raw`], [`CompiledGrammar::lexeme_key_from_raw`],
+//!    [`CompiledGrammar::lex_state_from_raw`]) and
+//!    [`CompiledGrammar::lexeme_keys`] lists every key there is to
+//!    precompute.
+//!
+//! A state with several branches (an ambiguous split) or run by the GLR
+//! driver has no keys: [`Matcher::split_branches`] gives its branches one
+//! by one where it can, and a plain [`ByteWalker`] walks it otherwise.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -16,10 +48,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use smallvec::SmallVec;
 
 use super::lr_stack::PROBE_DEPTHS;
-use super::{Branch, Branches, Extension, Parser, State, lexeme_extension, run};
-use crate::compile::Compiled;
+use super::{Branch, Branches, Extension, Matcher, Parser, State, lexeme_extension, run};
 use crate::lexer::LexerDfa;
-use crate::{CompiledGrammar, Matcher};
+use crate::tables::{CompiledGrammar, Driver, Tables};
 
 /// One depth of the walk.
 enum Step<P> {
@@ -52,7 +83,8 @@ enum Walks {
 /// string completes the input.
 ///
 /// ```
-/// use trellis_grammars::{ByteWalker, CompiledGrammar, Format};
+/// use trellis_grammars::walk::ByteWalker;
+/// use trellis_grammars::{CompiledGrammar, Format};
 ///
 /// let grammar = CompiledGrammar::new(r#"root ::= "ab" | "ac" | "b""#, Format::Gbnf)?;
 /// let matcher = grammar.matcher();
@@ -124,7 +156,7 @@ impl ByteWalker {
             Walks::Lr(walk) => walk.restart(parser, lex.0),
             Walks::Glr(_) => self.walks = Walks::Lr(Walk::single(parser, lex.0)),
         }
-        if !std::ptr::eq(self.grammar.compiled(), source.grammar.compiled()) {
+        if !self.grammar.ptr_eq(&source.grammar) {
             self.grammar = source.grammar.clone();
         }
         self.depth = 0;
@@ -150,10 +182,10 @@ impl ByteWalker {
     /// caller's walk is not a pre-order walk.
     pub fn enter(&mut self, depth: usize, byte: u8) -> bool {
         assert!(depth >= 1 && depth <= self.depth + 1, "ByteWalker::enter: depth {depth} after {}", self.depth);
-        let compiled = self.grammar.compiled();
+        let tables = self.grammar.tables();
         let alive = match &mut self.walks {
-            Walks::Lr(walk) => walk.enter(compiled, depth, byte),
-            Walks::Glr(walk) => walk.enter(compiled, depth, byte),
+            Walks::Lr(walk) => walk.enter(tables, depth, byte),
+            Walks::Glr(walk) => walk.enter(tables, depth, byte),
         };
         self.depth = if alive { depth } else { depth - 1 };
         alive
@@ -187,10 +219,10 @@ impl ByteWalker {
     /// Whether the string of the last node entered successfully (or the
     /// empty string, before any) completes the input.
     pub fn is_complete(&self) -> bool {
-        let compiled = self.grammar.compiled();
+        let tables = self.grammar.tables();
         match &self.walks {
-            Walks::Lr(walk) => walk.is_complete(compiled, self.depth),
-            Walks::Glr(walk) => walk.is_complete(compiled, self.depth),
+            Walks::Lr(walk) => walk.is_complete(tables, self.depth),
+            Walks::Glr(walk) => walk.is_complete(tables, self.depth),
         }
     }
 }
@@ -222,13 +254,13 @@ impl<P: Parser> Walk<P> {
         self.steps.push(Step::Lexeme { lex, parser: 0 });
     }
 
-    fn enter(&mut self, compiled: &Compiled, depth: usize, byte: u8) -> bool {
+    fn enter(&mut self, tables: &Tables, depth: usize, byte: u8) -> bool {
         self.steps.truncate(depth);
         let next = match &self.steps[depth - 1] {
-            &Step::Lexeme { lex, parser } => self.lexeme_step(compiled, lex, parser, byte),
+            &Step::Lexeme { lex, parser } => self.lexeme_step(tables, lex, parser, byte),
             Step::Full(branches) => {
                 let mut branches = branches.clone();
-                run(compiled, &mut branches, &[byte]).ok().map(|()| self.settle(branches))
+                run(tables, &mut branches, &[byte]).ok().map(|()| self.settle(branches))
             }
         };
         match next {
@@ -243,15 +275,15 @@ impl<P: Parser> Walk<P> {
     /// A step from a single branch: stays on the same parser when the
     /// lexeme just extends (the matcher's fast path), else runs the full
     /// matcher.
-    fn lexeme_step(&mut self, compiled: &Compiled, lex: u32, parser: u32, byte: u8) -> Option<Step<P>> {
+    fn lexeme_step(&mut self, tables: &Tables, lex: u32, parser: u32, byte: u8) -> Option<Step<P>> {
         let current = &self.parsers[parser as usize];
-        match lexeme_extension(compiled, lex, byte, |extended| current.alive(compiled, extended)) {
+        match lexeme_extension(tables, lex, byte, |extended| current.alive(tables, extended)) {
             Extension::Extends(extended) => Some(Step::Lexeme { lex: extended, parser }),
             Extension::Dead | Extension::Overflow => None,
             Extension::Cut { .. } => {
                 let mut branches: Branches<P> = SmallVec::new();
                 branches.push(Branch { lex, parser: current.clone() });
-                run(compiled, &mut branches, &[byte]).ok().map(|()| self.settle(branches))
+                run(tables, &mut branches, &[byte]).ok().map(|()| self.settle(branches))
             }
         }
     }
@@ -268,14 +300,14 @@ impl<P: Parser> Walk<P> {
         Step::Full(branches)
     }
 
-    fn is_complete(&self, compiled: &Compiled, depth: usize) -> bool {
+    fn is_complete(&self, tables: &Tables, depth: usize) -> bool {
         match &self.steps[depth] {
             &Step::Lexeme { lex, parser } => {
                 let branches: Branches<P> =
                     SmallVec::from_elem(Branch { lex, parser: self.parsers[parser as usize].clone() }, 1);
-                super::complete(compiled, &branches)
+                super::complete(tables, &branches)
             }
-            Step::Full(branches) => super::complete(compiled, branches),
+            Step::Full(branches) => super::complete(tables, branches),
         }
     }
 }
@@ -333,6 +365,12 @@ impl StateKey {
             stack: SmallVec::from_slice(&self.stack[..depth]),
             whole: false,
         })
+    }
+
+    /// Whether the key stands for one whole state, not the top of a stack
+    /// ([`StateKey::top`]).
+    pub fn is_whole(&self) -> bool {
+        self.whole
     }
 
     /// The number of integers the key holds (its size, for cache
@@ -488,9 +526,9 @@ impl LexemeWalker {
     pub fn enter(&mut self, depth: usize, byte: u8) -> LexemeStep {
         assert!(depth >= 1 && depth <= self.lexes.len(), "LexemeWalker::enter: depth {depth}");
         self.lexes.truncate(depth);
-        let compiled = self.grammar.compiled();
+        let tables = self.grammar.tables();
         let lex = self.lexes[depth - 1];
-        match lexeme_extension(compiled, lex, byte, |extended| compiled.lexeme_possible(extended, self.top)) {
+        match lexeme_extension(tables, lex, byte, |extended| tables.lexeme_possible(extended, self.top)) {
             Extension::Extends(extended) => {
                 self.lexes.push(extended);
                 LexemeStep::Inside
@@ -526,27 +564,27 @@ impl LexState {
 
 impl CompiledGrammar {
     /// Whether lexer and parser states are numbered the same way every time
-    /// this grammar is compiled, so that [`LexemeKey`]s and [`LexState`]s
+    /// this grammar is tables, so that [`LexemeKey`]s and [`LexState`]s
     /// may be stored and read back: true unless the lexer is the lazy one
     /// (its states are numbered in the order inputs first reach them).
     pub fn has_stable_states(&self) -> bool {
-        !self.compiled().lexer.is_lazy()
+        !self.tables().lexer.is_lazy()
     }
 
     /// The key with these raw parts, if both are states of this grammar
     /// and its states are stable ([`Self::has_stable_states`]).
     pub fn lexeme_key_from_raw(&self, lex: u32, top: u32) -> Option<LexemeKey> {
-        let compiled = self.compiled();
+        let tables = self.tables();
         let valid = self.has_stable_states()
-            && (lex as usize) < compiled.lexer.state_count()
-            && (top as usize) < compiled.tables.state_count();
+            && (lex as usize) < tables.lexer.state_count()
+            && (top as usize) < tables.lr.state_count();
         valid.then_some(LexemeKey { lex, top })
     }
 
     /// The lexer state with this raw number, if it is one of this grammar's
     /// and its states are stable.
     pub fn lex_state_from_raw(&self, lex: u32) -> Option<LexState> {
-        let valid = self.has_stable_states() && (lex as usize) < self.compiled().lexer.state_count();
+        let valid = self.has_stable_states() && (lex as usize) < self.tables().lexer.state_count();
         valid.then_some(LexState(lex))
     }
 
@@ -560,15 +598,15 @@ impl CompiledGrammar {
     /// This is what an index precomputes eagerly; masks for keys outside
     /// it would be computed on first use anyway.
     pub fn lexeme_keys(&self) -> Option<Vec<LexemeKey>> {
-        let compiled = self.compiled();
-        if !self.has_stable_states() || compiled.driver == crate::compile::Driver::Generalized {
+        let tables = self.tables();
+        if !self.has_stable_states() || tables.driver == Driver::Generalized {
             return None;
         }
-        let lexer = &compiled.lexer;
+        let lexer = &tables.lexer;
         let mut keys = Vec::new();
         let mut seen = vec![false; lexer.state_count()];
         let mut pending = Vec::new();
-        for top in 0..compiled.tables.state_count() as u32 {
+        for top in 0..tables.lr.state_count() as u32 {
             seen.fill(false);
             seen[LexerDfa::START as usize] = true;
             pending.push(LexerDfa::START);
@@ -579,7 +617,7 @@ impl CompiledGrammar {
                     if next != LexerDfa::DEAD
                         && let Some(seen) = seen.get_mut(next as usize)
                         && !*seen
-                        && compiled.lexeme_possible(next, top)
+                        && tables.lexeme_possible(next, top)
                     {
                         *seen = true;
                         pending.push(next);

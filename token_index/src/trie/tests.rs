@@ -3,7 +3,6 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 
 use super::*;
-use crate::vocab::test_support::real_model;
 use crate::vocab::{TokenKind, Tokenizer};
 
 fn vocabulary(tokens: &[(&[u8], TokenKind)]) -> Vocabulary {
@@ -140,7 +139,7 @@ fn o200k_trie_holds_every_text_token() {
 
 #[test]
 fn smollm2_trie_holds_every_text_token() {
-    let Some(path) = real_model("smollm2_trie_holds_every_text_token") else {
+    let Some(path) = trellis_tests::default_model() else {
         return;
     };
     let tokenizer = Tokenizer::from_gguf(&path).expect("SmolLM2 loads");

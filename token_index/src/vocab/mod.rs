@@ -7,7 +7,6 @@
 //! the tiktoken encodings built into `tiktoken-rs` (module `tiktoken`).
 
 mod byte_level;
-mod default_model;
 mod error;
 mod gguf;
 mod hf;
@@ -18,7 +17,6 @@ mod vocabulary;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-pub use default_model::{DEFAULT_MODEL_FILE, DEFAULT_MODEL_SHA256, default_model_path};
 pub use error::VocabError;
 pub use tokenizer::Tokenizer;
 pub use vocabulary::{TokenId, TokenKind, Vocabulary};

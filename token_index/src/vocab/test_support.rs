@@ -3,26 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::default_model_path;
-
-/// The real SmolLM2 GGUF. When it has not been fetched the test fails,
-/// naming the fetch script, unless `TRELLIS_SKIP_MODEL_TESTS=1` is set, in
-/// which case this returns `None` (with a notice) and the test skips itself.
-/// Failing by default means a machine without the model cannot pass by
-/// silently skipping; CI fetches the model first.
-pub(crate) fn real_model(test: &str) -> Option<PathBuf> {
-    let path = default_model_path();
-    if path.is_file() {
-        return Some(path);
-    }
-    let message = format!("{test}: the default model is not at {}; run scripts/fetch-model.sh", path.display());
-    if std::env::var("TRELLIS_SKIP_MODEL_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("skipping {message} (TRELLIS_SKIP_MODEL_TESTS=1)");
-        return None;
-    }
-    panic!("{message}, or set TRELLIS_SKIP_MODEL_TESTS=1 to skip the tests that need it");
-}
-
 /// A file under the system temp directory holding `bytes`, removed on drop.
 pub(crate) struct TempFile(PathBuf);
 

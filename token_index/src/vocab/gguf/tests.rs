@@ -1,6 +1,6 @@
 use super::writer::{W, gguf};
 use crate::vocab::byte_level::byte_to_char_table;
-use crate::vocab::test_support::{ROUND_TRIP_TEXTS, TempFile, fixture, real_model};
+use crate::vocab::test_support::{ROUND_TRIP_TEXTS, TempFile, fixture};
 use crate::vocab::{TokenId, TokenKind, Tokenizer, VocabError};
 
 /// Writes `kvs` as a GGUF file and loads its tokenizer.
@@ -202,7 +202,7 @@ fn truncated_file_on_disk_names_path_and_offset() {
 
 #[test]
 fn smollm2_pinned_facts() {
-    let Some(path) = real_model("smollm2_pinned_facts") else {
+    let Some(path) = trellis_tests::default_model() else {
         return;
     };
     let tok = Tokenizer::from_gguf(&path).expect("SmolLM2 loads");
@@ -281,7 +281,7 @@ const SMOLLM2_FINGERPRINT: u64 = 0xc62c_6a7f_0f86_d961;
 /// (`tests/fixtures/smollm2_reference.json`, made by the script beside it).
 #[test]
 fn smollm2_matches_llama_cpp() {
-    let Some(path) = real_model("smollm2_matches_llama_cpp") else {
+    let Some(path) = trellis_tests::default_model() else {
         return;
     };
     let tok = Tokenizer::from_gguf(&path).expect("SmolLM2 loads");
@@ -306,7 +306,7 @@ fn smollm2_matches_llama_cpp() {
 
 #[test]
 fn smollm2_round_trips() {
-    let Some(path) = real_model("smollm2_round_trips") else {
+    let Some(path) = trellis_tests::default_model() else {
         return;
     };
     let tok = Tokenizer::from_gguf(&path).expect("SmolLM2 loads");
@@ -324,7 +324,7 @@ fn smollm2_round_trips() {
 
 #[test]
 fn smollm2_truncated_and_corrupted_copies_fail_cleanly() {
-    let Some(path) = real_model("smollm2_truncated_and_corrupted_copies_fail_cleanly") else {
+    let Some(path) = trellis_tests::default_model() else {
         return;
     };
     // The metadata is the first ~1.6 MB; read only what is needed.

@@ -14,7 +14,8 @@
 //! reserved     u32       0
 //! payload:
 //!   trellis version (string), vocabulary fingerprint (u64)
-//!   grammar source: format, text, options (strings)
+//!   grammar source: format name, text, origin (strings), options
+//!     (count, then name and value strings)
 //!   grammar shape: terminals, nonterminals, productions, lexer states, LR states (u32 each)
 //!   vocabulary: count (u32), section length (u64), then per token kind
 //!     (u8) and bytes; EOS ids; BOS id
@@ -40,29 +41,22 @@
 use std::sync::Arc;
 
 use hashbrown::{HashMap, HashSet};
-use trellis_grammars::{CompiledGrammar, LexemeKey};
+use trellis_grammars::{CompiledGrammar, Format, Source, SourceOptions};
 
-use super::{BoundaryGroup, LexemeMask, SubtreeMask, TokenConstraint};
+use crate::constraint::TokenConstraint;
+use crate::index::TokenIndex;
+use crate::mask::{BoundaryGroup, CacheContents, LexemePart, MaskCache, SubtreePart};
 use crate::token_set::TokenSet;
 use crate::vocab::{TokenId, TokenKind, Vocabulary};
 
-/// The version of the file layout this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the file layout this build reads and writes (2: the
+/// grammar's source is typed, with its origin).
+pub const FORMAT_VERSION: u32 = 2;
 
 const MAGIC: &[u8; 8] = b"TRLSIDX\0";
 const HEADER_LEN: usize = 32;
 /// The Trellis version whose compiler numbered the stored states.
 const TRELLIS_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// How to compile an index file's grammar again: its format's name, its
-/// text, and any options the compiler was given (name, value), in a form
-/// the caller defines and reads back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GrammarSource {
-    pub format: String,
-    pub text: String,
-    pub options: Vec<(String, String)>,
-}
 
 /// Why an index file was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -93,55 +87,28 @@ pub enum IndexFileError {
     GrammarMismatch { what: String },
 }
 
-/// What [`TokenConstraint::precompute`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Precomputed {
-    /// Lexeme keys whose mask parts were computed (or were cached already).
-    pub keys: usize,
-    /// Distinct in-lexeme token sets among them (identical sets are stored
-    /// once).
-    pub distinct_sets: usize,
-}
-
 impl TokenConstraint {
-    /// Computes the cached mask part of every lexeme key the grammar can
-    /// reach ([`CompiledGrammar::lexeme_keys`]), so that no mask later pays
-    /// for a first visit; identical in-lexeme token sets are kept once.
-    /// `progress(done, total)` is called after each key. Does nothing for
-    /// grammars without stable keys (GLR driver, or a lexer built lazily:
-    /// compile with `config.lexer.eager = true` to have them).
-    pub fn precompute(&self, mut progress: impl FnMut(usize, usize)) -> Precomputed {
-        let Some(keys) = self.shared.grammar.lexeme_keys() else { return Precomputed::default() };
-        for (done, &key) in keys.iter().enumerate() {
-            self.lexeme_mask(key);
-            progress(done + 1, keys.len());
-        }
-        let distinct_sets = match self.shared.lexeme_masks.lock() {
-            Ok(cache) => cache.values().map(|entry| Arc::as_ptr(&entry.inside)).collect::<HashSet<_>>().len(),
-            Err(_) => 0,
-        };
-        Precomputed { keys: keys.len(), distinct_sets }
-    }
-
     /// The constraint and its cached mask parts as an index file.
     /// `source` must compile to this constraint's grammar; the loader
     /// checks that it does. Mask parts are stored only for a grammar with
     /// stable states ([`CompiledGrammar::has_stable_states`]: compiled with
     /// `config.lexer.eager = true`), and the loader must compile it the
     /// same way.
-    pub fn to_index_file(&self, source: &GrammarSource) -> Vec<u8> {
+    pub fn to_index_file(&self, source: &Source) -> Vec<u8> {
         let mut payload = Writer::default();
         payload.string(TRELLIS_VERSION);
-        let vocabulary = &self.shared.index.vocabulary;
+        let vocabulary = self.index().vocabulary();
         payload.u64(vocabulary.fingerprint());
-        payload.string(&source.format);
+        payload.string(source.format.name());
         payload.string(&source.text);
-        payload.len(source.options.len());
-        for (name, value) in &source.options {
+        payload.string(&source.origin);
+        let options = source.options.entries(source.format);
+        payload.len(options.len());
+        for (name, value) in &options {
             payload.string(name);
             payload.string(value);
         }
-        for value in grammar_shape(&self.shared.grammar) {
+        for value in grammar_shape(self.grammar()) {
             payload.u32(value);
         }
         // The vocabulary is a section of its own with its length up front:
@@ -166,16 +133,12 @@ impl TokenConstraint {
 
         // Stale numbering would make stored parts wrong, so grammars
         // without stable states are saved without them.
-        let stable = self.shared.grammar.has_stable_states();
-        let lexeme_masks: Vec<(LexemeKey, Arc<LexemeMask>)> = match self.shared.lexeme_masks.lock() {
-            Ok(cache) if stable => cache.iter().map(|(key, entry)| (*key, entry.clone())).collect(),
-            _ => Vec::new(),
+        let contents = match self.grammar().has_stable_states() {
+            true => self.cache().export(),
+            false => CacheContents::default(),
         };
-        let subtree_masks: Vec<((LexemeKey, u32), Arc<SubtreeMask>)> = match self.shared.subtree_masks.lock() {
-            Ok(cache) if stable => cache.iter().map(|(key, entry)| (*key, entry.clone())).collect(),
-            _ => Vec::new(),
-        };
-        payload.u32(self.shared.next_group.load(std::sync::atomic::Ordering::Relaxed));
+        let CacheContents { next_group, lexeme_parts: lexeme_masks, subtree_parts: subtree_masks } = contents;
+        payload.u32(next_group);
         let mut set_numbers: HashMap<*const TokenSet, u32> = HashMap::new();
         let mut sets: Vec<&TokenSet> = Vec::new();
         for (_, entry) in &lexeme_masks {
@@ -223,7 +186,7 @@ impl TokenConstraint {
 /// and the stored mask parts, not yet attached to a grammar.
 #[derive(Debug)]
 pub struct IndexFile {
-    source: GrammarSource,
+    source: Source,
     fingerprint: u64,
     vocabulary_len: usize,
     /// Parsed only if asked for ([`IndexFile::vocabulary`]).
@@ -302,12 +265,18 @@ impl IndexFile {
             return Err(IndexFileError::OtherTrellis { found: trellis });
         }
         let fingerprint = reader.u64()?;
+        let at = reader.at;
         let format = reader.string()?;
+        let format = Format::from_name(&format)
+            .ok_or_else(|| reader.malformed(at, &format!("unknown grammar format `{format}`")))?;
         let text = reader.string()?;
+        let origin = reader.string()?;
         let option_count = reader.len(8)?;
-        let mut options = Vec::with_capacity(option_count);
+        let mut options = SourceOptions::default();
         for _ in 0..option_count {
-            options.push((reader.string()?, reader.string()?));
+            let at = reader.at;
+            let (name, value) = (reader.string()?, reader.string()?);
+            options.set(&name, &value).map_err(|what| reader.malformed(at, &what))?;
         }
         let mut shape = [0u32; 5];
         for value in &mut shape {
@@ -356,7 +325,7 @@ impl IndexFile {
             return Err(reader.malformed(reader.at, "unexpected bytes after the last entry"));
         }
         Ok(IndexFile {
-            source: GrammarSource { format, text, options },
+            source: Source { format, text, options, origin },
             fingerprint,
             vocabulary_len,
             vocabulary_section: payload[vocabulary_section].to_vec(),
@@ -369,7 +338,7 @@ impl IndexFile {
     }
 
     /// How to compile the grammar again.
-    pub fn source(&self) -> &GrammarSource {
+    pub fn source(&self) -> &Source {
         &self.source
     }
 
@@ -416,7 +385,7 @@ impl IndexFile {
     pub fn into_constraint(
         self,
         grammar: &CompiledGrammar,
-        index: &crate::TokenIndex,
+        index: &TokenIndex,
     ) -> Result<TokenConstraint, IndexFileError> {
         let (file, given) = (self.fingerprint, index.vocabulary().fingerprint());
         if file != given || self.vocabulary_len != index.vocabulary().len() {
@@ -461,28 +430,19 @@ impl IndexFile {
                 })
                 .collect()
         };
-        let constraint = TokenConstraint::new(grammar, index);
-        let shared = &constraint.shared;
-        shared.next_group.store(self.next_group, std::sync::atomic::Ordering::Relaxed);
-        let mut lexeme_masks = HashMap::with_capacity(self.lexeme_masks.len());
+        let mut lexeme_parts = Vec::with_capacity(self.lexeme_masks.len());
         for stored in self.lexeme_masks {
             let inside = self.sets[stored.set].clone();
-            let entry = LexemeMask { inside, boundaries: groups(stored.groups)? };
-            lexeme_masks.insert(key(stored.key)?, Arc::new(entry));
+            let part = LexemePart { inside, boundaries: groups(stored.groups)? };
+            lexeme_parts.push((key(stored.key)?, Arc::new(part)));
         }
-        let mut subtree_masks = HashMap::with_capacity(self.subtree_masks.len());
+        let mut subtree_parts = Vec::with_capacity(self.subtree_masks.len());
         for stored in self.subtree_masks {
-            let entry = SubtreeMask { inside: stored.inside, boundaries: groups(stored.groups)? };
-            subtree_masks.insert((key(stored.key)?, stored.group), Arc::new(entry));
+            let part = SubtreePart { inside: stored.inside, boundaries: groups(stored.groups)? };
+            subtree_parts.push(((key(stored.key)?, stored.group), Arc::new(part)));
         }
-        if let (Ok(mut lexemes), Ok(mut subtrees), Ok(mut distinct)) =
-            (shared.lexeme_masks.lock(), shared.subtree_masks.lock(), shared.distinct_sets.lock())
-        {
-            *lexemes = lexeme_masks;
-            *subtrees = subtree_masks;
-            distinct.extend(self.sets);
-        }
-        Ok(constraint)
+        let contents = CacheContents { next_group: self.next_group, lexeme_parts, subtree_parts };
+        Ok(TokenConstraint::with_cache(grammar, index, MaskCache::import(contents)))
     }
 }
 

@@ -1,0 +1,301 @@
+//! Computing a mask: the life of one mask, and the three cache levels that
+//! make it cheap.
+//!
+//! A token is allowed after the bytes so far iff they followed by the
+//! token's bytes are still a viable prefix (design.md §2). The plain way to
+//! know is to walk the vocabulary's [trie](crate::TokenTrie) with a
+//! [`ByteWalker`], one matcher step per trie edge, pruning at the first dead
+//! state: exact, and on o200k it visits most of the 200k-token tree from a
+//! state inside a JSON string — about 12 ms. Decoding asks for a mask
+//! before every token, so [`Masks::fill`] answers from three levels of
+//! [`MaskCache`], each keyed by exactly what its part depends on:
+//!
+//! 1. **By lexeme key** ([`LexemeKey`]: lexer state and parser top state).
+//!    While a token's bytes stay inside the current lexeme, the parser does
+//!    not move, so which of those tokens are allowed depends on the key
+//!    alone. A [`LexemeWalker`] walks the trie once per key and stores the
+//!    allowed tokens as a bit set (identical sets shared: every key inside
+//!    a JSON string allows the same ones), and the trie nodes where a
+//!    lexeme may end, grouped by the lexer state before them and their
+//!    byte ([`BoundaryGroup`]). This is XGrammar's context-independent
+//!    part; a mask starts as one copy of the set (25 KB on o200k).
+//! 2. **By subtree**: each boundary group is one parser step against the
+//!    live stack. When the state after it is again a single branch, the
+//!    tokens below the group's nodes that stay in the new lexeme depend
+//!    only on that state's lexeme key, and are kept per (key, group), with
+//!    the groups further down; so a step is followed by a lookup, not a
+//!    walk, recursively.
+//! 3. **By whole state** ([`StateKey`](trellis_grammars::walk::StateKey)): the boundary steps of level 2
+//!    still cost a parser step each (about 0.9 µs), and the same whole
+//!    states come back all the time. The tokens they allow are remembered
+//!    by the state as a value — or by the top of its stack, as deep as the
+//!    steps read ([`Matcher::probed`]), so that the same value nested at
+//!    another depth recalls them too. This took warm masks on the shared
+//!    JSON documents from p50 9.7 µs to 1.5 µs (o200k, `trellis bench`).
+//!
+//! A state with several branches is the union of its branches' masks,
+//! each through the levels above; a grammar run by the GLR driver has no
+//! keys, and its masks are a plain trie walk. EOS is allowed iff the bytes
+//! so far are complete.
+//!
+//! Parts are computed outside the cache's locks (see [`MaskCache`] for the
+//! locking rule), so one constraint serves many threads.
+
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use trellis_grammars::walk::{ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker};
+use trellis_grammars::{CompiledGrammar, Matcher};
+
+use super::cache::{BoundaryGroup, LexemePart, MaskCache, SubtreePart};
+use crate::token_set::TokenSet;
+use crate::trie::{NodeIndex, TokenTrie};
+use crate::vocab::{TokenId, Vocabulary};
+
+/// What a mask is computed from: the grammar, the vocabulary and its trie,
+/// and the cache they share.
+pub(crate) struct Masks<'a> {
+    pub grammar: &'a CompiledGrammar,
+    pub vocabulary: &'a Vocabulary,
+    pub trie: &'a TokenTrie,
+    pub cache: &'a MaskCache,
+}
+
+/// The state a level of [`Masks::add_groups`] steps its groups from.
+#[derive(Clone, Copy)]
+enum Origin<'a> {
+    /// The matcher whose mask is computed.
+    Matcher(&'a Matcher),
+    /// The state a walker holds at depth 1: after a boundary group's step,
+    /// one recursion level up.
+    Walker { source: &'a ByteWalker, level: usize },
+}
+
+impl Masks<'_> {
+    /// Writes the tokens allowed after `matcher`'s bytes into `out`
+    /// (resized to the vocabulary if its length differs).
+    pub fn fill(&self, matcher: &Matcher, out: &mut TokenSet) {
+        match matcher.lexeme_key() {
+            Some(key) => {
+                // The common case: one copy of the cached part, not a
+                // clear and a union.
+                let part = self.lexeme_part(key);
+                out.copy_from(&part.inside);
+                self.add_boundary_tokens(matcher, &part, out);
+            }
+            None => {
+                clear(out, self.vocabulary.len());
+                self.add_branches(matcher, out);
+            }
+        }
+        if matcher.is_complete() {
+            for &eos in self.vocabulary.eos_tokens() {
+                out.insert(eos);
+            }
+        }
+    }
+
+    /// The part of a mask fixed by `key` (level 1), computed on first use.
+    pub fn lexeme_part(&self, key: LexemeKey) -> Arc<LexemePart> {
+        if let Some(part) = self.cache.lexeme_part(key) {
+            return part;
+        }
+        let mut inside = TokenSet::new(self.vocabulary.len());
+        let boundaries = self.lexeme_walk(
+            key,
+            0,
+            |enter, on_token| self.trie.walk_indexed(enter, on_token),
+            |token| inside.insert(token),
+        );
+        self.cache.insert_lexeme_part(key, inside, boundaries)
+    }
+
+    /// Runs a [`LexemeWalker`] from `key` over the nodes `walk` visits
+    /// (depths `1..=skip` are entered unconditionally: they are steps
+    /// already taken), passing the tokens that stay inside the lexeme to
+    /// `inside`; returns the boundary nodes, grouped.
+    fn lexeme_walk(
+        &self,
+        key: LexemeKey,
+        skip: usize,
+        walk: impl FnOnce(&mut dyn FnMut(NodeIndex, usize, u8) -> bool, &mut dyn FnMut(TokenId)),
+        mut inside: impl FnMut(TokenId),
+    ) -> Vec<BoundaryGroup> {
+        let mut walker = LexemeWalker::new(self.grammar, key);
+        let mut groups: HashMap<(LexState, u8), Vec<NodeIndex>> = HashMap::new();
+        let mut enter = |node: NodeIndex, depth: usize, byte: u8| {
+            if depth <= skip {
+                return true;
+            }
+            match walker.enter(depth - skip, byte) {
+                LexemeStep::Inside => true,
+                LexemeStep::Boundary => {
+                    groups.entry((walker.parent_state(depth - skip), byte)).or_default().push(node);
+                    false
+                }
+                LexemeStep::Dead => false,
+            }
+        };
+        walk(&mut enter, &mut inside);
+        groups
+            .into_iter()
+            .map(|((parent, byte), nodes)| BoundaryGroup { id: self.cache.new_group_id(), parent, byte, nodes })
+            .collect()
+    }
+
+    /// The tokens below `group`'s nodes (the nodes' own included) for the
+    /// state with `key` right after the group's step (level 2).
+    fn subtree_part(&self, key: LexemeKey, group: &BoundaryGroup) -> Arc<SubtreePart> {
+        if let Some(part) = self.cache.subtree_part((key, group.id)) {
+            return part;
+        }
+        let mut inside = Vec::new();
+        // The group's nodes are entered (depth 1) in the state `key`, the
+        // state after their byte; their descendants are steps from there.
+        let boundaries = self.lexeme_walk(
+            key,
+            1,
+            |enter, on_token| {
+                for &node in &group.nodes {
+                    self.trie.walk_subtree_indexed(node, &mut *enter, &mut *on_token);
+                }
+            },
+            |token| inside.push(token),
+        );
+        self.cache.insert_subtree_part((key, group.id), SubtreePart { inside, boundaries })
+    }
+
+    /// The mask of a state with several branches, or of the GLR driver.
+    fn add_branches(&self, matcher: &Matcher, out: &mut TokenSet) {
+        match matcher.split_branches() {
+            Some(branches) => {
+                // A string is viable iff it is viable from one of the
+                // branches, and each branch has a key.
+                for branch in &branches {
+                    if let Some(key) = branch.lexeme_key() {
+                        let part = self.lexeme_part(key);
+                        out.union_with(&part.inside);
+                        self.add_boundary_tokens(branch, &part, out);
+                    }
+                }
+            }
+            None => {
+                let mut walker = ByteWalker::new(matcher);
+                self.trie.walk(|depth, byte| walker.enter(depth, byte), |token| out.insert(token));
+            }
+        }
+    }
+
+    /// Adds the tokens `part`'s boundary groups allow against the parser
+    /// of `matcher` (a single branch), from the memo of whole states when
+    /// the state was met before (level 3).
+    fn add_boundary_tokens(&self, matcher: &Matcher, part: &LexemePart, out: &mut TokenSet) {
+        if part.boundaries.is_empty() {
+            return;
+        }
+        let stepped = |from: &Matcher| {
+            let mut tokens = Vec::new();
+            self.add_groups(Origin::Matcher(from), &part.boundaries, &mut tokens, &mut Vec::new());
+            tokens
+        };
+        // A matcher with a lexeme key is a single branch, so it has a state
+        // key too.
+        let Some(state) = matcher.state_key() else {
+            stepped(matcher).iter().for_each(|&token| out.insert(token));
+            return;
+        };
+        let tokens = match self.cache.recall(&state) {
+            Some(tokens) => tokens,
+            None => {
+                // Stepping the groups reads the stack only as deep as
+                // reductions pop: store the result under the shortest top
+                // of the stack it read, or the whole state.
+                let (tokens, read): (Arc<[TokenId]>, Option<usize>) = match matcher.probed() {
+                    Some((probed, probe)) => (stepped(&probed).into(), probe.depth()),
+                    None => (stepped(matcher).into(), None),
+                };
+                let top = read.and_then(|depth| state.top(depth));
+                self.cache.remember(state, top, tokens.clone());
+                tokens
+            }
+        };
+        tokens.iter().for_each(|&token| out.insert(token));
+    }
+
+    /// Steps each group once against the state `origin` names. When the
+    /// state after the step is again a single branch, the group's subtrees
+    /// come from level 2 under that state's key, and their own groups are
+    /// stepped from it, recursively; otherwise they are walked.
+    /// `walkers[level]` is the walker of each recursion level, kept across
+    /// groups so that resuming one costs no allocation.
+    fn add_groups(
+        &self,
+        origin: Origin<'_>,
+        groups: &[BoundaryGroup],
+        out: &mut Vec<TokenId>,
+        walkers: &mut Vec<Option<ByteWalker>>,
+    ) {
+        let level = match origin {
+            Origin::Matcher(_) => 0,
+            Origin::Walker { level, .. } => level,
+        };
+        if walkers.len() <= level {
+            walkers.resize_with(level + 1, || None);
+        }
+        for group in groups {
+            let slot = &mut walkers[level];
+            let resumed = match (origin, slot.as_mut()) {
+                (Origin::Matcher(matcher), Some(walker)) => walker.resume_in_place(matcher, group.parent),
+                (Origin::Walker { source, .. }, Some(walker)) => walker.resume_from_walker(source, 1, group.parent),
+                (Origin::Matcher(matcher), None) => {
+                    *slot = ByteWalker::resume(matcher, group.parent);
+                    slot.is_some()
+                }
+                (Origin::Walker { source, .. }, None) => {
+                    *slot = source.matcher_at(1).and_then(|matcher| ByteWalker::resume(&matcher, group.parent));
+                    slot.is_some()
+                }
+            };
+            let Some(walker) = slot.as_mut().filter(|_| resumed) else { continue };
+            if !walker.enter(1, group.byte) {
+                continue;
+            }
+            match walker.lexeme_key_at(1) {
+                Some(key) => {
+                    let part = self.subtree_part(key, group);
+                    out.extend_from_slice(&part.inside);
+                    // Below the subtrees' own boundaries, from the state
+                    // after the step (this level's walker at depth 1, lent
+                    // to the next level while it runs).
+                    if !part.boundaries.is_empty()
+                        && let Some(source) = walkers[level].take()
+                    {
+                        let origin = Origin::Walker { source: &source, level: level + 1 };
+                        self.add_groups(origin, &part.boundaries, out, walkers);
+                        walkers[level] = Some(source);
+                    }
+                }
+                None => {
+                    // Every node of the group is entered at depth 1 with the
+                    // same state, which the walker now holds at depth 1.
+                    for &node in &group.nodes {
+                        self.trie.walk_subtree(
+                            node,
+                            |depth, byte| depth == 1 || walker.enter(depth, byte),
+                            |token| out.push(token),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Empties `out`, sized for a vocabulary of `len` tokens.
+pub(crate) fn clear(out: &mut TokenSet, len: usize) {
+    if out.len() == len {
+        out.clear();
+    } else {
+        *out = TokenSet::new(len);
+    }
+}
