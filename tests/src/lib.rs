@@ -2,7 +2,9 @@
 //! grammars, the default model, a small seeded random number generator,
 //! and random walks through a grammar's viable prefixes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(feature = "default-model")]
+use std::path::PathBuf;
 
 use trellis_grammars::{CompiledGrammar, Config, Format, Matcher};
 
@@ -25,6 +27,7 @@ pub fn library_grammars() -> Vec<(String, CompiledGrammar)> {
         .collect()
 }
 
+#[cfg(feature = "default-model")]
 pub use trellis_engine::model::default_model_path;
 
 /// The default model (SmolLM2-135M-Instruct, put in the cache by
@@ -34,6 +37,7 @@ pub use trellis_engine::model::default_model_path;
 /// notice) and the test skips itself. Failing by default means a machine
 /// without the model cannot pass by silently skipping; CI fetches the
 /// model first.
+#[cfg(feature = "default-model")]
 pub fn default_model() -> Option<PathBuf> {
     let path = default_model_path();
     if path.is_file() {
