@@ -11,19 +11,18 @@ use std::time::Instant;
 
 use clap::Args;
 use serde_json::json;
-use trellis_token_index::{TokenIndex, TokenSet, Tokenizer};
+use trellis_token_index::{TokenIndex, TokenSet};
 
 use crate::error::{CliError, Status};
 use crate::grammar_source::GrammarArgs;
+use crate::tokenizer_args::TokenizerArgs;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     #[command(flatten)]
     grammar: GrammarArgs,
-    /// Tokenizer: a tokenizer.json, a .gguf model, or tiktoken:NAME
-    /// (o200k_base, cl100k_base, r50k_base).
-    #[arg(long, value_name = "SPEC")]
-    tokenizer: String,
+    #[command(flatten)]
+    tokenizer: TokenizerArgs,
     /// Documents, one per line: a JSON string, or an object with a `text`
     /// field (objects whose `schema`/`regex` field names another file than
     /// the grammar are skipped).
@@ -43,7 +42,11 @@ pub fn run(args: BenchArgs) -> Result<Status, CliError> {
 }
 
 fn bench(args: &BenchArgs) -> Result<serde_json::Value, CliError> {
-    let tokenizer = Tokenizer::from_spec(&args.tokenizer).map_err(|e| format!("{}: {e}", args.tokenizer))?;
+    args.grammar.require()?;
+    if args.repeat == 0 {
+        return Err(CliError::Input("--repeat must be at least 1".into()));
+    }
+    let tokenizer = args.tokenizer.load()?;
     let started = Instant::now();
     let index = TokenIndex::new(tokenizer.vocabulary().clone());
     let index_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -61,7 +64,7 @@ fn bench(args: &BenchArgs) -> Result<serde_json::Value, CliError> {
 
     let mut times_us: Vec<f64> = Vec::new();
     let mut mask = TokenSet::new(index.vocabulary().len());
-    let runs = args.repeat.max(1);
+    let runs = args.repeat;
     for run in 0..runs {
         let timed = runs == 1 || run > 0;
         constraint.forget_states();

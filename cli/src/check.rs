@@ -12,7 +12,8 @@
 use std::io::{self, BufRead, BufWriter, Read, Write};
 
 use clap::Args;
-use trellis_grammars::{CompiledGrammar, Verdict};
+use serde_json::json;
+use trellis_grammars::{CompiledGrammar, Format, Verdict};
 
 use crate::error::{CliError, Status};
 use crate::grammar_source::GrammarArgs;
@@ -27,47 +28,111 @@ pub struct CheckArgs {
     /// Read one JSON string per line; print one JSON verdict per line.
     #[arg(long)]
     jsonl: bool,
-    /// Describe the compiled grammar and its LR(1) conflicts before checking.
+    /// Describe the compiled grammar and its LR(1) conflicts, on stderr,
+    /// before checking.
     #[arg(long)]
     explain: bool,
+    /// JSON Schemas: also validate each document's meaning against the
+    /// schema (with the `jsonschema` crate), whatever its layout; the exit
+    /// status is then that of the validation. The grammar check still says
+    /// whether the bytes are what generation would produce.
+    #[arg(long)]
+    validate: bool,
 }
 
 pub fn run(args: CheckArgs) -> Result<Status, CliError> {
+    args.grammar.require()?;
+    if args.validate && args.prefix {
+        return Err(CliError::Input("--validate judges whole documents: it takes no --prefix".into()));
+    }
+    let validator = if args.validate { Some(Validator::new(&args.grammar)?) } else { None };
     let grammar = args.grammar.load()?;
     if args.explain {
         explain(&grammar);
     }
-    if args.jsonl { check_lines(&grammar) } else { check_all(&grammar, args.prefix) }
+    if args.jsonl {
+        check_lines(&grammar, validator.as_ref())
+    } else {
+        check_all(&grammar, args.prefix, validator.as_ref())
+    }
+}
+
+/// The schema of an OpenAI `response_format` (`{"type": "json_schema",
+/// "json_schema": {"schema": ...}}` or its `json_schema` object), else the
+/// value itself.
+fn unwrap_response_format(value: &serde_json::Value) -> &serde_json::Value {
+    let inner = value.get("json_schema").filter(|_| value.get("type").and_then(|t| t.as_str()) == Some("json_schema"));
+    let wrapper = inner.unwrap_or(value);
+    match (wrapper.get("schema"), wrapper.get("name")) {
+        (Some(schema), Some(_)) if schema.is_object() || schema.is_boolean() => schema,
+        _ => value,
+    }
+}
+
+/// `--validate`: the schema as a validator of documents' meaning.
+struct Validator(jsonschema::Validator);
+
+impl Validator {
+    fn new(grammar: &GrammarArgs) -> Result<Validator, CliError> {
+        let source = grammar.source()?;
+        if source.format != Format::JsonSchema {
+            return Err(CliError::Input(format!(
+                "--validate needs a JSON Schema, and the grammar is {}",
+                source.format
+            )));
+        }
+        let schema: serde_json::Value = serde_json::from_str(&source.text)
+            .map_err(|e| CliError::Input(format!("{}: the schema is not JSON: {e}", source.origin)))?;
+        let schema = unwrap_response_format(&schema);
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(schema)
+            .map_err(|e| CliError::Input(format!("{}: the validator refuses the schema: {e}", source.origin)))?;
+        Ok(Validator(validator))
+    }
+
+    /// The document's errors (instance path and message), none when it
+    /// validates; a document that is not JSON has one.
+    fn errors(&self, document: &[u8]) -> Vec<String> {
+        match serde_json::from_slice::<serde_json::Value>(document) {
+            Ok(value) => self
+                .0
+                .iter_errors(&value)
+                .map(|error| format!("at {:?}: {error}", error.instance_path.to_string()))
+                .collect(),
+            Err(error) => vec![format!("not JSON: {error}")],
+        }
+    }
 }
 
 fn explain(grammar: &CompiledGrammar) {
     let stats = grammar.stats();
-    println!(
+    eprintln!(
         "grammar: {} terminals, {} nonterminals, {} productions",
         stats.terminals, stats.nonterminals, stats.productions
     );
-    println!(
+    eprintln!(
         "lexer: {} DFA states{}",
         stats.lexer_states,
         if stats.lazy_lexer { " built so far (lazy DFA)" } else { "" }
     );
-    println!(
+    eprintln!(
         "parser: {} LR(1) states ({} canonical), {} driver",
         stats.lr_states,
         stats.canonical_states,
         if stats.generalized { "GLR" } else { "deterministic LR" }
     );
     if grammar.conflicts().is_empty() {
-        println!("conflicts: none");
+        eprintln!("conflicts: none");
     } else {
-        println!("conflicts: {}", grammar.conflicts().len());
+        eprintln!("conflicts: {}", grammar.conflicts().len());
         for conflict in grammar.conflicts() {
-            println!("{conflict}");
+            eprintln!("{conflict}");
         }
     }
 }
 
-fn check_all(grammar: &CompiledGrammar, prefix_mode: bool) -> Result<Status, CliError> {
+fn check_all(grammar: &CompiledGrammar, prefix_mode: bool, validator: Option<&Validator>) -> Result<Status, CliError> {
     let mut input = Vec::new();
     io::stdin().lock().read_to_end(&mut input)?;
     let verdict = grammar.check(&input);
@@ -81,17 +146,40 @@ fn check_all(grammar: &CompiledGrammar, prefix_mode: bool) -> Result<Status, Cli
             )?;
             return Ok(Status::Undecided);
         }
-        Verdict::Complete => writeln!(out, "complete: the input is in the language ({} bytes)", input.len())?,
+        Verdict::Complete => writeln!(out, "complete: the input is in the language ({})", bytes(input.len()))?,
         Verdict::Prefix => {
-            writeln!(out, "incomplete: the input is a viable prefix but not in the language ({} bytes)", input.len())?
+            writeln!(out, "incomplete: the input is a viable prefix but not in the language ({})", bytes(input.len()))?
         }
         Verdict::Rejected { offset } => writeln!(out, "rejected: {}", describe_offset(&input, offset))?,
     }
-    let yes = if prefix_mode { verdict.is_prefix() } else { verdict.is_complete() };
+    let mut yes = if prefix_mode { verdict.is_prefix() } else { verdict.is_complete() };
+    if let Some(validator) = validator {
+        let errors = validator.errors(&input);
+        match errors.first() {
+            None => writeln!(out, "valid: the document validates against the schema")?,
+            Some(first) => writeln!(out, "invalid: {first}{}", more(errors.len()))?,
+        }
+        yes = errors.is_empty();
+    }
     Ok(if yes { Status::Success } else { Status::No })
 }
 
-/// "byte 12 (line 2, column 3, `x`) cannot follow what comes before".
+/// " (and 3 more errors)".
+fn more(errors: usize) -> String {
+    match errors {
+        0 | 1 => String::new(),
+        2 => " (and 1 more error)".to_string(),
+        n => format!(" (and {} more errors)", n - 1),
+    }
+}
+
+/// "1 byte", "12 bytes".
+fn bytes(count: usize) -> String {
+    if count == 1 { "1 byte".to_string() } else { format!("{count} bytes") }
+}
+
+/// "byte 12 (line 2, column 3, 'x') cannot follow what comes before", or
+/// for the first byte, "the input cannot start with 'x'".
 fn describe_offset(input: &[u8], offset: usize) -> String {
     let before = &input[..offset.min(input.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -102,10 +190,13 @@ fn describe_offset(input: &[u8], offset: usize) -> String {
         Some(byte) => format!("byte 0x{byte:02x}"),
         None => "end of input".to_string(),
     };
+    if offset == 0 {
+        return format!("the input cannot start with {shown}");
+    }
     format!("byte {offset} (line {line}, column {column}, {shown}) cannot follow what comes before")
 }
 
-fn check_lines(grammar: &CompiledGrammar) -> Result<Status, CliError> {
+fn check_lines(grammar: &CompiledGrammar, validator: Option<&Validator>) -> Result<Status, CliError> {
     let stdin = io::stdin().lock();
     let mut out = BufWriter::new(io::stdout().lock());
     for (index, line) in stdin.split(b'\n').enumerate() {
@@ -113,34 +204,31 @@ fn check_lines(grammar: &CompiledGrammar) -> Result<Status, CliError> {
         if line.last() == Some(&b'\r') {
             line.pop();
         }
-        match serde_json::from_slice::<String>(&line) {
+        let object = match serde_json::from_slice::<String>(&line) {
             Ok(text) => {
                 let verdict = grammar.check(text.as_bytes());
-                let offset = verdict.error_offset().map_or_else(|| "null".to_string(), |o| o.to_string());
+                let mut object = json!({
+                    "complete": verdict.is_complete(),
+                    "prefix": verdict.is_prefix(),
+                    "error_offset": verdict.error_offset(),
+                });
                 if verdict.gave_up() {
-                    writeln!(
-                        out,
-                        "{{\"complete\":false,\"prefix\":false,\"error_offset\":{offset},\"error\":\"undecided: too ambiguous or lexer limit\"}}"
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        "{{\"complete\":{},\"prefix\":{},\"error_offset\":{offset}}}",
-                        verdict.is_complete(),
-                        verdict.is_prefix()
-                    )?;
+                    object["error"] = json!("undecided: too ambiguous or lexer limit");
                 }
+                if let Some(validator) = validator {
+                    let errors = validator.errors(text.as_bytes());
+                    object["valid"] = json!(errors.is_empty());
+                    object["validation_errors"] = json!(errors);
+                }
+                object
             }
             Err(error) => {
                 let message = format!("line {}: not a JSON string: {error}", index + 1);
                 eprintln!("error: {message}");
-                writeln!(
-                    out,
-                    "{{\"complete\":false,\"prefix\":false,\"error_offset\":null,\"error\":{}}}",
-                    serde_json::Value::String(message)
-                )?;
+                json!({ "complete": false, "prefix": false, "error_offset": null, "error": message })
             }
-        }
+        };
+        writeln!(out, "{object}")?;
     }
     out.flush()?;
     Ok(Status::Success)

@@ -10,19 +10,18 @@ use std::time::Instant;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use trellis_token_index::{TokenConstraint, TokenIndex, Tokenizer};
+use trellis_token_index::{TokenConstraint, TokenIndex};
 
 use crate::error::{CliError, Status};
 use crate::grammar_source::{GrammarArgs, Lexer, compile as compile_source};
+use crate::tokenizer_args::TokenizerArgs;
 
 #[derive(Args, Debug)]
 pub struct CompileArgs {
     #[command(flatten)]
     grammar: GrammarArgs,
-    /// Tokenizer whose vocabulary the masks are over: a tokenizer.json, a
-    /// .gguf model, or tiktoken:NAME (o200k_base, cl100k_base, r50k_base).
-    #[arg(long, value_name = "SPEC")]
-    tokenizer: String,
+    #[command(flatten)]
+    tokenizer: TokenizerArgs,
     /// The index file to write (replaced atomically).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: PathBuf,
@@ -34,6 +33,7 @@ pub fn run(args: CompileArgs) -> Result<Status, CliError> {
 }
 
 fn compile(args: &CompileArgs) -> Result<serde_json::Value, CliError> {
+    args.grammar.require()?;
     if args.grammar.index.is_some() {
         return Err(CliError::Input(
             "trellis compile takes a grammar (--grammar/--grammar-text), not an --index".into(),
@@ -45,7 +45,7 @@ fn compile(args: &CompileArgs) -> Result<serde_json::Value, CliError> {
     let compile_ms = elapsed_ms(started);
 
     let started = Instant::now();
-    let tokenizer = Tokenizer::from_spec(&args.tokenizer).map_err(|e| format!("{}: {e}", args.tokenizer))?;
+    let tokenizer = args.tokenizer.load()?;
     let index = TokenIndex::new(tokenizer.vocabulary().clone());
     let index_ms = elapsed_ms(started);
 
@@ -58,6 +58,18 @@ fn compile(args: &CompileArgs) -> Result<serde_json::Value, CliError> {
             .progress_chars("=> "),
     );
     progress.set_message("precomputing masks");
+    if !grammar.has_stable_states() || grammar.stats().generalized {
+        let reason = if grammar.stats().generalized {
+            "the grammar has LR(1) conflicts and runs on the GLR driver, whose states have no stable keys"
+        } else {
+            "its lexer is too large to build whole (past the dense size limit), so its states are built on first \
+             use and numbered differently each time"
+        };
+        eprintln!(
+            "{}: warning: the index holds no precomputed masks: {reason}; masks will be computed on first use",
+            source.origin
+        );
+    }
     let precomputed = constraint.precompute(|done, total| {
         progress.set_length(total as u64);
         progress.set_position(done as u64);
@@ -99,7 +111,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let mut temporary_name = file_name.to_os_string();
     temporary_name.push(format!(".tmp{}", std::process::id()));
     let temporary = path.with_file_name(temporary_name);
-    std::fs::write(&temporary, bytes).map_err(|e| format!("{}: cannot write: {e}", temporary.display()))?;
+    // Errors name the file asked for, not the temporary one beside it.
+    std::fs::write(&temporary, bytes).map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        format!("{}: cannot write: {e}", path.display())
+    })?;
     std::fs::rename(&temporary, path).map_err(|e| {
         let _ = std::fs::remove_file(&temporary);
         format!("{}: cannot write: {e}", path.display())

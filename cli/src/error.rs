@@ -6,9 +6,10 @@
 //! |---|---|
 //! | 0 | done; `check`: the input is in the language (with `--prefix`: a viable prefix) |
 //! | 1 | a negative answer: `check`: the input is not in the language; `mask`: the prefix is not viable; `generate`: no valid output could be produced |
-//! | 2 | invalid input: command-line usage, a grammar, an index file, a model, a tokenizer, a setting |
+//! | 2 | invalid input: a grammar, an index file, a model, a tokenizer, a prompt, a setting out of range or that does not apply |
 //! | 3 | undecided: `check` gave up (the grammar is too ambiguous on the input, or its lazy lexer ran out of states) |
 //! | 4 | reading input or writing output failed |
+//! | 64 | the command line could not be parsed (an unknown flag or value, a missing argument); `--help` and `--version` exit 0 |
 //!
 //! A closed stdout (`trellis ... | head`) is not a failure: the command
 //! stops quietly with the code it would have had so far (0).
@@ -30,8 +31,9 @@ pub enum Status {
 /// Why a command failed; the message is printed as `error: ...`.
 #[derive(Debug)]
 pub enum CliError {
-    /// Exit 1: no valid output could be produced.
-    NoOutput(String),
+    /// Exit 64: the command line is incomplete in a way clap cannot see
+    /// (a grammar is required by some commands and optional for others).
+    Usage(String),
     /// Exit 2: something the user gave is invalid.
     Input(String),
     /// Exit 4 (or a quiet 0 for a closed stdout).
@@ -44,6 +46,9 @@ impl From<io::Error> for CliError {
     }
 }
 
+/// The exit code of a command line that could not be parsed.
+pub const USAGE: u8 = 64;
+
 /// A message about something the user gave (exit 2).
 impl From<String> for CliError {
     fn from(message: String) -> CliError {
@@ -53,13 +58,13 @@ impl From<String> for CliError {
 
 /// The exit code of a command's result, after reporting its error.
 pub fn exit(result: Result<Status, CliError>) -> ExitCode {
-    let code = match result {
+    let code: u8 = match result {
         Ok(Status::Success) => 0,
         Ok(Status::No) => 1,
         Ok(Status::Undecided) => 3,
-        Err(CliError::NoOutput(message)) => {
-            eprintln!("error: {message}");
-            1
+        Err(CliError::Usage(message)) => {
+            eprintln!("error: {message}\n\nFor more information, try '--help'.");
+            USAGE
         }
         Err(CliError::Input(message)) => {
             eprintln!("error: {message}");

@@ -5,8 +5,8 @@
 //! - `masked` (default): each step samples from the model's distribution
 //!   restricted to the exact mask and renormalised (with `--temperature`,
 //!   `--top-k`, `--top-p`, `--jump-forward`); fast and always valid, but
-//!   biased. The only sampler that streams: with one sample, text is
-//!   written as it is generated.
+//!   biased. The only sampler that streams: with one sample and text
+//!   output, text is written as it is generated.
 //! - `rejection`: exact samples of the model conditioned on the grammar;
 //!   `--max-tries` bounds the work.
 //! - `smc`: sequential Monte Carlo with `--particles` particles; consistent
@@ -15,30 +15,38 @@
 //!   `--reward-weight` nats per occurrence, on prefixes and at the end).
 //! - `best-of-k`: blockwise best-of-K by the same reward.
 //!
-//! Every sampler but masked decoding prints at the end. With `--samples K`
-//! (K > 1) each sample is one JSON string per line; with `--stats FILE` one
-//! JSON object describes the run (see [`write_stats`]).
+//! The flow is parse (clap, then [`GenerateArgs::validate`]: every option
+//! is checked against the sampler before anything loads) → set up
+//! ([`set_up`]: grammar, model, prompt, memory check) → run (one
+//! [`Sampler::run_into`] per sample, each output written as it ends).
 //!
-//! Exit codes (the table in `error.rs`): 0 done; 1 no valid output could
-//! be produced (masked decoding's text is unfinished after --max-tokens —
-//! what was streamed is a viable prefix, not a string of the language —,
-//! rejection sampling ran out of --max-tries, or every particle or
-//! candidate ended outside the constraint or was refused by --verify); 2
-//! bad input (model, grammar, prompt, options, a verifier that cannot
-//! run); 4 writing stdout or the stats file failed.
+//! Output ([`OutputFormat`]): `text` writes exactly the generated text
+//! (several samples: one per line, a newline between them); `jsonl` one
+//! object per sample as it ends; `json` one object with every sample and
+//! the run's figures. `--stats FILE` writes the figures ([`stats_object`]).
+//!
+//! Exit codes (the table in `error.rs`): 0 done; 1 some sample has no
+//! valid output (masked decoding unfinished after --max-tokens — what was
+//! written is a viable prefix, not a string of the language —, rejection
+//! sampling out of --max-tries, every particle or candidate outside the
+//! constraint or refused by --verify); 2 bad input (model, grammar, prompt,
+//! options, a verifier that cannot run); 4 writing stdout or the stats
+//! file failed.
 
-use std::io::{self, IsTerminal, Write};
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use serde_json::json;
-use trellis_engine::model::{ChatMessage, ChatTemplate, LanguageModel, Llama, default_model_path};
+use serde_json::{Value, json};
+use trellis_engine::model::{ChatMessage, ChatTemplate, LanguageModel, Llama, default_model_path, set_threads};
 use trellis_engine::sampler::{
-    BestOfK, BestOfKConfig, CommandVerifier, Decoding, MaskedDecoder, Occurrences, RejectionConfig, RejectionSampler,
-    Resampling, Run, Sampler, SamplerError, Smc, SmcConfig, Task,
+    BestOfK, BestOfKConfig, CommandVerifier, Decoding, Finish, MaskedDecoder, Occurrences, Output, Progress,
+    RejectionConfig, RejectionSampler, Resampling, Run, Sampler, SamplerError, Smc, SmcConfig, Task,
 };
 use trellis_token_index::{TokenConstraint, TokenId, TokenIndex, Tokenizer};
 
@@ -47,13 +55,10 @@ use crate::grammar_source::GrammarArgs;
 
 #[derive(Args)]
 pub struct GenerateArgs {
-    /// The prompt. Wrapped in the model's chat template (from its GGUF
-    /// metadata or tokenizer_config.json) as a user message, unless --raw.
-    #[arg(long)]
-    prompt: String,
-    /// Feed the prompt as it is, without the chat template.
-    #[arg(long)]
-    raw: bool,
+    #[command(flatten)]
+    prompt: PromptArgs,
+    #[command(flatten)]
+    template: TemplateArgs,
     /// A .gguf file or a Hugging Face folder (config.json, tokenizer.json,
     /// *.safetensors). Default: SmolLM2-135M-Instruct as put in the cache by
     /// scripts/fetch-model.sh.
@@ -66,76 +71,114 @@ pub struct GenerateArgs {
     grammar: GrammarArgs,
     /// At most this many generated tokens before EOS. An output must end
     /// with EOS within the budget (masked decoding: only EOS is allowed
-    /// after it, and a text that is not complete there is an error).
+    /// after it, and a text that is not complete there is unfinished).
     #[arg(long, default_value_t = 256)]
     max_tokens: usize,
     #[command(flatten)]
     sampler: SamplerArgs,
-    /// How many samples (independent runs); more than one prints one JSON
-    /// string per line.
+    /// How many samples (independent runs).
     #[arg(long, default_value_t = 1)]
     samples: usize,
-    /// Write one JSON object of statistics to this file.
-    #[arg(long, value_name = "FILE")]
-    stats: Option<PathBuf>,
-    /// A final check: run `sh -c CMD` with each finished output on stdin;
-    /// exit status 0 accepts it. Applied on top of the grammar (a hard 0/1
-    /// potential: rejection stays exact, SMC consistent).
-    #[arg(long, value_name = "CMD")]
-    verify: Option<String>,
+    #[command(flatten)]
+    verify: VerifyArgs,
+    #[command(flatten)]
+    output: OutputArgs,
     /// Seed of the sampler's random numbers: the same seed, prompt and
     /// model give the same text.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Threads for the model (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Refuse settings whose estimated memory exceeds this many MB
+    /// (default: the memory available now).
+    #[arg(long, value_name = "MB")]
+    memory_limit: Option<u64>,
 }
 
-/// Which sampler, and the settings of each.
+/// Where the prompt comes from: exactly one of these.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct PromptArgs {
+    /// The prompt, or `-` to read it from stdin. Wrapped in the model's
+    /// chat template (from its GGUF metadata or tokenizer_config.json) as a
+    /// user message, unless --raw.
+    #[arg(long)]
+    prompt: Option<String>,
+    /// Read the prompt from this file.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    prompt_file: Option<PathBuf>,
+    /// A conversation instead of a prompt: a JSON file holding an
+    /// OpenAI-style list of messages (`[{"role": "user", "content": "..."}]`,
+    /// or an object with a `messages` field).
+    #[arg(long, value_name = "FILE")]
+    messages: Option<PathBuf>,
+}
+
+/// How the prompt is turned into tokens.
+#[derive(Args)]
+struct TemplateArgs {
+    /// Feed the prompt as it is, without the chat template.
+    #[arg(long)]
+    raw: bool,
+    /// A system message before the prompt, in the chat template.
+    #[arg(long, value_name = "TEXT", conflicts_with = "raw")]
+    system: Option<String>,
+}
+
+/// Which sampler, and the settings of each. An option given for a sampler
+/// it does not apply to is an error.
 #[derive(Args)]
 struct SamplerArgs {
     /// The sampler (see `trellis generate --help` and design.md §4).
     #[arg(long = "sampler", value_enum, default_value_t = SamplerKind::Masked)]
     kind: SamplerKind,
-    /// Masked decoding only: sampling temperature (default 0.7); 0 picks
-    /// the most likely allowed token every step. The other samplers draw
-    /// from the model itself (temperature 1).
-    #[arg(long)]
+    /// Masked decoding: sampling temperature (default 0.7); 0 picks the
+    /// most likely allowed token every step. The other samplers draw from
+    /// the model itself (temperature 1).
+    #[arg(long, allow_negative_numbers = true)]
     temperature: Option<f32>,
-    /// Masked decoding only: keep the k most likely allowed tokens.
+    /// Masked decoding: keep the k most likely allowed tokens.
     #[arg(long)]
     top_k: Option<usize>,
-    /// Masked decoding only: keep the most likely allowed tokens up to this
-    /// much probability.
-    #[arg(long)]
+    /// Masked decoding: keep the most likely allowed tokens up to this much
+    /// probability.
+    #[arg(long, allow_negative_numbers = true)]
     top_p: Option<f64>,
-    /// Masked decoding only: commit text the grammar forces without
-    /// sampling it (faster; changes token boundaries, so the distribution).
+    /// Masked decoding: commit text the grammar forces without sampling it
+    /// (faster; changes token boundaries, so the distribution).
     #[arg(long)]
     jump_forward: bool,
-    /// SMC and twisted SMC: particles.
-    #[arg(long, default_value_t = 16)]
-    particles: usize,
-    /// SMC: resample when the effective sample size falls below this
-    /// fraction of the particles (0 never, 1 whenever weights differ).
-    #[arg(long, default_value_t = 0.5)]
-    ess_threshold: f64,
-    /// SMC: how ancestors are drawn when resampling.
-    #[arg(long, value_enum, default_value_t = ResamplingKind::Systematic)]
-    resampling: ResamplingKind,
-    /// Rejection sampling: give up after this many tries per sample.
-    #[arg(long, default_value_t = 10_000)]
-    max_tries: u64,
-    /// Best-of-K: continuations per block.
-    #[arg(long, default_value_t = 4)]
-    candidates: usize,
-    /// Best-of-K: tokens per block.
-    #[arg(long, default_value_t = 8)]
-    block_tokens: usize,
+    /// SMC and twisted SMC: particles (default 16).
+    #[arg(long)]
+    particles: Option<usize>,
+    /// SMC and twisted SMC: resample when the effective sample size falls
+    /// below this fraction of the particles (0 never, 1 whenever weights
+    /// differ; default 0.5).
+    #[arg(long, allow_negative_numbers = true)]
+    ess_threshold: Option<f64>,
+    /// SMC and twisted SMC: how ancestors are drawn when resampling
+    /// (default systematic).
+    #[arg(long, value_enum)]
+    resampling: Option<ResamplingKind>,
+    /// Rejection sampling: give up after this many tries per sample
+    /// (default 10000). Masked decoding with --verify: whole outputs tried
+    /// per sample before giving up (default 16).
+    #[arg(long)]
+    max_tries: Option<u64>,
+    /// Best-of-K: continuations per block (default 4).
+    #[arg(long)]
+    candidates: Option<usize>,
+    /// Best-of-K: tokens per block (default 8).
+    #[arg(long)]
+    block_tokens: Option<usize>,
     /// Twisted SMC and best-of-K: reward occurrences of this text.
     #[arg(long, value_name = "TEXT")]
     reward: Option<String>,
-    /// Nats of reward per occurrence of --reward.
-    #[arg(long, default_value_t = 1.0)]
-    reward_weight: f64,
+    /// Twisted SMC and best-of-K: nats of reward per occurrence of
+    /// --reward (default 1).
+    #[arg(long, allow_negative_numbers = true)]
+    reward_weight: Option<f64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -154,44 +197,103 @@ enum ResamplingKind {
     Residual,
 }
 
-impl SamplerArgs {
-    /// The kind's name as the flag spells it.
-    fn name(&self) -> String {
-        self.kind.to_possible_value().map(|value| value.get_name().to_string()).unwrap_or_default()
-    }
+/// The final check of each output.
+#[derive(Args)]
+struct VerifyArgs {
+    /// A final check: run `sh -c CMD` with each finished output on stdin;
+    /// exit status 0 accepts it. Applied on top of the grammar (a hard 0/1
+    /// potential: rejection stays exact, SMC consistent). A command that
+    /// cannot run (exit 126, 127), is killed by a signal or runs past
+    /// --verify-timeout is an error, not a rejection.
+    #[arg(long, value_name = "CMD")]
+    verify: Option<String>,
+    /// Seconds one --verify verdict may take (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    verify_timeout: Option<f64>,
+}
 
+/// What is written, and where.
+#[derive(Args)]
+struct OutputArgs {
+    /// `text`: exactly the generated text (several samples: a newline
+    /// between them); `jsonl`: one JSON object per sample (`text`,
+    /// `finished`, `finish_reason`, `usage`); `json`: one object with the
+    /// samples and the run's figures.
+    #[arg(long = "output", id = "output_format", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Write one JSON object of statistics to this file.
+    #[arg(long, value_name = "FILE")]
+    stats: Option<PathBuf>,
+    /// No progress on stderr (there is none when stderr is not a terminal).
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Jsonl,
+}
+
+impl SamplerKind {
+    /// The name as the flag spells it.
+    fn name(self) -> String {
+        self.to_possible_value().map(|value| value.get_name().to_string()).unwrap_or_default()
+    }
+}
+
+impl SamplerArgs {
     /// Checks that every option given applies to the sampler, before
     /// anything is loaded.
     fn validate(&self) -> Result<(), CliError> {
-        let input = |message: &str| Err(CliError::Input(message.to_string()));
-        if self.kind != SamplerKind::Masked
-            && (self.temperature.is_some_and(|t| t != 1.0)
-                || self.top_k.is_some()
-                || self.top_p.is_some_and(|p| p < 1.0)
-                || self.jump_forward)
-        {
-            return input(
-                "--temperature, --top-k, --top-p and --jump-forward apply to masked decoding only: the other \
-                 samplers target the model's own distribution",
-            );
+        use SamplerKind::*;
+        let given: [(&str, bool, &[SamplerKind]); 12] = [
+            ("--temperature", self.temperature.is_some(), &[Masked]),
+            ("--top-k", self.top_k.is_some(), &[Masked]),
+            ("--top-p", self.top_p.is_some(), &[Masked]),
+            ("--jump-forward", self.jump_forward, &[Masked]),
+            ("--particles", self.particles.is_some(), &[Smc, Tsmc]),
+            ("--ess-threshold", self.ess_threshold.is_some(), &[Smc, Tsmc]),
+            ("--resampling", self.resampling.is_some(), &[Smc, Tsmc]),
+            ("--max-tries", self.max_tries.is_some(), &[Masked, Rejection]),
+            ("--candidates", self.candidates.is_some(), &[BestOfK]),
+            ("--block-tokens", self.block_tokens.is_some(), &[BestOfK]),
+            ("--reward", self.reward.is_some(), &[Tsmc, BestOfK]),
+            ("--reward-weight", self.reward_weight.is_some(), &[Tsmc, BestOfK]),
+        ];
+        for (flag, is_given, samplers) in given {
+            if is_given && !samplers.contains(&self.kind) {
+                let names: Vec<String> = samplers.iter().map(|kind| kind.name()).collect();
+                let why = if samplers == [Masked] {
+                    " (masked decoding only: the other samplers target the model's own distribution)"
+                } else {
+                    ""
+                };
+                return Err(CliError::Input(format!(
+                    "{flag} applies to --sampler {} only, not {}{why}",
+                    names.join(" and "),
+                    self.kind.name()
+                )));
+            }
         }
-        if let Some(t) = self.temperature
-            && !(t.is_finite() && t >= 0.0)
-        {
-            return Err(CliError::Input(format!("--temperature must be a number ≥ 0, not {t}")));
+        if matches!(self.kind, Tsmc | BestOfK) && self.reward.is_none() {
+            return Err(CliError::Input("--sampler tsmc and best-of-k need --reward TEXT (what to prefer)".into()));
         }
-        if matches!(self.kind, SamplerKind::Tsmc | SamplerKind::BestOfK) && self.reward.is_none() {
-            return input("--sampler tsmc and best-of-k need --reward TEXT (what to prefer)");
+        if self.reward_weight.is_some_and(|weight| !weight.is_finite()) {
+            return Err(CliError::Input("--reward-weight must be finite".into()));
         }
-        if !self.reward_weight.is_finite() {
-            return input("--reward-weight must be finite");
-        }
-        Ok(())
+        // The samplers' own checks of ranges run now too, so that a bad
+        // value is refused before the model loads.
+        self.build(&self.reward()).map(|_| ()).map_err(CliError::from)
     }
 
     /// The soft reward of `--reward`.
     fn reward(&self) -> Occurrences {
-        Occurrences { text: self.reward.clone().unwrap_or_default().into_bytes(), weight: self.reward_weight }
+        Occurrences {
+            text: self.reward.clone().unwrap_or_default().into_bytes(),
+            weight: self.reward_weight.unwrap_or(1.0),
+        }
     }
 
     /// The sampler these settings describe, scoring with `reward`.
@@ -202,28 +304,78 @@ impl SamplerArgs {
                 top_k: self.top_k,
                 top_p: self.top_p.unwrap_or(1.0),
                 jump_forward: self.jump_forward,
-                ..Decoding::default()
+                verifier_tries: match self.max_tries {
+                    Some(tries) => usize::try_from(tries).unwrap_or(usize::MAX),
+                    None => Decoding::default().verifier_tries,
+                },
             })?),
-            SamplerKind::Rejection => {
-                Sampler::Rejection(RejectionSampler::new(RejectionConfig { max_tries: self.max_tries, batch: 1 })?)
-            }
+            SamplerKind::Rejection => Sampler::Rejection(RejectionSampler::new(RejectionConfig {
+                max_tries: self.max_tries.unwrap_or(10_000),
+                batch: 1,
+            })?),
             SamplerKind::Smc | SamplerKind::Tsmc => {
+                let defaults = SmcConfig::default();
                 let smc = Smc::new(SmcConfig {
-                    particles: self.particles,
-                    ess_threshold: self.ess_threshold,
+                    particles: self.particles.unwrap_or(defaults.particles),
+                    ess_threshold: self.ess_threshold.unwrap_or(defaults.ess_threshold),
                     resampling: match self.resampling {
-                        ResamplingKind::Multinomial => Resampling::Multinomial,
-                        ResamplingKind::Systematic => Resampling::Systematic,
-                        ResamplingKind::Residual => Resampling::Residual,
+                        None => defaults.resampling,
+                        Some(ResamplingKind::Multinomial) => Resampling::Multinomial,
+                        Some(ResamplingKind::Systematic) => Resampling::Systematic,
+                        Some(ResamplingKind::Residual) => Resampling::Residual,
                     },
                 })?;
                 Sampler::Smc(if self.kind == SamplerKind::Tsmc { smc.with_twist(reward) } else { smc })
             }
-            SamplerKind::BestOfK => Sampler::BestOfK(BestOfK::new(
-                BestOfKConfig { candidates: self.candidates, block_tokens: self.block_tokens },
-                reward,
-            )?),
+            SamplerKind::BestOfK => {
+                let defaults = BestOfKConfig::default();
+                let config = BestOfKConfig {
+                    candidates: self.candidates.unwrap_or(defaults.candidates),
+                    block_tokens: self.block_tokens.unwrap_or(defaults.block_tokens),
+                };
+                Sampler::BestOfK(BestOfK::new(config, reward)?)
+            }
         })
+    }
+}
+
+impl GenerateArgs {
+    /// Everything that can be checked without loading anything.
+    fn validate(&self) -> Result<(), CliError> {
+        let input = |message: &str| Err(CliError::Input(message.to_string()));
+        if self.samples == 0 {
+            return input("--samples must be at least 1");
+        }
+        if self.max_tokens == 0 {
+            return input("--max-tokens must be at least 1");
+        }
+        if self.threads == Some(0) {
+            return input("--threads must be at least 1");
+        }
+        if self.memory_limit == Some(0) {
+            return input("--memory-limit must be at least 1 (MB)");
+        }
+        match (&self.verify.verify, self.verify.verify_timeout) {
+            (None, Some(_)) => return input("--verify-timeout applies with --verify only"),
+            (_, Some(timeout)) if !(timeout.is_finite() && timeout > 0.0) => {
+                return Err(CliError::Input(format!(
+                    "--verify-timeout must be a positive number of seconds, not {timeout}"
+                )));
+            }
+            _ => {}
+        }
+        if self.prompt.messages.is_some() && (self.raw() || self.system().is_some()) {
+            return input("--messages holds the whole conversation: it takes no --raw or --system");
+        }
+        self.sampler.validate()
+    }
+
+    fn raw(&self) -> bool {
+        self.template.raw
+    }
+
+    fn system(&self) -> Option<&str> {
+        self.template.system.as_deref()
     }
 }
 
@@ -233,19 +385,13 @@ struct Setup {
     prompt: Vec<TokenId>,
     constraint: Option<TokenConstraint>,
     verifier: Option<CommandVerifier>,
+    /// Opened before any work, so that a bad path fails at once.
+    stats: Option<(PathBuf, File)>,
 }
 
 impl From<SamplerError> for CliError {
     fn from(error: SamplerError) -> CliError {
         match error {
-            SamplerError::Unfinished { tokens } => CliError::NoOutput(format!(
-                "the output is not finished after {tokens} tokens: it is a viable prefix of the grammar's language \
-                 but not in it (raise --max-tokens)"
-            )),
-            error
-            @ (SamplerError::BudgetExhausted { .. } | SamplerError::NoSurvivors | SamplerError::NoMass { .. }) => {
-                CliError::NoOutput(error.to_string())
-            }
             SamplerError::Output(error) => CliError::Io(error),
             error => CliError::Input(error.to_string()),
         }
@@ -253,13 +399,24 @@ impl From<SamplerError> for CliError {
 }
 
 pub fn run(args: GenerateArgs) -> Result<Status, CliError> {
-    if args.samples == 0 {
-        return Err(CliError::Input("--samples must be at least 1".into()));
-    }
-    args.sampler.validate()?;
-    let mut setup = set_up(&args)?;
+    args.validate()?;
+    // Opened first: a path that cannot be written fails before the model
+    // loads, not after the run.
+    let stats = match &args.output.stats {
+        Some(path) => Some((
+            path.clone(),
+            File::create(path).map_err(|e| CliError::Input(format!("--stats {}: {e}", path.display())))?,
+        )),
+        None => None,
+    };
+    let mut setup = set_up(&args, stats)?;
     let reward = args.sampler.reward();
     let sampler = args.sampler.build(&reward)?;
+    check_memory(&args, &setup, &sampler)?;
+
+    let mut out = Writer::new(&args, &sampler, setup.prompt.len(), setup.constraint.is_some());
+    let bar = out.bar.clone();
+    let mut report = |progress: &Progress| bar.set_message(describe(progress));
     let mut task = match &setup.constraint {
         Some(constraint) => Task::new(&setup.prompt, constraint, args.max_tokens),
         None => Task::unconstrained(&setup.prompt, args.max_tokens),
@@ -267,38 +424,23 @@ pub fn run(args: GenerateArgs) -> Result<Status, CliError> {
     if let Some(verifier) = setup.verifier.as_mut() {
         task = task.with_verifier(verifier);
     }
-    // Streaming: one masked sample, written as it comes (not with a
-    // verifier, which may reject what was already written).
-    let streaming = sampler.streams() && args.samples == 1 && args.verify.is_none();
+    task = task.with_progress(&mut report);
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut run = Run::default();
     let started = Instant::now();
-    let result = sample(&args, &sampler, &mut setup.model, &mut task, &mut rng, streaming, &mut run);
+    let result = sample(&args, &sampler, &mut setup.model, &mut task, &mut rng, &mut run, &mut out);
     run.stats.total_seconds = started.elapsed().as_secs_f64();
-    if let Some(path) = &args.stats {
-        write_stats(path, &args, &run)?;
+    if let Some((path, file)) = setup.stats.take() {
+        write_stats(&path, file, &args, &run, setup.prompt.len())?;
     }
     result?;
-    if !streaming {
-        let mut stdout = io::stdout().lock();
-        for sample in &run.samples {
-            if args.samples == 1 {
-                stdout.write_all(&sample.text)?;
-                writeln!(stdout)?;
-            } else {
-                let line = serde_json::to_string(&String::from_utf8_lossy(&sample.text)).map_err(io::Error::other)?;
-                writeln!(stdout, "{line}")?;
-            }
-        }
-        stdout.flush()?;
-    }
-    Ok(Status::Success)
+    out.finish(&args, &run)
 }
 
 /// Loads the grammar, the model and the prompt. A grammar is compiled
 /// before the model loads (seconds), so that its errors come first; an
 /// index file needs the model's vocabulary, so it loads after.
-fn set_up(args: &GenerateArgs) -> Result<Setup, CliError> {
+fn set_up(args: &GenerateArgs, stats: Option<(PathBuf, File)>) -> Result<Setup, CliError> {
     let path = match &args.model {
         Some(path) => path.clone(),
         None => {
@@ -312,66 +454,315 @@ fn set_up(args: &GenerateArgs) -> Result<Setup, CliError> {
             path
         }
     };
+    let messages = prompt_messages(args)?;
     let grammar = match args.grammar.is_given() && args.grammar.index.is_none() {
         true => Some(args.grammar.load()?),
         false => None,
     };
+    if let Some(threads) = args.threads {
+        set_threads(threads).map_err(|e| CliError::Input(e.to_string()))?;
+    }
     let model = Llama::load(&path).map_err(|e| CliError::Input(e.to_string()))?;
     let tokenizer = model
         .tokenizer()
         .cloned()
         .ok_or_else(|| CliError::Input(format!("{}: the model has no tokenizer", path.display())))?;
-    let prompt = prompt_tokens(&tokenizer, args).map_err(|e| CliError::Input(format!("the prompt: {e}")))?;
+    let prompt =
+        prompt_tokens(&tokenizer, &messages, args.raw()).map_err(|e| CliError::Input(format!("the prompt: {e}")))?;
     let index = || TokenIndex::new(model.vocabulary().clone());
     let constraint = match grammar {
         Some(grammar) => Some(TokenConstraint::new(&grammar, &index())),
         None if args.grammar.is_given() => Some(args.grammar.load_constraint(&index())?),
         None => None,
     };
-    let verifier = args.verify.clone().map(|command| CommandVerifier { command });
-    Ok(Setup { model, prompt, constraint, verifier })
+    let verifier = args.verify.verify.as_ref().map(|command| {
+        let mut verifier = CommandVerifier::new(command.clone());
+        if let Some(seconds) = args.verify.verify_timeout {
+            verifier.timeout = Duration::from_secs_f64(seconds);
+        }
+        verifier
+    });
+    Ok(Setup { model, prompt, constraint, verifier, stats })
 }
 
-/// Runs the sampler once per sample; one streamed sample goes to stdout as
-/// it is generated.
+/// The conversation to render: `--messages`, or the prompt as a user
+/// message after the `--system` one.
+fn prompt_messages(args: &GenerateArgs) -> Result<Vec<ChatMessage>, CliError> {
+    let prompt = &args.prompt;
+    let text = match (&prompt.prompt, &prompt.prompt_file, &prompt.messages) {
+        (Some(text), _, _) if text == "-" => {
+            let mut text = String::new();
+            io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| CliError::Input(format!("--prompt -: reading stdin: {e}")))?;
+            text
+        }
+        (Some(text), _, _) => text.clone(),
+        (None, Some(path), _) => std::fs::read_to_string(path)
+            .map_err(|e| CliError::Input(format!("--prompt-file {}: {e}", path.display())))?,
+        (None, None, Some(path)) => return read_messages(path),
+        (None, None, None) => return Err(CliError::Input("give --prompt, --prompt-file or --messages".into())),
+    };
+    let mut messages: Vec<ChatMessage> = args.system().map(ChatMessage::system).into_iter().collect();
+    messages.push(ChatMessage::user(text));
+    Ok(messages)
+}
+
+/// An OpenAI-style messages file: a list of `{"role", "content"}`, or an
+/// object with such a list as `messages`.
+fn read_messages(path: &Path) -> Result<Vec<ChatMessage>, CliError> {
+    let origin = format!("--messages {}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::Input(format!("{origin}: {e}")))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| CliError::Input(format!("{origin}: not JSON: {e}")))?;
+    let list = match &value {
+        Value::Array(list) => list,
+        Value::Object(object) => match object.get("messages") {
+            Some(Value::Array(list)) => list,
+            _ => {
+                return Err(CliError::Input(format!(
+                    "{origin}: expected a list of messages or {{\"messages\": [...]}}"
+                )));
+            }
+        },
+        _ => return Err(CliError::Input(format!("{origin}: expected a list of messages"))),
+    };
+    let mut messages = Vec::with_capacity(list.len());
+    for (index, message) in list.iter().enumerate() {
+        let field = |name: &str| message.get(name).and_then(Value::as_str);
+        let (Some(role), Some(content)) = (field("role"), field("content")) else {
+            return Err(CliError::Input(format!(
+                "{origin}: message {index} needs string fields \"role\" and \"content\""
+            )));
+        };
+        if !["system", "user", "assistant"].contains(&role) {
+            return Err(CliError::Input(format!(
+                "{origin}: message {index} has role {role:?}; expected system, user or assistant"
+            )));
+        }
+        messages.push(ChatMessage { role: role.to_string(), content: content.to_string() });
+    }
+    if messages.is_empty() {
+        return Err(CliError::Input(format!("{origin}: no messages")));
+    }
+    Ok(messages)
+}
+
+/// Refuses a sampler setting whose memory would not fit, with the figure
+/// (and where it comes from), before it runs.
+fn check_memory(args: &GenerateArgs, setup: &Setup, sampler: &Sampler<'_>) -> Result<(), CliError> {
+    let sequences = sampler.sequences();
+    let tokens = setup.prompt.len() + args.max_tokens;
+    let needed = setup.model.memory_estimate(sequences, tokens);
+    let (available, source) = match args.memory_limit {
+        Some(mb) => (mb.saturating_mul(1 << 20), "--memory-limit"),
+        None => match available_memory() {
+            Some(bytes) => (bytes, "available now"),
+            None => return Ok(()),
+        },
+    };
+    if needed <= available {
+        return Ok(());
+    }
+    let gb = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
+    Err(CliError::Input(format!(
+        "{} model sequences of up to {tokens} tokens need about {:.1} GB, and {:.1} GB are {source}: use fewer \
+         particles or candidates, a smaller --max-tokens, or raise --memory-limit",
+        sequences,
+        gb(needed),
+        gb(available)
+    )))
+}
+
+/// `MemAvailable` of `/proc/meminfo`, in bytes; `None` where there is none.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|line| line.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Runs the sampler once per sample, writing each output as it ends (a
+/// streamed one as it is generated).
 fn sample(
     args: &GenerateArgs,
     sampler: &Sampler<'_>,
     model: &mut Llama,
     task: &mut Task<'_>,
     rng: &mut StdRng,
-    streaming: bool,
     run: &mut Run,
+    out: &mut Writer,
 ) -> Result<(), CliError> {
-    if streaming {
-        let mut stdout = io::stdout().lock();
-        let mut pending = Vec::new();
-        let result = sampler.run_into(model, task, rng, run, &mut |bytes| {
-            pending.extend_from_slice(bytes);
-            write_complete_characters(&mut stdout, &mut pending)
-        });
-        // Bytes of a character the model never finished.
-        stdout.write_all(String::from_utf8_lossy(&pending).as_bytes())?;
-        writeln!(stdout)?;
-        stdout.flush()?;
-        return Ok(result?);
-    }
-    let progress = io::stderr().is_terminal() && args.samples > 1;
     for index in 0..args.samples {
-        if progress {
-            eprint!("\rsample {}/{}", index + 1, args.samples);
+        out.start_sample(index);
+        let before = run.outputs.len();
+        if out.streaming {
+            let mut stdout = io::stdout().lock();
+            let mut pending = Vec::new();
+            let result = sampler.run_into(model, task, rng, run, &mut |bytes| {
+                pending.extend_from_slice(bytes);
+                write_complete_characters(&mut stdout, &mut pending)
+            });
+            // Bytes of a character the model never finished.
+            stdout.write_all(String::from_utf8_lossy(&pending).as_bytes())?;
+            stdout.flush()?;
+            result?;
+        } else {
+            sampler.run_into(model, task, rng, run, &mut |_| Ok(()))?;
         }
-        sampler.run_into(model, task, rng, run, &mut |_| Ok(()))?;
-    }
-    if progress {
-        eprintln!();
+        for output in &run.outputs[before..] {
+            out.output(index, output)?;
+        }
     }
     Ok(())
 }
 
-/// Writes the `--stats` object:
+/// The progress line on stderr: on a terminal, unless `--quiet`, and not
+/// when a streamed output goes to the same terminal.
+fn progress_bar(args: &GenerateArgs, streams_to_terminal: bool) -> ProgressBar {
+    if args.output.quiet || !io::stderr().is_terminal() || streams_to_terminal {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix}{msg} [{elapsed}]") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// The progress line's text after a model step.
+fn describe(progress: &Progress) -> String {
+    let mut text = format!("step {} · {} live · {} tokens", progress.steps, progress.live, progress.tokens);
+    if let Some(ess) = progress.ess {
+        text.push_str(&format!(" · ESS {ess:.1}"));
+    }
+    if progress.tries > 0 {
+        text.push_str(&format!(" · {} of {} tries accepted", progress.accepted, progress.tries));
+    }
+    text
+}
+
+/// Writes outputs as they end, in the chosen format.
+struct Writer {
+    format: OutputFormat,
+    /// Whether a single output is streamed to stdout as it is generated.
+    streaming: bool,
+    prompt_tokens: usize,
+    constrained: bool,
+    max_tokens: usize,
+    samples: usize,
+    written: usize,
+    failed: usize,
+    bar: ProgressBar,
+}
+
+impl Writer {
+    fn new(args: &GenerateArgs, sampler: &Sampler<'_>, prompt_tokens: usize, constrained: bool) -> Writer {
+        let streaming = args.output.format == OutputFormat::Text
+            && sampler.streams()
+            && args.samples == 1
+            && args.verify.verify.is_none();
+        Writer {
+            format: args.output.format,
+            streaming,
+            prompt_tokens,
+            constrained,
+            max_tokens: args.max_tokens,
+            samples: args.samples,
+            written: 0,
+            failed: 0,
+            bar: progress_bar(args, streaming && io::stdout().is_terminal()),
+        }
+    }
+
+    fn start_sample(&self, index: usize) {
+        if self.samples > 1 {
+            self.bar.set_prefix(format!("sample {}/{} · ", index + 1, self.samples));
+        }
+        self.bar.set_message("prefill");
+    }
+
+    /// Whether an output is one: it ended with EOS, or without a grammar
+    /// the budget ended it.
+    fn is_valid(&self, output: &Output) -> bool {
+        output.finish == Finish::Eos || (output.finish == Finish::MaxTokens && !self.constrained)
+    }
+
+    /// Why an output is not one, in the user's terms.
+    fn failure(&self, output: &Output) -> Option<String> {
+        match &output.finish {
+            _ if self.is_valid(output) => None,
+            Finish::MaxTokens => Some(format!(
+                "the output is not finished after --max-tokens {}: it is a viable prefix of the grammar's \
+                 language but not in it (raise --max-tokens)",
+                self.max_tokens
+            )),
+            Finish::NoValidOutput(reason) => Some(format!("no valid output: {reason}")),
+            _ => Some("no valid output".to_string()),
+        }
+    }
+
+    /// The JSON object of one output.
+    fn object(&self, index: usize, output: &Output) -> Value {
+        let mut object = json!({
+            "sample": index,
+            "text": String::from_utf8_lossy(&output.sample.text),
+            "finished": output.finish == Finish::Eos,
+            "finish_reason": output.finish.name(),
+            "usage": { "prompt_tokens": self.prompt_tokens, "completion_tokens": output.sample.tokens.len() },
+        });
+        if let Some(error) = self.failure(output) {
+            object["error"] = Value::String(error);
+        }
+        object
+    }
+
+    /// Writes one output (a streamed one is already out).
+    fn output(&mut self, index: usize, output: &Output) -> Result<(), CliError> {
+        if let Some(error) = self.failure(output) {
+            self.failed += 1;
+            let which = if self.samples > 1 { format!("sample {}: ", index + 1) } else { String::new() };
+            self.bar.suspend(|| eprintln!("error: {which}{error}"));
+        }
+        let mut stdout = io::stdout().lock();
+        match self.format {
+            OutputFormat::Text if self.streaming => {}
+            OutputFormat::Text => {
+                if self.written > 0 {
+                    stdout.write_all(b"\n")?;
+                }
+                stdout.write_all(&output.sample.text)?;
+            }
+            OutputFormat::Jsonl => writeln!(stdout, "{}", self.object(index, output))?,
+            OutputFormat::Json => {}
+        }
+        stdout.flush()?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// The end: the whole object in JSON mode, and the exit status.
+    fn finish(self, args: &GenerateArgs, run: &Run) -> Result<Status, CliError> {
+        self.bar.finish_and_clear();
+        if self.format == OutputFormat::Json {
+            let mut object = stats_object(args, run, self.prompt_tokens);
+            object["outputs"] = Value::Array(
+                run.outputs.iter().enumerate().map(|(index, output)| self.object(index, output)).collect(),
+            );
+            let mut stdout = io::stdout().lock();
+            writeln!(stdout, "{object}")?;
+            stdout.flush()?;
+        }
+        Ok(if self.failed > 0 { Status::No } else { Status::Success })
+    }
+}
+
+/// The `--stats` object (and the figures of `--output json`):
 ///
-/// - `sampler`, `samples`, `seed`, `max_tokens`;
+/// - `sampler`, `samples` (runs made), `seed`, `max_tokens`;
+/// - `finished`: whether every sample ended with EOS inside the target;
+///   `finish_reasons`: each sample's (`eos`, `max_tokens`,
+///   `no_valid_output`);
 /// - `log_z`: [`Run::log_z`] — SMC's estimate of the acceptance rate Z
 ///   (the log of the mean Ẑ over runs); for plain masked decoding
 ///   (temperature 1, no truncation) the importance estimate `mean Π Z_t`;
@@ -382,20 +773,23 @@ fn sample(
 /// - `ess`: the effective-sample-size trace of each SMC run (a list of
 ///   lists); `resamples`: resampling events over all runs;
 /// - `model_calls`, `verifier_calls`, `tokens` (sampled, all sequences);
+///   `usage`: `prompt_tokens` and the samples' `completion_tokens`;
 /// - `timings`: `total_seconds`, `model_seconds`, `mask_seconds`,
 ///   `verifier_seconds`, `sampler_seconds` (the sampler's own overhead).
-fn write_stats(path: &Path, args: &GenerateArgs, run: &Run) -> Result<(), CliError> {
+fn stats_object(args: &GenerateArgs, run: &Run, prompt_tokens: usize) -> Value {
     let finite = |x: f64| x.is_finite().then_some(x);
     let acceptance = run.acceptance.map(|acceptance| {
         let interval = acceptance.rate();
         json!({ "rate": interval.rate, "low": interval.low, "high": interval.high })
     });
     let stats = &run.stats;
-    let object = json!({
-        "sampler": args.sampler.name(),
-        "samples": run.samples.len(),
+    json!({
+        "sampler": args.sampler.kind.name(),
+        "samples": run.outputs.len(),
         "seed": args.seed,
         "max_tokens": args.max_tokens,
+        "finished": run.outputs.iter().all(|output| output.finish == Finish::Eos),
+        "finish_reasons": run.outputs.iter().map(|output| output.finish.name()).collect::<Vec<_>>(),
         "log_z": run.log_z(),
         "log_z_runs": run.log_weights.iter().map(|&l| finite(l)).collect::<Vec<_>>(),
         "acceptance_rate": acceptance,
@@ -405,6 +799,10 @@ fn write_stats(path: &Path, args: &GenerateArgs, run: &Run) -> Result<(), CliErr
         "model_calls": stats.model_calls,
         "verifier_calls": stats.verifier_calls,
         "tokens": stats.tokens,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": run.outputs.iter().map(|output| output.sample.tokens.len()).sum::<usize>(),
+        },
         "timings": {
             "total_seconds": stats.total_seconds,
             "model_seconds": stats.model_seconds,
@@ -412,21 +810,31 @@ fn write_stats(path: &Path, args: &GenerateArgs, run: &Run) -> Result<(), CliErr
             "verifier_seconds": stats.verifier_seconds,
             "sampler_seconds": (stats.total_seconds - stats.model_seconds - stats.mask_seconds - stats.verifier_seconds).max(0.0),
         },
-    });
-    let text = serde_json::to_string_pretty(&object).map_err(io::Error::other)?;
-    std::fs::write(path, text + "\n")
+    })
+}
+
+fn write_stats(
+    path: &Path,
+    mut file: File,
+    args: &GenerateArgs,
+    run: &Run,
+    prompt_tokens: usize,
+) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(&stats_object(args, run, prompt_tokens)).map_err(io::Error::other)?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
         .map_err(|e| CliError::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display()))))
 }
 
-/// The prompt's token ids: the chat template around a user message when the
+/// The prompt's token ids: the chat template around the messages when the
 /// model has one (and not `--raw`), else the text alone after BOS if the
 /// model wants one.
-fn prompt_tokens(tokenizer: &Tokenizer, args: &GenerateArgs) -> Result<Vec<TokenId>, String> {
-    let template = if args.raw { None } else { ChatTemplate::for_tokenizer(tokenizer).map_err(|e| e.to_string())? };
+fn prompt_tokens(tokenizer: &Tokenizer, messages: &[ChatMessage], raw: bool) -> Result<Vec<TokenId>, String> {
+    let template = if raw { None } else { ChatTemplate::for_tokenizer(tokenizer).map_err(|e| e.to_string())? };
     let mut ids = Vec::new();
     match template {
         Some(template) => {
-            let text = template.render(&[ChatMessage::user(args.prompt.clone())], true).map_err(|e| e.to_string())?;
+            let text = template.render(messages, true).map_err(|e| e.to_string())?;
             // The template's own control tokens must become control ids;
             // templates that want BOS write `{{ bos_token }}` themselves.
             ids = tokenizer.encode_with_special(&text).map_err(|e| e.to_string())?;
@@ -435,7 +843,8 @@ fn prompt_tokens(tokenizer: &Tokenizer, args: &GenerateArgs) -> Result<Vec<Token
             if let (true, Some(bos)) = (tokenizer.add_bos_token(), tokenizer.vocabulary().bos_token()) {
                 ids.push(bos);
             }
-            ids.extend(tokenizer.encode(&args.prompt).map_err(|e| e.to_string())?);
+            let text: Vec<&str> = messages.iter().map(|message| message.content.as_str()).collect();
+            ids.extend(tokenizer.encode(&text.join("\n")).map_err(|e| e.to_string())?);
         }
     }
     if ids.is_empty() {

@@ -4,18 +4,18 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use trellis_token_index::{TokenId, TokenIndex, TokenSet, Tokenizer};
+use trellis_token_index::{TokenId, TokenIndex, TokenSet};
 
 use crate::error::{CliError, Status};
 use crate::grammar_source::GrammarArgs;
+use crate::tokenizer_args::TokenizerArgs;
 
 #[derive(Args, Debug)]
 pub struct MaskArgs {
     #[command(flatten)]
     grammar: GrammarArgs,
-    /// Tokenizer: a tokenizer.json, a .gguf model, or tiktoken:NAME.
-    #[arg(long, value_name = "SPEC")]
-    tokenizer: String,
+    #[command(flatten)]
+    tokenizer: TokenizerArgs,
     /// The output so far, as text (tokenized by the tokenizer).
     #[arg(long, conflicts_with_all = ["prefix_ids", "prefix_file"])]
     prefix: Option<String>,
@@ -39,8 +39,8 @@ fn not_viable(message: String) -> Result<Status, CliError> {
 }
 
 pub fn run(args: MaskArgs) -> Result<Status, CliError> {
-    let tokenizer =
-        Tokenizer::from_spec(&args.tokenizer).map_err(|e| CliError::Input(format!("{}: {e}", args.tokenizer)))?;
+    args.grammar.require()?;
+    let tokenizer = args.tokenizer.load()?;
     let index = TokenIndex::new(tokenizer.vocabulary().clone());
     let constraint = args.grammar.load_constraint(&index)?;
     let grammar = constraint.grammar().clone();

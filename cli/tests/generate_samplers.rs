@@ -25,26 +25,29 @@ fn options_that_do_not_fit_the_sampler_are_refused() {
     let no_reward = trellis(&["generate", "--sampler", "tsmc", "--prompt", "x"], b"");
     assert_eq!(no_reward.status.code(), Some(2));
     assert!(text(&no_reward.stderr).contains("--reward"), "{}", text(&no_reward.stderr));
+    // A value clap cannot parse is a usage error (exit 64, the table in
+    // cli/src/error.rs), apart from invalid settings (exit 2).
     let unknown = trellis(&["generate", "--sampler", "beam", "--prompt", "x"], b"");
-    assert_eq!(unknown.status.code(), Some(2));
+    assert_eq!(unknown.status.code(), Some(64));
 }
 
 #[test]
-fn smc_prints_one_json_string_per_sample_and_writes_stats() {
+fn smc_prints_one_json_object_per_sample_and_writes_stats() {
     if !have_model() {
         return;
     }
     let stats = std::env::temp_dir().join(format!("trellis-generate-stats-{}.json", std::process::id()));
     let stats_arg = stats.to_string_lossy().into_owned();
     let mut args = vec!["generate", "--sampler", "smc", "--particles", "4", "--max-tokens", "6", "--samples", "2"];
-    args.extend(["--stats", &stats_arg]);
+    args.extend(["--stats", &stats_arg, "--output", "jsonl"]);
     args.extend(NUMBER);
     let out = trellis(&args, b"");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
     for line in &lines {
-        let value: String = serde_json::from_str(line).expect("a JSON string per line");
+        let object: serde_json::Value = serde_json::from_str(line).expect("a JSON object per line");
+        let value = object["text"].as_str().expect("text");
         assert!(value.len() == 3 && value.bytes().all(|b| b.is_ascii_digit()), "{value:?}");
     }
     let stats: serde_json::Value =

@@ -53,7 +53,8 @@ use crate::vocab::{TokenId, TokenKind, Vocabulary};
 /// grammar's source is typed, with its origin).
 pub const FORMAT_VERSION: u32 = 2;
 
-const MAGIC: &[u8; 8] = b"TRLSIDX\0";
+/// The first bytes of every index file.
+pub const INDEX_MAGIC: &[u8; 8] = b"TRLSIDX\0";
 const HEADER_LEN: usize = 32;
 /// The Trellis version whose compiler numbered the stored states.
 const TRELLIS_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -171,7 +172,7 @@ impl TokenConstraint {
 
         let payload = payload.0;
         let mut file = Vec::with_capacity(HEADER_LEN + payload.len());
-        file.extend_from_slice(MAGIC);
+        file.extend_from_slice(INDEX_MAGIC);
         file.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         file.extend_from_slice(&0u32.to_le_bytes());
         file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
@@ -225,7 +226,7 @@ impl IndexFile {
     /// Parses and checks an index file: magic, version, checksum, the
     /// Trellis version that wrote it, and the vocabulary it holds.
     pub fn parse(file: &[u8]) -> Result<IndexFile, IndexFileError> {
-        if file.len() < MAGIC.len() || &file[..MAGIC.len()] != MAGIC {
+        if file.len() < INDEX_MAGIC.len() || &file[..INDEX_MAGIC.len()] != INDEX_MAGIC {
             return Err(IndexFileError::NotAnIndex);
         }
         if file.len() < HEADER_LEN {

@@ -161,7 +161,7 @@ pub mod vocab;
 
 pub use constraint::{Precomputed, TokenConstraint};
 pub use index::TokenIndex;
-pub use index_file::{FORMAT_VERSION, IndexFile, IndexFileError};
+pub use index_file::{FORMAT_VERSION, INDEX_MAGIC, IndexFile, IndexFileError};
 pub use mask::{CacheStats, MemoStats};
 pub use matcher::{TokenError, TokenMatcher};
 pub use token_set::TokenSet;

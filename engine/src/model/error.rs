@@ -24,6 +24,11 @@ pub enum ModelError {
         source: std::io::Error,
     },
 
+    /// The thread pool could not be set up (it already runs, or the
+    /// system refused threads).
+    #[error("cannot set up the model's threads: {0}")]
+    Threads(String),
+
     /// A GGUF or safetensors file could not be parsed, or a tensor in it
     /// could not be read (truncated or corrupt data).
     #[error("{path}: corrupt or unreadable model file: {reason}")]

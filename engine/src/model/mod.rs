@@ -85,6 +85,16 @@ pub trait LanguageModel: Send {
     /// The longest a sequence may grow, prompt included.
     fn max_sequence_len(&self) -> usize;
 
+    /// About how many heap bytes `sequences` live sequences of `tokens`
+    /// tokens each take at most, beyond the weights: each one's own cache
+    /// (nothing shared), its next-token distribution, and the scratch of a
+    /// batched step over all of them. For refusing a sampler setting
+    /// before it runs out of memory; 0 when unknown.
+    fn memory_estimate(&self, sequences: usize, tokens: usize) -> u64 {
+        let _ = (sequences, tokens);
+        0
+    }
+
     /// Runs `prompt` and returns a new sequence positioned after it.
     ///
     /// Transformers need at least one token ([`ModelError::EmptyPrompt`]);
@@ -154,6 +164,16 @@ pub trait LanguageModel: Send {
         }
         Ok(reordered)
     }
+}
+
+/// Runs the model's kernels (candle's, over rayon) on at most `threads`
+/// threads; the default is one per core. Call it once, before the first
+/// model step: the thread pool is process-wide and cannot be resized.
+pub fn set_threads(threads: usize) -> Result<(), ModelError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|error| ModelError::Threads(error.to_string()))
 }
 
 /// How many more output rows than tokenizer tokens a model may have and

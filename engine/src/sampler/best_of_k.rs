@@ -88,6 +88,11 @@ impl<'s> BestOfK<'s> {
         Ok(BestOfK { config, scorer })
     }
 
+    /// The settings.
+    pub fn config(&self) -> &BestOfKConfig {
+        &self.config
+    }
+
     /// One output.
     pub fn run(
         &self,
@@ -96,13 +101,23 @@ impl<'s> BestOfK<'s> {
         rng: &mut (impl Rng + ?Sized),
     ) -> Result<(Sample, BestOfKStats), SamplerError> {
         let mut drafting = Drafting::new(model, task)?;
+        let (sample, mut stats) = self.run_in(&mut drafting, rng)?;
+        stats.run = drafting.finish();
+        Ok((sample, stats))
+    }
+
+    /// One output within a run's [`Drafting`] (whose stats are the run's).
+    pub(crate) fn run_in(
+        &self,
+        drafting: &mut Drafting<'_, '_>,
+        rng: &mut (impl Rng + ?Sized),
+    ) -> Result<(Sample, BestOfKStats), SamplerError> {
         let mut current = Candidate { draft: drafting.start()?, alive: true };
         let mut candidates = Vec::new();
-        let result = self.blocks(&mut drafting, &mut current, &mut candidates, rng);
+        let result = self.blocks(drafting, &mut current, &mut candidates, rng);
         drafting.release(candidates.iter_mut().chain([&mut current]).map(|c| &mut c.draft));
         let (blocks, log_score) = result?;
-        let stats = BestOfKStats { blocks, log_score, run: drafting.finish() };
-        Ok((current.draft.sample, stats))
+        Ok((current.draft.sample, BestOfKStats { blocks, log_score, run: RunStats::default() }))
     }
 
     /// Decodes block after block from `current` until it ends; returns the

@@ -16,7 +16,7 @@ use std::time::Instant;
 use trellis_token_index::{TokenId, TokenMatcher, TokenSet, Vocabulary};
 
 use super::proposal::Allowed;
-use super::{RunStats, Sample, SamplerError, Task};
+use super::{Progress, RunStats, Sample, SamplerError, Task};
 use crate::model::{LanguageModel, SeqId};
 
 /// One output being drawn: its model sequence (`None` once it has ended or
@@ -52,6 +52,9 @@ pub(crate) struct Drafting<'r, 't> {
     /// Tokens committed since the last [`Drafting::extend`].
     pending: Vec<(SeqId, TokenId)>,
     pub stats: RunStats,
+    /// What the task's progress callback is told after each step; the
+    /// samplers fill in their own fields (ESS, tries).
+    pub progress: Progress,
     started: Instant,
 }
 
@@ -70,6 +73,7 @@ impl<'r, 't> Drafting<'r, 't> {
             allowed: Allowed::default(),
             pending: Vec::new(),
             stats: RunStats::default(),
+            progress: Progress::default(),
             started,
         })
     }
@@ -184,6 +188,12 @@ impl<'r, 't> Drafting<'r, 't> {
         // while the list keeps its capacity.
         let mut pending = std::mem::take(&mut self.pending);
         let result = self.model_call(|model| model.extend(&pending));
+        self.progress.steps += 1;
+        self.progress.live = pending.len();
+        self.progress.tokens = self.stats.tokens;
+        if let Some(report) = self.task.progress.as_mut() {
+            report(&self.progress);
+        }
         pending.clear();
         self.pending = pending;
         result.map(|()| true)

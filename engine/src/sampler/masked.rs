@@ -35,7 +35,7 @@ pub struct Decoding {
     /// on. Default false.
     pub jump_forward: bool,
     /// With a final verifier: how many whole outputs to try before giving
-    /// up with [`SamplerError::NoSurvivors`] (masked decoding cannot see the
+    /// up with [`SamplerError::VerifierRejected`] (masked decoding cannot see the
     /// verifier, so it starts over). Default 16.
     pub verifier_tries: usize,
 }
@@ -155,23 +155,36 @@ impl MaskedDecoder {
         on_text: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<MaskedSample, SamplerError> {
         let mut drafting = Drafting::new(model, task)?;
+        let mut out = self.sample_in(&mut drafting, rng, on_text)?;
+        out.stats = drafting.finish();
+        Ok(out)
+    }
+
+    /// [`Self::sample_streaming`] within a run's [`Drafting`] (its
+    /// `stats` are left to the caller: they are the drafting's).
+    pub(crate) fn sample_in(
+        &self,
+        drafting: &mut Drafting<'_, '_>,
+        rng: &mut (impl Rng + ?Sized),
+        on_text: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<MaskedSample, SamplerError> {
         let splitter = match (self.decoding.jump_forward, drafting.task.constraint) {
             (true, Some(_)) => Some(ForcedSplitter::new(&drafting.vocabulary)),
             _ => None,
         };
         for tries in 1..=self.decoding.verifier_tries {
             let mut draft = drafting.start()?;
-            let attempt = self.decode(&mut drafting, &mut draft, splitter.as_ref(), rng, on_text);
+            let attempt = self.decode(drafting, &mut draft, splitter.as_ref(), rng, on_text);
             drafting.drop_sequence(&mut draft)?;
             let (log_weight, forced_tokens) = attempt?;
             // Unconstrained text cut off by the budget is not an output the
             // verifier can judge; hand it back as it is.
             if draft.sample.eos.is_none() || drafting.verify(&draft)? {
-                let stats = drafting.finish();
+                let stats = RunStats::default();
                 return Ok(MaskedSample { sample: draft.sample, log_weight, forced_tokens, tries, stats });
             }
         }
-        Err(SamplerError::NoSurvivors)
+        Err(SamplerError::VerifierRejected { tries: self.decoding.verifier_tries })
     }
 
     /// Decodes `draft` to its end; returns its log importance weight
@@ -207,7 +220,10 @@ impl MaskedDecoder {
             if allowed.is_empty() {
                 return match (at_limit, &draft.matcher) {
                     (true, None) => Ok((log_weight, forced_tokens)),
-                    (true, Some(_)) => Err(SamplerError::Unfinished { tokens: draft.sample.tokens.len() }),
+                    (true, Some(_)) => Err(SamplerError::Unfinished {
+                        tokens: draft.sample.tokens.len(),
+                        text: draft.sample.text.clone(),
+                    }),
                     (false, _) => Err(SamplerError::NoMass { tokens: draft.sample.tokens.len() }),
                 };
             }

@@ -120,7 +120,7 @@ pub use masked::{Decoding, MaskedDecoder, MaskedSample};
 pub use potential::{CommandVerifier, Occurrences, Potential, Verifier, VerifierError};
 pub use rejection::{RejectionConfig, RejectionRun, RejectionSampler, RejectionStats};
 pub use resample::{Resampling, effective_sample_size, resample};
-pub use run::{Acceptance, Run, Sampler};
+pub use run::{Acceptance, Finish, Output, Run, Sampler};
 pub use smc::{Smc, SmcConfig, SmcRun, WeightedSample};
 pub use stats::{Interval, RunStats};
 
@@ -131,25 +131,50 @@ pub struct Task<'a> {
     constraint: Option<&'a TokenConstraint>,
     max_tokens: usize,
     verifier: Option<&'a mut dyn Verifier>,
+    progress: Option<&'a mut dyn FnMut(&Progress)>,
+}
+
+/// Where a run stands, reported after every batched model step to the
+/// task's progress callback ([`Task::with_progress`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// Batched model steps so far in this run.
+    pub steps: u64,
+    /// Sequences the last step extended.
+    pub live: usize,
+    /// Tokens sampled so far in this run, over all sequences.
+    pub tokens: u64,
+    /// SMC: the effective sample size after the last step.
+    pub ess: Option<f64>,
+    /// Rejection sampling: tries started, and accepted, so far.
+    pub tries: u64,
+    pub accepted: u64,
 }
 
 impl<'a> Task<'a> {
     /// Outputs of at most `max_tokens` tokens (EOS not counted) after
     /// `prompt`, constrained to `constraint`'s language.
     pub fn new(prompt: &'a [TokenId], constraint: &'a TokenConstraint, max_tokens: usize) -> Task<'a> {
-        Task { prompt, constraint: Some(constraint), max_tokens, verifier: None }
+        Task { prompt, constraint: Some(constraint), max_tokens, verifier: None, progress: None }
     }
 
     /// Outputs with no grammar: every token is allowed (b ≡ 1 unless a
     /// verifier says otherwise).
     pub fn unconstrained(prompt: &'a [TokenId], max_tokens: usize) -> Task<'a> {
-        Task { prompt, constraint: None, max_tokens, verifier: None }
+        Task { prompt, constraint: None, max_tokens, verifier: None, progress: None }
     }
 
     /// Adds a final verifier: a hard 0/1 potential applied to each output
     /// when it ends (after EOS), on top of the grammar.
     pub fn with_verifier(mut self, verifier: &'a mut dyn Verifier) -> Task<'a> {
         self.verifier = Some(verifier);
+        self
+    }
+
+    /// Adds a progress callback, called after every batched model step
+    /// (for a progress bar: it should be cheap).
+    pub fn with_progress(mut self, progress: &'a mut dyn FnMut(&Progress)) -> Task<'a> {
+        self.progress = Some(progress);
         self
     }
 
@@ -193,6 +218,7 @@ impl std::fmt::Debug for Task<'_> {
             .field("constrained", &self.constraint.is_some())
             .field("max_tokens", &self.max_tokens)
             .field("verifier", &self.verifier.is_some())
+            .field("progress", &self.progress.is_some())
             .finish()
     }
 }
@@ -255,6 +281,9 @@ pub enum SamplerError {
     Unfinished {
         /// Tokens generated.
         tokens: usize,
+        /// What was generated: a viable prefix, not a string of the
+        /// language.
+        text: Vec<u8>,
     },
     /// Every allowed token has probability zero under the model.
     #[error("the model gives no probability to any token the constraint allows after {tokens} tokens")]
@@ -282,6 +311,13 @@ pub enum SamplerError {
     /// them all.
     #[error("no particle finished inside the constraint (the estimated acceptance rate is 0)")]
     NoSurvivors,
+    /// Masked decoding's final verifier refused every output it was given
+    /// ([`Decoding::verifier_tries`]).
+    #[error("no accepted output after {tries} tries: the verifier refused every one")]
+    VerifierRejected {
+        /// Whole outputs tried.
+        tries: usize,
+    },
     /// Writing a streamed token failed.
     #[error("writing the output failed: {0}")]
     Output(#[from] std::io::Error),

@@ -101,44 +101,92 @@ impl Potential for Occurrences {
 /// accepts it iff the command exits with status 0: `trellis generate
 /// --verify CMD`. The command runs with the caller's rights.
 ///
+/// A command that cannot give a verdict is an error, not a rejection: one
+/// that could not start, one the shell could not find or run (exit 127 or
+/// 126), one killed by a signal, and one still running after `timeout`
+/// (it is killed).
+///
 /// ```
 /// use trellis_engine::sampler::{CommandVerifier, Verifier};
 ///
-/// let mut cats = CommandVerifier { command: "grep -q cat".into() };
+/// let mut cats = CommandVerifier::new("grep -q cat");
 /// assert_eq!(cats.verify(b"a cat"), Ok(true));
 /// assert_eq!(cats.verify(b"a dog"), Ok(false));
+/// assert!(CommandVerifier::new("no-such-command-here").verify(b"x").is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandVerifier {
     /// The shell command.
     pub command: String,
+    /// How long one verdict may take. Default 10 s.
+    pub timeout: std::time::Duration,
+}
+
+impl CommandVerifier {
+    /// `command` with the default timeout.
+    pub fn new(command: impl Into<String>) -> CommandVerifier {
+        CommandVerifier { command: command.into(), timeout: std::time::Duration::from_secs(10) }
+    }
 }
 
 impl Verifier for CommandVerifier {
     fn verify(&mut self, text: &[u8]) -> Result<bool, VerifierError> {
         use std::io::Write;
         use std::process::{Command, Stdio};
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(&self.command)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| VerifierError(format!("cannot run `{}`: {e}", self.command)))?;
-        if let Some(mut stdin) = child.stdin.take() {
+        use std::time::{Duration, Instant};
+        let command = &self.command;
+        let mut shell = Command::new("sh");
+        shell.arg("-c").arg(command).stdin(Stdio::piped()).stdout(Stdio::null());
+        // Its own process group, so that a timeout stops what the command
+        // started too (a pipeline, a `sleep` under the shell), not only the
+        // shell.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut shell, 0);
+        let mut child = shell.spawn().map_err(|e| VerifierError(format!("cannot run `{command}`: {e}")))?;
+        // Written from a thread, so that a command that reads nothing and
+        // runs on cannot block us past the timeout on a full pipe.
+        let writer = child.stdin.take().map(|mut stdin| {
+            let text = text.to_vec();
+            std::thread::spawn(move || stdin.write_all(&text))
+        });
+        let started = Instant::now();
+        let mut pause = Duration::from_micros(200);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() >= self.timeout => {
+                    #[cfg(unix)]
+                    let _ = Command::new("kill")
+                        .args(["-KILL", "--", &format!("-{}", child.id())])
+                        .stderr(Stdio::null())
+                        .status();
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(VerifierError(format!(
+                        "`{command}` gave no verdict within {:.1} s (killed)",
+                        self.timeout.as_secs_f64()
+                    )));
+                }
+                Ok(None) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(e) => return Err(VerifierError(format!("waiting for `{command}`: {e}"))),
+            }
+        };
+        if let Some(Ok(Err(e))) = writer.map(|thread| thread.join()) {
             // A checker that exits without reading all of its input closes
             // the pipe: that is its verdict, not an error.
-            match stdin.write_all(text) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    return Err(VerifierError(format!("writing to `{}`: {e}", self.command)));
-                }
-                _ => {}
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(VerifierError(format!("writing to `{command}`: {e}")));
             }
         }
-        let status = child.wait().map_err(|e| VerifierError(format!("waiting for `{}`: {e}", self.command)))?;
         match status.code() {
-            Some(code) => Ok(code == 0),
-            None => Err(VerifierError(format!("`{}` was killed by a signal", self.command))),
+            Some(0) => Ok(true),
+            Some(127) => Err(VerifierError(format!("`{command}`: command not found (exit 127)"))),
+            Some(126) => Err(VerifierError(format!("`{command}`: command cannot run (exit 126)"))),
+            Some(_) => Ok(false),
+            None => Err(VerifierError(format!("`{command}` was killed by a signal"))),
         }
     }
 }

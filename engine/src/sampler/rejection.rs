@@ -77,6 +77,11 @@ impl RejectionSampler {
         Ok(RejectionSampler { config })
     }
 
+    /// The settings.
+    pub fn config(&self) -> &RejectionConfig {
+        &self.config
+    }
+
     /// Up to `wanted` samples, stopping at the try budget without an
     /// error (the run says how many it got).
     pub fn run(
@@ -130,6 +135,20 @@ impl RejectionSampler {
         rng: &mut (impl Rng + ?Sized),
     ) -> Result<RejectionRun, SamplerError> {
         let mut drafting = Drafting::new(model, task)?;
+        let mut run = self.tries_in(&mut drafting, wanted, max_tries, rng)?;
+        run.stats.run = drafting.finish();
+        Ok(run)
+    }
+
+    /// Up to `wanted` samples in at most `max_tries` tries, within a run's
+    /// [`Drafting`] (whose stats are the run's).
+    pub(crate) fn tries_in(
+        &self,
+        drafting: &mut Drafting<'_, '_>,
+        wanted: usize,
+        max_tries: u64,
+        rng: &mut (impl Rng + ?Sized),
+    ) -> Result<RejectionRun, SamplerError> {
         let mut stats = RejectionStats::default();
         let mut samples = Vec::new();
         let mut root = drafting.start()?;
@@ -142,7 +161,9 @@ impl RejectionSampler {
                     batch.push(drafting.fork(&root)?);
                 }
                 stats.tries += size as u64;
-                self.run_batch(&mut drafting, &mut batch, &mut samples, &mut stats, rng)?;
+                drafting.progress.tries = stats.tries;
+                self.run_batch(drafting, &mut batch, &mut samples, &mut stats, rng)?;
+                drafting.progress.accepted = stats.accepted;
             }
             Ok(())
         })();
@@ -151,7 +172,6 @@ impl RejectionSampler {
         drafting.drop_sequence(&mut root)?;
         result?;
         samples.truncate(wanted);
-        stats.run = drafting.finish();
         Ok(RejectionRun { samples, stats })
     }
 

@@ -6,6 +6,7 @@
 use rand::Rng;
 use serde::Serialize;
 
+use super::draft::Drafting;
 use super::proposal::log_sum_exp;
 use super::{BestOfK, Interval, MaskedDecoder, RejectionSampler, RunStats, Sample, SamplerError, Smc, Task};
 use crate::model::LanguageModel;
@@ -37,8 +38,8 @@ use crate::model::LanguageModel;
 /// for _ in 0..3 {
 ///     sampler.run_into(&mut model, &mut Task::new(&[], &constraint, 6), &mut rng, &mut run, &mut |_| Ok(()))?;
 /// }
-/// assert_eq!(run.samples.len(), 3);
-/// assert!(run.samples.iter().all(|s| grammar.accepts(&s.text)));
+/// assert_eq!(run.outputs.len(), 3);
+/// assert!(run.valid_samples().all(|s| grammar.accepts(&s.text)));
 /// assert!(run.log_z().is_some_and(|log_z| log_z <= 0.0)); // Z is a probability
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -64,6 +65,18 @@ impl Sampler<'_> {
         matches!(self, Sampler::Masked(_))
     }
 
+    /// The most model sequences a run holds at once: what its memory
+    /// grows with ([`LanguageModel::memory_estimate`]).
+    pub fn sequences(&self) -> usize {
+        match self {
+            Sampler::Masked(_) => 1,
+            // The root of the tries and a batch of tries.
+            Sampler::Rejection(sampler) => sampler.config().batch + 1,
+            Sampler::Smc(smc) => smc.config().particles,
+            Sampler::BestOfK(sampler) => sampler.config().candidates,
+        }
+    }
+
     /// One run: its output and figures.
     pub fn run(
         &self,
@@ -78,8 +91,15 @@ impl Sampler<'_> {
 
     /// One more run, its output and figures added to `run`; a sampler that
     /// [streams](Self::streams) hands each token's bytes to `on_text` as
-    /// it is committed. When the run fails, the figures it gathered
-    /// (rejection's tries) are still added.
+    /// it is committed.
+    ///
+    /// A run that produces no valid output — masked decoding unfinished
+    /// within the budget, rejection sampling out of tries, no particle or
+    /// candidate left, a verifier that refused everything — is not an
+    /// error: it adds an [`Output`] that says why ([`Finish`]), and its
+    /// figures count as any run's. Errors are what stops sampling
+    /// altogether: the model, the grammar, the verifier failing to run, a
+    /// setting out of range, the output stream failing.
     pub fn run_into(
         &self,
         model: &mut dyn LanguageModel,
@@ -88,47 +108,109 @@ impl Sampler<'_> {
         run: &mut Run,
         on_text: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<(), SamplerError> {
-        match self {
+        let mut drafting = Drafting::new(model, task)?;
+        let result = self.run_in(&mut drafting, rng, run, on_text);
+        run.stats.add(&drafting.finish());
+        let failure = match result {
+            Ok(output) => {
+                run.outputs.push(output);
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        let (text, finish) = match failure {
+            SamplerError::Unfinished { text, .. } => (text, Finish::MaxTokens),
+            error @ (SamplerError::BudgetExhausted { .. }
+            | SamplerError::NoSurvivors
+            | SamplerError::VerifierRejected { .. }
+            | SamplerError::NoMass { .. }) => (Vec::new(), Finish::NoValidOutput(error.to_string())),
+            error => return Err(error),
+        };
+        run.outputs.push(Output { sample: Sample { tokens: Vec::new(), text, eos: None }, finish });
+        Ok(())
+    }
+
+    /// The run itself; figures other than the drafting's go into `run`.
+    fn run_in(
+        &self,
+        drafting: &mut Drafting<'_, '_>,
+        rng: &mut (impl Rng + ?Sized),
+        run: &mut Run,
+        on_text: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<Output, SamplerError> {
+        let sample = match self {
             Sampler::Masked(decoder) => {
-                let out = decoder.sample_streaming(model, task, rng, on_text)?;
+                let out = decoder.sample_in(drafting, rng, on_text)?;
                 // Σ ln Z_t is an importance weight only for the plain
                 // proposal (design.md §4).
-                let log_weight = decoder.decoding().is_plain_proposal().then_some(out.log_weight);
-                run.push(out.sample, log_weight, &out.stats);
+                if decoder.decoding().is_plain_proposal() {
+                    run.log_weights.push(out.log_weight);
+                }
+                out.sample
             }
             Sampler::Rejection(sampler) => {
-                let tried = sampler.run(model, task, 1, rng)?;
+                let max_tries = sampler.config().max_tries;
+                let tried = sampler.tries_in(drafting, 1, max_tries, rng)?;
                 let acceptance = run.acceptance.get_or_insert_with(Acceptance::default);
                 acceptance.tries += tried.stats.tries;
                 acceptance.accepted += tried.stats.accepted;
-                let Some(sample) = tried.samples.into_iter().next() else {
-                    run.stats.add(&tried.stats.run);
-                    return Err(SamplerError::BudgetExhausted {
-                        tries: tried.stats.tries,
-                        accepted: 0,
-                        wanted: 1,
-                        upper: tried.stats.acceptance().high,
-                    });
-                };
                 // Exact samples need no weight.
-                run.push(sample, None, &tried.stats.run);
+                tried.samples.into_iter().next().ok_or(SamplerError::BudgetExhausted {
+                    tries: tried.stats.tries,
+                    accepted: 0,
+                    wanted: 1,
+                    upper: tried.stats.acceptance().high,
+                })?
             }
             Sampler::Smc(smc) => {
-                let particles = smc.run(model, task, rng)?;
+                let particles = smc.run_in(drafting, rng)?;
                 // The run's figures count even when no particle survived.
                 run.log_weights.push(particles.log_z);
                 run.ess.push(particles.ess.clone());
                 run.resamples += particles.resamples;
-                run.stats.add(&particles.stats);
-                run.samples.push(particles.draw(rng)?.clone());
+                particles.draw(rng)?.clone()
             }
-            Sampler::BestOfK(sampler) => {
-                let (sample, stats) = sampler.run(model, task, rng)?;
-                run.push(sample, None, &stats.run);
-            }
-        }
-        Ok(())
+            Sampler::BestOfK(sampler) => sampler.run_in(drafting, rng)?.0,
+        };
+        // Unconstrained masked decoding may stop at the budget without EOS.
+        let finish = if sample.eos.is_some() { Finish::Eos } else { Finish::MaxTokens };
+        Ok(Output { sample, finish })
     }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Finish {
+    /// With EOS, inside the target: the output is valid.
+    Eos,
+    /// The length budget ran out first. Without a grammar the text is
+    /// still an output; with one it is a viable prefix of the language,
+    /// not a string of it.
+    MaxTokens,
+    /// No output in the target; the message says why.
+    NoValidOutput(String),
+}
+
+impl Finish {
+    /// The name `--output json` reports: `eos`, `max_tokens`,
+    /// `no_valid_output`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Finish::Eos => "eos",
+            Finish::MaxTokens => "max_tokens",
+            Finish::NoValidOutput(_) => "no_valid_output",
+        }
+    }
+}
+
+/// The output of one run and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// The output; when the run ended otherwise than by [`Finish::Eos`],
+    /// what it had generated when it stopped (masked decoding), or nothing.
+    pub sample: Sample,
+    pub finish: Finish,
 }
 
 /// Rejection sampling's tries and acceptances, over the runs of a [`Run`].
@@ -150,8 +232,8 @@ impl Acceptance {
 /// What one or more runs of a [`Sampler`] produced.
 #[derive(Clone, Debug, Default)]
 pub struct Run {
-    /// One output per run, in order.
-    pub samples: Vec<Sample>,
+    /// One output per run, in order, with how the run ended.
+    pub outputs: Vec<Output>,
     /// For samplers whose runs estimate Z, one per run: `ln` of the run's
     /// estimate — SMC's `ln Ẑ`, or masked decoding's `Σ_t ln Z_t` (the
     /// importance weight of its output under the plain proposal). Each
@@ -169,15 +251,9 @@ pub struct Run {
 }
 
 impl Run {
-    fn push(&mut self, sample: Sample, log_weight: Option<f64>, stats: &RunStats) {
-        self.samples.push(sample);
-        self.log_weights.extend(log_weight);
-        self.stats.add(stats);
-    }
-
     /// Adds another run's outputs and figures to these.
     pub fn merge(&mut self, other: Run) {
-        self.samples.extend(other.samples);
+        self.outputs.extend(other.outputs);
         self.log_weights.extend(other.log_weights);
         self.ess.extend(other.ess);
         self.resamples += other.resamples;
@@ -187,6 +263,11 @@ impl Run {
             ours.accepted += theirs.accepted;
         }
         self.stats.add(&other.stats);
+    }
+
+    /// The outputs that ended with EOS inside the target.
+    pub fn valid_samples(&self) -> impl Iterator<Item = &Sample> {
+        self.outputs.iter().filter(|output| output.finish == Finish::Eos).map(|output| &output.sample)
     }
 
     /// `ln Ẑ`, the estimate of `ln Z` (the log of the acceptance rate that
@@ -209,19 +290,21 @@ impl Run {
 mod tests {
     use super::*;
 
-    fn sample(text: &str) -> Sample {
-        Sample { tokens: Vec::new(), text: text.as_bytes().to_vec(), eos: Some(0) }
+    fn output(text: &str) -> Output {
+        Output {
+            sample: Sample { tokens: Vec::new(), text: text.as_bytes().to_vec(), eos: Some(0) },
+            finish: Finish::Eos,
+        }
     }
 
     #[test]
     fn log_z_is_the_log_of_the_mean_estimate() {
         let mut run = Run::default();
         assert_eq!(run.log_z(), None);
-        run.push(sample("a"), Some(0.5f64.ln()), &RunStats::default());
-        let mut other = Run::default();
-        other.push(sample("b"), Some(0.1f64.ln()), &RunStats { model_calls: 3, ..RunStats::default() });
-        run.merge(other);
-        assert_eq!(run.samples.len(), 2);
+        run.merge(Run { outputs: vec![output("a")], log_weights: vec![0.5f64.ln()], ..Run::default() });
+        let stats = RunStats { model_calls: 3, ..RunStats::default() };
+        run.merge(Run { outputs: vec![output("b")], log_weights: vec![0.1f64.ln()], stats, ..Run::default() });
+        assert_eq!(run.valid_samples().count(), 2);
         assert_eq!(run.stats.model_calls, 3);
         assert!((run.log_z().expect("an estimate") - 0.3f64.ln()).abs() < 1e-12);
         // ln 0 is no estimate.

@@ -215,27 +215,39 @@ impl<'p> Smc<'p> {
         task: &mut Task<'_>,
         rng: &mut (impl Rng + ?Sized),
     ) -> Result<SmcRun, SamplerError> {
-        let n = self.config.particles;
-        let log_twist_start = match self.twist {
-            None => 0.0,
-            Some(twist) => {
-                let value = twist.log_potential(b"");
-                if value.is_nan() || value == f64::NEG_INFINITY || value == f64::INFINITY {
-                    return Err(SamplerError::InvalidConfig(format!(
-                        "the twist must be positive and finite on the empty prefix (ln ψ = {value})"
-                    )));
-                }
-                value
-            }
-        };
         let mut drafting = Drafting::new(model, task)?;
+        let mut run = self.run_in(&mut drafting, rng)?;
+        run.stats = drafting.finish();
+        Ok(run)
+    }
+
+    /// The twist's `ln ψ` of the empty prefix (0 untwisted), checked.
+    fn log_twist_start(&self) -> Result<f64, SamplerError> {
+        let Some(twist) = self.twist else { return Ok(0.0) };
+        let value = twist.log_potential(b"");
+        if value.is_nan() || value == f64::NEG_INFINITY || value == f64::INFINITY {
+            return Err(SamplerError::InvalidConfig(format!(
+                "the twist must be positive and finite on the empty prefix (ln ψ = {value})"
+            )));
+        }
+        Ok(value)
+    }
+
+    /// One run within a run's [`Drafting`] (whose stats are the run's).
+    pub(crate) fn run_in(
+        &self,
+        drafting: &mut Drafting<'_, '_>,
+        rng: &mut (impl Rng + ?Sized),
+    ) -> Result<SmcRun, SamplerError> {
+        let log_twist_start = self.log_twist_start()?;
+        let n = self.config.particles;
         let mut root = drafting.start()?;
         let mut particles: Vec<Particle> = drafting
             .copies(&mut root, n)?
             .into_iter()
             .map(|draft| Particle { draft, log_weight: 0.0, log_twist: log_twist_start, state: State::Active })
             .collect();
-        let result = self.steps(&mut drafting, &mut particles, rng);
+        let result = self.steps(drafting, &mut particles, rng);
         drafting.release(particles.iter_mut().map(|p| &mut p.draft));
         let (mut log_z, ess, resamples) = result?;
         let log_weights: Vec<f64> = particles.iter().map(|p| p.log_weight).collect();
@@ -251,7 +263,7 @@ impl<'p> Smc<'p> {
                 .map(|p| WeightedSample { sample: p.draft.sample, log_weight: p.log_weight - total })
                 .collect()
         };
-        let stats = drafting.finish();
+        let stats = RunStats::default();
         Ok(SmcRun { particles: survivors, log_z, ess, resamples, stats, twisted: self.twist.is_some() })
     }
 
@@ -304,6 +316,7 @@ impl<'p> Smc<'p> {
             log_weights.extend(particles.iter().map(|p| p.log_weight));
             let ess = effective_sample_size(&log_weights);
             ess_trace.push(ess);
+            drafting.progress.ess = Some(ess);
             if ess == 0.0 {
                 break;
             }

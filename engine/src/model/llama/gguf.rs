@@ -32,6 +32,7 @@ const SUPPORTED: &str = "llama (Llama, SmolLM2, Mistral), qwen2";
 pub(super) fn load(path: &Path) -> Result<Llama, ModelError> {
     let file = File::open(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
     let mut reader = BufReader::new(file);
+    check_magic(path, &mut reader)?;
     let content = gguf_file::Content::read(&mut reader).map_err(|e| corrupt(path, e))?;
     let config = hyperparameters(path, &content)?;
 
@@ -44,6 +45,26 @@ pub(super) fn load(path: &Path) -> Result<Llama, ModelError> {
     let weights = LlamaWeights::load(&config, &mut source)?;
     let vocabulary = Arc::clone(tokenizer.vocabulary());
     Llama::new(config, weights, vocabulary, Some(tokenizer), path.to_path_buf())
+}
+
+/// Refuses a file that does not start like a GGUF file in the user's
+/// terms (candle's reader would say "failed to fill whole buffer" of an
+/// empty one); leaves the reader where it was.
+fn check_magic(path: &Path, reader: &mut BufReader<File>) -> Result<(), ModelError> {
+    use std::io::BufRead;
+    let head = reader.fill_buf().map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+    let reason = match head {
+        [] => "the file is empty".to_string(),
+        head if !b"GGUF".starts_with(&head[..head.len().min(4)]) => {
+            format!(
+                "not a GGUF file (it starts with {:?}, not \"GGUF\")",
+                String::from_utf8_lossy(&head[..head.len().min(4)])
+            )
+        }
+        head if head.len() < 4 => format!("truncated: {} bytes", head.len()),
+        _ => return Ok(()),
+    };
+    Err(ModelError::CorruptFile { path: path.to_path_buf(), reason })
 }
 
 fn corrupt(path: &Path, error: candle_core::Error) -> ModelError {

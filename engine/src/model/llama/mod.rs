@@ -270,6 +270,18 @@ impl LanguageModel for Llama {
         self.config.max_sequence_len
     }
 
+    fn memory_estimate(&self, sequences: usize, tokens: usize) -> u64 {
+        let config = &self.config;
+        // f32 keys and values of every layer per position (kv_cache.rs).
+        let cache = tokens as u64 * (config.layers * 2 * config.kv_heads * config.head_dim * 4) as u64;
+        // The distribution a sequence keeps, plus the logits and the f64
+        // log-softmax of the step that made it.
+        let distribution = config.vocab_rows as u64 * (4 + 4 + 8);
+        // One step's activations: hidden states and the MLP's widest.
+        let activations = (config.hidden_size + 2 * config.intermediate_size) as u64 * 4;
+        sequences as u64 * (cache + distribution + activations)
+    }
+
     fn start(&mut self, prompt: &[TokenId]) -> Result<SeqId, ModelError> {
         if prompt.is_empty() {
             return Err(ModelError::EmptyPrompt);
