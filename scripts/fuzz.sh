@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(gbnf lark regex matcher json_schema); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(gbnf lark regex matcher json_schema cli_check cli_generate); fi
 
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
@@ -23,10 +23,12 @@ triple="$(rustc -vV | sed -n 's/^host: //p')"
 cargo build --release --manifest-path fuzz/Cargo.toml --bins --target "$triple"
 
 for target in "${targets[@]}"; do
-    corpus="fuzz/corpus/$target"
-    mkdir -p "$corpus" "fuzz/artifacts/$target"
+    # Absolute paths: the command-line targets run in a scratch folder of
+    # their own.
+    corpus="$PWD/fuzz/corpus/$target"
+    mkdir -p "$corpus" "$PWD/fuzz/artifacts/$target"
     echo "== fuzz $target for ${seconds}s"
-    "$CARGO_TARGET_DIR/$triple/release/$target" "$corpus" "fuzz/seeds/$target" \
+    "$CARGO_TARGET_DIR/$triple/release/$target" "$corpus" "$PWD/fuzz/seeds/$target" \
         -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="fuzz/artifacts/$target/" -print_final_stats=1 2>&1 | tail -n 12
+        -artifact_prefix="$PWD/fuzz/artifacts/$target/" -print_final_stats=1 2>&1 | tail -n 12
 done

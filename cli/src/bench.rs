@@ -36,9 +36,9 @@ pub struct BenchArgs {
     repeat: usize,
 }
 
-pub fn run(args: BenchArgs) -> Result<Status, CliError> {
+pub fn run(args: BenchArgs, io: &mut crate::Io<'_>) -> Result<Status, CliError> {
     let report = bench(&args)?;
-    crate::error::print_line(&report.to_string())
+    crate::error::print_line(io, &report.to_string())
 }
 
 fn bench(args: &BenchArgs) -> Result<serde_json::Value, CliError> {

@@ -9,7 +9,7 @@
 //! object with an `error` field (and a message on stderr) so that output
 //! lines stay aligned with input lines.
 
-use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::io::{BufRead, BufWriter, Write};
 
 use clap::Args;
 use serde_json::json;
@@ -40,7 +40,7 @@ pub struct CheckArgs {
     validate: bool,
 }
 
-pub fn run(args: CheckArgs) -> Result<Status, CliError> {
+pub fn run(args: CheckArgs, io: &mut crate::Io<'_>) -> Result<Status, CliError> {
     args.grammar.require()?;
     if args.validate && args.prefix {
         return Err(CliError::Input("--validate judges whole documents: it takes no --prefix".into()));
@@ -51,9 +51,9 @@ pub fn run(args: CheckArgs) -> Result<Status, CliError> {
         explain(&grammar);
     }
     if args.jsonl {
-        check_lines(&grammar, validator.as_ref())
+        check_lines(&grammar, validator.as_ref(), io)
     } else {
-        check_all(&grammar, args.prefix, validator.as_ref())
+        check_all(&grammar, args.prefix, validator.as_ref(), io)
     }
 }
 
@@ -132,11 +132,16 @@ fn explain(grammar: &CompiledGrammar) {
     }
 }
 
-fn check_all(grammar: &CompiledGrammar, prefix_mode: bool, validator: Option<&Validator>) -> Result<Status, CliError> {
+fn check_all(
+    grammar: &CompiledGrammar,
+    prefix_mode: bool,
+    validator: Option<&Validator>,
+    io: &mut crate::Io<'_>,
+) -> Result<Status, CliError> {
     let mut input = Vec::new();
-    io::stdin().lock().read_to_end(&mut input)?;
+    io.stdin.read_to_end(&mut input)?;
     let verdict = grammar.check(&input);
-    let mut out = io::stdout().lock();
+    let out = &mut *io.stdout;
     match verdict {
         Verdict::GaveUp { offset } => {
             writeln!(
@@ -196,10 +201,13 @@ fn describe_offset(input: &[u8], offset: usize) -> String {
     format!("byte {offset} (line {line}, column {column}, {shown}) cannot follow what comes before")
 }
 
-fn check_lines(grammar: &CompiledGrammar, validator: Option<&Validator>) -> Result<Status, CliError> {
-    let stdin = io::stdin().lock();
-    let mut out = BufWriter::new(io::stdout().lock());
-    for (index, line) in stdin.split(b'\n').enumerate() {
+fn check_lines(
+    grammar: &CompiledGrammar,
+    validator: Option<&Validator>,
+    io: &mut crate::Io<'_>,
+) -> Result<Status, CliError> {
+    let mut out = BufWriter::new(&mut *io.stdout);
+    for (index, line) in (&mut *io.stdin).split(b'\n').enumerate() {
         let mut line = line?;
         if line.last() == Some(&b'\r') {
             line.pop();

@@ -27,9 +27,9 @@ pub struct CompileArgs {
     output: PathBuf,
 }
 
-pub fn run(args: CompileArgs) -> Result<Status, CliError> {
+pub fn run(args: CompileArgs, io: &mut crate::Io<'_>) -> Result<Status, CliError> {
     let report = compile(&args)?;
-    crate::error::print_line(&report.to_string())
+    crate::error::print_line(io, &report.to_string())
 }
 
 fn compile(args: &CompileArgs) -> Result<serde_json::Value, CliError> {

@@ -15,7 +15,6 @@
 //! stops quietly with the code it would have had so far (0).
 
 use std::io;
-use std::process::ExitCode;
 
 /// How a command that did not fail ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +56,7 @@ impl From<String> for CliError {
 }
 
 /// The exit code of a command's result, after reporting its error.
-pub fn exit(result: Result<Status, CliError>) -> ExitCode {
+pub fn exit(result: Result<Status, CliError>) -> u8 {
     let code: u8 = match result {
         Ok(Status::Success) => 0,
         Ok(Status::No) => 1,
@@ -76,14 +75,12 @@ pub fn exit(result: Result<Status, CliError>) -> ExitCode {
             4
         }
     };
-    ExitCode::from(code)
+    code
 }
 
 /// Prints one line to stdout and flushes it.
-pub fn print_line(line: &str) -> Result<Status, CliError> {
-    use std::io::Write;
-    let mut stdout = io::stdout().lock();
-    writeln!(stdout, "{line}")?;
-    stdout.flush()?;
+pub fn print_line(io: &mut crate::Io<'_>, line: &str) -> Result<Status, CliError> {
+    writeln!(io.stdout, "{line}")?;
+    io.stdout.flush()?;
     Ok(Status::Success)
 }

@@ -398,7 +398,7 @@ impl From<SamplerError> for CliError {
     }
 }
 
-pub fn run(args: GenerateArgs) -> Result<Status, CliError> {
+pub fn run(args: GenerateArgs, io: &mut crate::Io<'_>) -> Result<Status, CliError> {
     args.validate()?;
     // Opened first: a path that cannot be written fails before the model
     // loads, not after the run.
@@ -409,12 +409,12 @@ pub fn run(args: GenerateArgs) -> Result<Status, CliError> {
         )),
         None => None,
     };
-    let mut setup = set_up(&args, stats)?;
+    let mut setup = set_up(&args, stats, &mut *io.stdin)?;
     let reward = args.sampler.reward();
     let sampler = args.sampler.build(&reward)?;
     check_memory(&args, &setup, &sampler)?;
 
-    let mut out = Writer::new(&args, &sampler, setup.prompt.len(), setup.constraint.is_some());
+    let mut out = Writer::new(&args, &sampler, setup.prompt.len(), setup.constraint.is_some(), io.stdout_is_terminal);
     let bar = out.bar.clone();
     let mut report = |progress: &Progress| bar.set_message(describe(progress));
     let mut task = match &setup.constraint {
@@ -428,19 +428,19 @@ pub fn run(args: GenerateArgs) -> Result<Status, CliError> {
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut run = Run::default();
     let started = Instant::now();
-    let result = sample(&args, &sampler, &mut setup.model, &mut task, &mut rng, &mut run, &mut out);
+    let result = sample(&args, &sampler, &mut setup.model, &mut task, &mut rng, &mut run, &mut out, &mut *io.stdout);
     run.stats.total_seconds = started.elapsed().as_secs_f64();
     if let Some((path, file)) = setup.stats.take() {
         write_stats(&path, file, &args, &run, setup.prompt.len())?;
     }
     result?;
-    out.finish(&args, &run)
+    out.finish(&args, &run, &mut *io.stdout)
 }
 
 /// Loads the grammar, the model and the prompt. A grammar is compiled
 /// before the model loads (seconds), so that its errors come first; an
 /// index file needs the model's vocabulary, so it loads after.
-fn set_up(args: &GenerateArgs, stats: Option<(PathBuf, File)>) -> Result<Setup, CliError> {
+fn set_up(args: &GenerateArgs, stats: Option<(PathBuf, File)>, stdin: &mut dyn Read) -> Result<Setup, CliError> {
     let path = match &args.model {
         Some(path) => path.clone(),
         None => {
@@ -454,7 +454,7 @@ fn set_up(args: &GenerateArgs, stats: Option<(PathBuf, File)>) -> Result<Setup, 
             path
         }
     };
-    let messages = prompt_messages(args)?;
+    let messages = prompt_messages(args, stdin)?;
     let grammar = match args.grammar.is_given() && args.grammar.index.is_none() {
         true => Some(args.grammar.load()?),
         false => None,
@@ -487,14 +487,12 @@ fn set_up(args: &GenerateArgs, stats: Option<(PathBuf, File)>) -> Result<Setup, 
 
 /// The conversation to render: `--messages`, or the prompt as a user
 /// message after the `--system` one.
-fn prompt_messages(args: &GenerateArgs) -> Result<Vec<ChatMessage>, CliError> {
+fn prompt_messages(args: &GenerateArgs, stdin: &mut dyn Read) -> Result<Vec<ChatMessage>, CliError> {
     let prompt = &args.prompt;
     let text = match (&prompt.prompt, &prompt.prompt_file, &prompt.messages) {
         (Some(text), _, _) if text == "-" => {
             let mut text = String::new();
-            io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| CliError::Input(format!("--prompt -: reading stdin: {e}")))?;
+            stdin.read_to_string(&mut text).map_err(|e| CliError::Input(format!("--prompt -: reading stdin: {e}")))?;
             text
         }
         (Some(text), _, _) => text.clone(),
@@ -591,16 +589,16 @@ fn sample(
     rng: &mut StdRng,
     run: &mut Run,
     out: &mut Writer,
+    stdout: &mut dyn Write,
 ) -> Result<(), CliError> {
     for index in 0..args.samples {
         out.start_sample(index);
         let before = run.outputs.len();
         if out.streaming {
-            let mut stdout = io::stdout().lock();
             let mut pending = Vec::new();
             let result = sampler.run_into(model, task, rng, run, &mut |bytes| {
                 pending.extend_from_slice(bytes);
-                write_complete_characters(&mut stdout, &mut pending)
+                write_complete_characters(&mut *stdout, &mut pending)
             });
             // Bytes of a character the model never finished.
             stdout.write_all(String::from_utf8_lossy(&pending).as_bytes())?;
@@ -610,7 +608,7 @@ fn sample(
             sampler.run_into(model, task, rng, run, &mut |_| Ok(()))?;
         }
         for output in &run.outputs[before..] {
-            out.output(index, output)?;
+            out.output(index, output, &mut *stdout)?;
         }
     }
     Ok(())
@@ -657,7 +655,13 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(args: &GenerateArgs, sampler: &Sampler<'_>, prompt_tokens: usize, constrained: bool) -> Writer {
+    fn new(
+        args: &GenerateArgs,
+        sampler: &Sampler<'_>,
+        prompt_tokens: usize,
+        constrained: bool,
+        stdout_is_terminal: bool,
+    ) -> Writer {
         let streaming = args.output.format == OutputFormat::Text
             && sampler.streams()
             && args.samples == 1
@@ -671,7 +675,7 @@ impl Writer {
             samples: args.samples,
             written: 0,
             failed: 0,
-            bar: progress_bar(args, streaming && io::stdout().is_terminal()),
+            bar: progress_bar(args, streaming && stdout_is_terminal),
         }
     }
 
@@ -718,13 +722,12 @@ impl Writer {
     }
 
     /// Writes one output (a streamed one is already out).
-    fn output(&mut self, index: usize, output: &Output) -> Result<(), CliError> {
+    fn output(&mut self, index: usize, output: &Output, stdout: &mut dyn Write) -> Result<(), CliError> {
         if let Some(error) = self.failure(output) {
             self.failed += 1;
             let which = if self.samples > 1 { format!("sample {}: ", index + 1) } else { String::new() };
             self.bar.suspend(|| eprintln!("error: {which}{error}"));
         }
-        let mut stdout = io::stdout().lock();
         match self.format {
             OutputFormat::Text if self.streaming => {}
             OutputFormat::Text => {
@@ -742,14 +745,13 @@ impl Writer {
     }
 
     /// The end: the whole object in JSON mode, and the exit status.
-    fn finish(self, args: &GenerateArgs, run: &Run) -> Result<Status, CliError> {
+    fn finish(self, args: &GenerateArgs, run: &Run, stdout: &mut dyn Write) -> Result<Status, CliError> {
         self.bar.finish_and_clear();
         if self.format == OutputFormat::Json {
             let mut object = stats_object(args, run, self.prompt_tokens);
             object["outputs"] = Value::Array(
                 run.outputs.iter().enumerate().map(|(index, output)| self.object(index, output)).collect(),
             );
-            let mut stdout = io::stdout().lock();
             writeln!(stdout, "{object}")?;
             stdout.flush()?;
         }
@@ -856,7 +858,7 @@ fn prompt_tokens(tokenizer: &Tokenizer, messages: &[ChatMessage], raw: bool) -> 
 /// Writes the longest prefix of `pending` that is whole UTF-8 characters and
 /// keeps the rest: a token may end inside a character (design.md §2), and
 /// the next token finishes it. Invalid bytes are written as U+FFFD.
-fn write_complete_characters(out: &mut impl Write, pending: &mut Vec<u8>) -> io::Result<()> {
+fn write_complete_characters(out: &mut (impl Write + ?Sized), pending: &mut Vec<u8>) -> io::Result<()> {
     let keep = match std::str::from_utf8(pending) {
         Ok(_) => 0,
         // An incomplete character at the end: hold it back.

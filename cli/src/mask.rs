@@ -38,7 +38,7 @@ fn not_viable(message: String) -> Result<Status, CliError> {
     Ok(Status::No)
 }
 
-pub fn run(args: MaskArgs) -> Result<Status, CliError> {
+pub fn run(args: MaskArgs, io: &mut crate::Io<'_>) -> Result<Status, CliError> {
     args.grammar.require()?;
     let tokenizer = args.tokenizer.load()?;
     let index = TokenIndex::new(tokenizer.vocabulary().clone());
@@ -87,5 +87,5 @@ pub fn run(args: MaskArgs) -> Result<Status, CliError> {
         "count": tokens.len(),
         "allowed": tokens,
     });
-    crate::error::print_line(&report.to_string())
+    crate::error::print_line(io, &report.to_string())
 }

@@ -3,8 +3,6 @@
 //! and random walks through a grammar's viable prefixes.
 
 use std::path::Path;
-#[cfg(feature = "default-model")]
-use std::path::PathBuf;
 
 use trellis_grammars::{CompiledGrammar, Config, Format, Matcher};
 
@@ -27,32 +25,10 @@ pub fn library_grammars() -> Vec<(String, CompiledGrammar)> {
         .collect()
 }
 
-#[cfg(feature = "default-model")]
-pub use trellis_engine::model::default_model_path;
-
-/// The default model (SmolLM2-135M-Instruct, put in the cache by
-/// `scripts/fetch-model.sh`) for the tests that need a real model file.
-/// When it is missing the test fails, naming the fetch script, unless
-/// `TRELLIS_SKIP_MODEL_TESTS=1` is set: then this returns `None` (with a
-/// notice) and the test skips itself. Failing by default means a machine
-/// without the model cannot pass by silently skipping; CI fetches the
-/// model first.
-#[cfg(feature = "default-model")]
-pub fn default_model() -> Option<PathBuf> {
-    let path = default_model_path();
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var_os("TRELLIS_SKIP_MODEL_TESTS").is_some_and(|v| v == "1") {
-        eprintln!("skipped: the default model is not at {} and TRELLIS_SKIP_MODEL_TESTS=1", path.display());
-        return None;
-    }
-    panic!(
-        "the default model is not at {}: run scripts/fetch-model.sh first \
-         (or set TRELLIS_SKIP_MODEL_TESTS=1 to skip the tests that need it)",
-        path.display()
-    );
-}
+#[cfg(feature = "model")]
+mod model;
+#[cfg(feature = "model")]
+pub use model::{default_model, default_model_path, tiny_model};
 
 /// SplitMix64: a few lines of deterministic randomness driven by a
 /// proptest-chosen seed.
