@@ -21,6 +21,14 @@ impl Span {
     }
 }
 
+/// The length of a UTF-8 byte-order mark at the start of `text` (0 if
+/// there is none). Editors on Windows write one; it is not part of any
+/// grammar, so the parsers start after it and keep their spans in the
+/// original text.
+pub(crate) fn skip_bom(text: &str) -> usize {
+    if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 }
+}
+
 /// A position as people read it: 1-based line and column (column counted in
 /// characters, not bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
