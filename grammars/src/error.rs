@@ -135,4 +135,17 @@ mod tests {
             "g.gbnf:1:10: undefined name: rule `x` is not defined\n  |\n1 | root ::= x\n  |          ^\n  = help: define it with `x ::= ...`"
         );
     }
+
+    #[test]
+    fn render_of_a_long_line_stays_short_and_exact() {
+        let source = format!("{}é{}", "(".repeat(99_998), ")".repeat(2));
+        let at = source.len() - 1;
+        let err = GrammarError::at(ErrorKind::Regex, Span::new(at, at + 1), "unopened group");
+        let report = err.render("r.regex", &source);
+        // The column counts characters of the whole line, not of the excerpt.
+        assert!(report.starts_with("r.regex:1:100001: invalid regular expression: unopened group\n"), "{report}");
+        assert!(report.len() < 400, "{} bytes: {report}", report.len());
+        assert!(report.contains("1 | …(((((") && report.contains("(é))\n"), "{report}");
+        assert!(report.ends_with(" ^"), "{report}");
+    }
 }

@@ -9,11 +9,16 @@
 //! it goes through the same stages, each a named type:
 //!
 //! 1. [`Source`]: the text, its [`Format`] and the [`SourceOptions`] that
-//!    define its language (JSON Schema's lenient mode, whitespace policy).
+//!    define its language (JSON Schema's lenient mode and whitespace policy,
+//!    ASCII-only `\d` `\w` `\s` for regexes and Lark).
 //! 2. [`ebnf::Ebnf`]: every format parses into one AST — [`gbnf::parse`],
 //!    [`lark::parse`], [`regex_constraint::parse`],
-//!    [`json_schema::compile_json_schema`] (which reports what lenient mode
-//!    dropped as [`Warning`]s).
+//!    [`json_schema::compile_json_schema`] (which reports the keywords it
+//!    does not enforce as [`Warning`]s: those lenient mode dropped, and
+//!    unknown ones that look like typos). [`Source::parse`] picks the parser
+//!    and passes it the options ([`lark::parse_with`],
+//!    [`regex_constraint::parse_with`]). A UTF-8 byte-order mark at the start
+//!    of the text is skipped by every format.
 //! 3. [`ir::Grammar`]: the EBNF lowered to BNF over terminals that are
 //!    regular expressions. GBNF's rules that are not recursive are inlined
 //!    into terminals, so the parser sees only the recursive skeleton.
@@ -115,6 +120,7 @@ mod lexer;
 mod lower;
 mod lr;
 mod matcher;
+mod regex_ast;
 mod source;
 mod tables;
 

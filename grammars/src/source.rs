@@ -71,12 +71,33 @@ impl fmt::Display for Format {
     }
 }
 
-/// The options of a source that change its language. Only JSON Schemas
-/// have any today.
+/// The options of a source that change its language.
+///
+/// Their text form ([`SourceOptions::entries`], [`SourceOptions::set`]) is
+/// what index files store and the CLI reads:
+///
+/// | name            | values                   | formats        |
+/// |-----------------|--------------------------|----------------|
+/// | `lenient`       | `true`, `false`          | JSON Schema    |
+/// | `whitespace`    | `compact`, `flexible`    | JSON Schema    |
+/// | `ascii-classes` | `true`, `false`          | regex, Lark    |
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SourceOptions {
     /// How a JSON Schema is compiled: whitespace policy, lenient mode.
     pub json_schema: JsonSchemaOptions,
+    /// Makes `\d`, `\w`, `\s` and their negations `\D`, `\W`, `\S` match
+    /// ASCII only (`[0-9]`, `[0-9A-Za-z_]`, `[\t\n\x0B\x0C\r ]` and their
+    /// complements) in regex constraints and Lark regexes, where they are
+    /// Unicode-aware by default (default `false`). Everything else stays
+    /// Unicode: `.`, literals, `\p{..}`, case folding. JSON Schema
+    /// `pattern`s are ECMA-262 regexes, whose classes are ASCII already;
+    /// GBNF has no such classes.
+    ///
+    /// Under `(?i)`, a `\w` inside brackets is case-folded with the rest of
+    /// its class, so `(?i)[\w]` also matches U+212A KELVIN SIGN and U+017F
+    /// LATIN SMALL LETTER LONG S (which fold to `k` and `s`); a `\w` outside
+    /// brackets does not.
+    pub ascii_classes: bool,
 }
 
 impl SourceOptions {
@@ -94,20 +115,23 @@ impl SourceOptions {
                 entries.push(("whitespace", options.whitespace.name().to_string()));
             }
         }
+        if matches!(format, Format::Regex | Format::Lark) && self.ascii_classes {
+            entries.push(("ascii-classes", "true".to_string()));
+        }
         entries
     }
 
     /// Sets the option `name` from its text form; an error names what is
     /// wrong with it.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let boolean = || match value {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("option {name}={value}: expected true or false")),
+        };
         match name {
-            "lenient" => {
-                self.json_schema.lenient = match value {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(format!("option lenient={value}: expected true or false")),
-                }
-            }
+            "lenient" => self.json_schema.lenient = boolean()?,
+            "ascii-classes" => self.ascii_classes = boolean()?,
             "whitespace" => {
                 self.json_schema.whitespace = Whitespace::from_name(value)
                     .ok_or_else(|| format!("option whitespace={value}: expected compact or flexible"))?;
@@ -164,20 +188,22 @@ impl Source {
         Ok(Source { format, text, options: SourceOptions::default(), origin: path.display().to_string() })
     }
 
-    /// Parses the text into EBNF, with the JSON Schema keywords dropped in
-    /// lenient mode (empty otherwise).
+    /// Parses the text into EBNF, with the JSON Schema keywords the grammar
+    /// does not enforce: those dropped in lenient mode, and unknown ones
+    /// that look like typos (always empty for the other formats).
     pub fn parse(&self) -> Result<(Ebnf, Vec<Warning>), GrammarError> {
         let ebnf = match self.format {
             Format::Gbnf => gbnf::parse(&self.text)?,
-            Format::Lark => lark::parse(&self.text)?,
-            Format::Regex => regex_constraint::parse(&self.text)?,
+            Format::Lark => lark::parse_with(&self.text, &self.options)?,
+            Format::Regex => regex_constraint::parse_with(&self.text, &self.options)?,
             Format::JsonSchema => return json_schema::compile_json_schema(&self.text, &self.options.json_schema),
         };
         Ok((ebnf, Vec::new()))
     }
 
-    /// Compiles the grammar; the warnings list what lenient mode dropped,
-    /// so that the scope of the guarantee is never silent.
+    /// Compiles the grammar; the warnings list the JSON Schema keywords left
+    /// unenforced (dropped in lenient mode, or probable typos, which JSON
+    /// Schema ignores), so that the scope of the guarantee is never silent.
     pub fn compile(&self, config: &Config) -> Result<(CompiledGrammar, Vec<Warning>), GrammarError> {
         let (ebnf, warnings) = self.parse()?;
         Ok((CompiledGrammar::from_ebnf(&ebnf, config)?, warnings))
@@ -234,6 +260,18 @@ mod tests {
         }
         assert_eq!(read, options);
         assert!(read.set("lenient", "no").unwrap_err().contains("lenient=no"));
+
+        // ASCII classes mean something to regexes and Lark only.
+        let ascii = SourceOptions { ascii_classes: true, ..SourceOptions::default() };
+        assert_eq!(ascii.entries(Format::Regex), [("ascii-classes", "true".to_string())]);
+        assert_eq!(ascii.entries(Format::Lark), ascii.entries(Format::Regex));
+        assert!(ascii.entries(Format::JsonSchema).is_empty() && ascii.entries(Format::Gbnf).is_empty());
+        let mut read = SourceOptions::default();
+        for (name, value) in ascii.entries(Format::Lark) {
+            read.set(name, &value).expect("an option this build wrote");
+        }
+        assert_eq!(read, ascii);
+        assert!(read.set("ascii-classes", "yes").unwrap_err().contains("ascii-classes=yes"));
         assert!(read.set("indent", "2").unwrap_err().contains("unknown grammar option indent=2"));
     }
 
@@ -247,5 +285,42 @@ mod tests {
         assert_eq!(warnings.len(), 1);
         let (_, warnings) = Source::new(Format::Regex, "a+").compile(&Config::default()).expect("regex");
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn a_byte_order_mark_starts_any_format() {
+        for (format, text, input) in [
+            (Format::Gbnf, "root ::= \"a\"", "a"),
+            (Format::Lark, "start: \"a\"", "a"),
+            (Format::Regex, "a", "a"),
+            (Format::JsonSchema, r#"{"const": "a"}"#, r#""a""#),
+        ] {
+            let source = Source::new(format, format!("\u{feff}{text}"));
+            let (grammar, _) = source.compile(&Config::default()).unwrap_or_else(|e| panic!("{format}: {e}"));
+            assert!(grammar.accepts(input.as_bytes()) && !grammar.accepts(b"\xef\xbb\xbfa"), "{format}");
+        }
+    }
+
+    #[test]
+    fn reports_of_very_long_lines_stay_short() {
+        // 100,000 open parentheses: regex-syntax refuses them at its nesting
+        // limit, and the report shows a window of the line, not all of it.
+        let source = Source::new(Format::Regex, "(".repeat(100_000));
+        let error = source.compile(&Config::default()).expect_err("too deep");
+        let report = source.render(&error);
+        assert!(report.len() < 1000, "{} bytes", report.len());
+        assert!(report.contains('…') && report.starts_with("<text>:1:"), "{report}");
+    }
+
+    #[test]
+    fn parsing_threads_the_ascii_classes_option() {
+        for (format, text) in [(Format::Regex, r"\d+"), (Format::Lark, "start: /\\d+/")] {
+            let mut source = Source::new(format, text);
+            let arabic_indic = "٣".as_bytes();
+            assert!(source.compile(&Config::default()).expect("compiles").0.accepts(arabic_indic), "{format}");
+            source.options.ascii_classes = true;
+            let (grammar, _) = source.compile(&Config::default()).expect("compiles");
+            assert!(!grammar.accepts(arabic_indic) && grammar.accepts(b"42"), "{format}");
+        }
     }
 }

@@ -300,3 +300,208 @@ fn source_options_select_the_whitespace_policy() {
     assert_eq!(Format::from_path(Path::new("x.schema.json")), Some(Format::JsonSchema));
     assert_eq!(Format::from_name("json-schema"), Some(Format::JsonSchema));
 }
+
+/// A decimal with `digits` significant digits (at most 15, so that doubles
+/// order it exactly like the decimal), times 10^`shift`, in plain decimal.
+fn plain_decimal(rng: &mut Rng, digits: usize, shift: i32) -> String {
+    let mut significant: String = (0..digits).map(|_| char::from(b'0' + rng.below(10) as u8)).collect();
+    if significant.starts_with('0') {
+        significant.replace_range(..1, &(1 + rng.below(9)).to_string());
+    }
+    let negative = rng.below(3) == 0;
+    // The digits with the point `shift` places to the right of their end.
+    let point = significant.len() as i32 + shift;
+    let text = if point <= 0 {
+        format!("0.{}{significant}", "0".repeat((-point) as usize))
+    } else if shift >= 0 {
+        format!("{significant}{}", "0".repeat(shift as usize))
+    } else {
+        let (integer, fraction) = significant.split_at(point as usize);
+        format!("{integer}.{fraction}")
+    };
+    let text = match text.split_once('.') {
+        Some((integer, fraction)) => match fraction.trim_end_matches('0') {
+            "" => integer.to_owned(),
+            fraction => format!("{integer}.{fraction}"),
+        },
+        None => text,
+    };
+    if negative && text != "0" { format!("-{text}") } else { text }
+}
+
+/// The decimal `text` with its last significant digit moved by one either
+/// way, or a digit appended: a neighbour just inside or outside a bound.
+fn neighbours(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let significant = text.bytes().filter(u8::is_ascii_digit).skip_while(|&b| b == b'0').count();
+    if significant < 15 {
+        let appended = if text.contains('.') { format!("{text}1") } else { format!("{text}.1") };
+        out.push(appended);
+    }
+    if let Some(last) = text.bytes().rposition(|b| b.is_ascii_digit()) {
+        let digit = text.as_bytes()[last];
+        for replacement in
+            [(digit > b'0').then(|| digit - 1), (digit < b'9').then_some(digit + 1)].into_iter().flatten()
+        {
+            let mut bytes = text.as_bytes().to_vec();
+            bytes[last] = replacement;
+            let candidate = String::from_utf8(bytes).expect("ASCII");
+            // Only canonical forms: no leading zero before other digits.
+            if !candidate.trim_start_matches('-').starts_with("0")
+                || candidate.trim_start_matches('-').starts_with("0.")
+                || candidate.trim_start_matches('-') == "0"
+            {
+                out.push(candidate);
+            }
+        }
+    }
+    out
+}
+
+/// Random decimal bounds (any mix of `minimum`, `maximum`,
+/// `exclusiveMinimum`, `exclusiveMaximum`; up to 15 significant digits,
+/// from 10^-8 to 10^22) on numbers and integers: a plain decimal without
+/// exponent is accepted iff the `jsonschema` crate finds it valid, and a
+/// schema refused as empty has no valid number among the probes.
+#[test]
+fn decimal_bounds_are_exact_against_the_oracle() {
+    let mut rng = Rng(0x5eed_dec1);
+    let keywords = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
+    let (mut schemas, mut empty, mut checked) = (0, 0, 0);
+    for round in 0..400 {
+        let kind = if round % 4 == 3 { "integer" } else { "number" };
+        let scale = rng.below(24) as i32 - 10;
+        let mut bounds = Vec::new();
+        let mut schema = format!(r#"{{"type": "{kind}""#);
+        for keyword in keywords {
+            if rng.below(2) == 0 {
+                let (digits, shift) = (1 + rng.below(6), scale + rng.below(3) as i32 - 1);
+                let bound = plain_decimal(&mut rng, digits, shift);
+                schema.push_str(&format!(r#", "{keyword}": {bound}"#));
+                bounds.push(bound);
+            }
+        }
+        schema.push('}');
+        let value: Value = serde_json::from_str(&schema).expect("schema JSON");
+        let validator = oracle(&value);
+        let mut probes: Vec<String> = Vec::new();
+        for bound in &bounds {
+            probes.push(bound.clone());
+            probes.extend(neighbours(bound));
+        }
+        for _ in 0..24 {
+            let digits = 1 + rng.below(15);
+            let shift = scale + rng.below(5) as i32 - 2 - rng.below(digits) as i32;
+            probes.push(plain_decimal(&mut rng, digits, shift));
+        }
+        probes.extend(["0", "-0", "1", "-1"].map(String::from));
+        schemas += 1;
+        let grammar = match compile_json_schema(&schema, &JsonSchemaOptions::default())
+            .and_then(|(ebnf, _)| CompiledGrammar::from_ebnf(&ebnf, &Config::default()))
+        {
+            Ok(grammar) => grammar,
+            Err(error) => {
+                assert_eq!(error.kind, trellis_grammars::ErrorKind::EmptyLanguage, "{schema}: {error}");
+                for probe in &probes {
+                    let value: Value = serde_json::from_str(probe).unwrap_or_else(|e| panic!("{probe}: {e}"));
+                    assert!(!validator.is_valid(&value), "{schema} refused as empty, but {probe} is valid");
+                }
+                empty += 1;
+                continue;
+            }
+        };
+        for probe in &probes {
+            let value: Value = serde_json::from_str(probe).unwrap_or_else(|e| panic!("{probe}: {e}"));
+            let valid = validator.is_valid(&value);
+            // Integers are written canonically: `3`, never `3.0`.
+            let canonical = kind == "number" || !probe.contains('.');
+            let written = if probe == "-0" && kind == "integer" { false } else { canonical };
+            if written {
+                assert_eq!(grammar.accepts(probe.as_bytes()), valid, "{schema}: {probe}");
+            } else {
+                assert!(!grammar.accepts(probe.as_bytes()) || valid, "{schema}: {probe} accepted, but invalid");
+            }
+            // Equal values in other spellings: trailing zeros are accepted
+            // for numbers, exponents never under a bound.
+            if kind == "number" && valid && !probe.contains('e') {
+                let padded = if probe.contains('.') { format!("{probe}00") } else { format!("{probe}.0") };
+                assert!(grammar.accepts(padded.as_bytes()), "{schema}: {padded}");
+            }
+            if !bounds.is_empty() {
+                assert!(!grammar.accepts(format!("{probe}e0").as_bytes()), "{schema}: {probe}e0");
+            }
+            checked += 1;
+        }
+        if round % 8 == 0 {
+            check_soundness(&schema, &grammar, &validator, round);
+        }
+    }
+    eprintln!("{schemas} schemas ({empty} empty), {checked} numbers checked");
+    assert!(empty > 10 && empty < schemas / 2, "the bounds should sometimes contradict ({empty} of {schemas})");
+}
+
+#[test]
+fn response_format_wrappers_are_unwrapped() {
+    let schema = r#"{"type": "object", "properties": {"a": {"type": "integer", "minimum": 1}}, "required": ["a"],
+                     "additionalProperties": false, "$defs": {"unused": {}}}"#;
+    let wrapped = [
+        format!(
+            r#"{{"type": "json_schema", "json_schema": {{"name": "answer", "schema": {schema}, "strict": true}}}}"#
+        ),
+        format!(r#"{{"name": "answer", "strict": true, "description": "d", "schema": {schema}}}"#),
+    ];
+    let plain = CompiledGrammar::new(schema, Format::JsonSchema).expect("the schema");
+    for text in &wrapped {
+        let grammar = CompiledGrammar::new(text, Format::JsonSchema).unwrap_or_else(|e| panic!("{text}: {e}"));
+        for document in [r#"{"a": 1}"#, r#"{"a": 0}"#, r#"{"a": 2, "b": 3}"#, r#"{}"#, "null"] {
+            assert_eq!(grammar.accepts(document.as_bytes()), plain.accepts(document.as_bytes()), "{text}: {document}");
+        }
+    }
+    // References resolve inside the unwrapped schema.
+    let refs = r##"{"name": "tree", "schema": {"$ref": "#/$defs/node", "$defs": {"node": {"type": "array", "items": {"$ref": "#/$defs/node"}}}}}"##;
+    assert!(CompiledGrammar::new(refs, Format::JsonSchema).expect("compiles").accepts(b"[[], [[]]]"));
+    // A wrapper without its schema is an error; an object with other keys
+    // is a schema (with unknown keywords) like any other.
+    let error = CompiledGrammar::new(r#"{"type": "json_schema", "json_schema": {"name": "x"}}"#, Format::JsonSchema)
+        .expect_err("no schema");
+    assert!(error.message.contains("#/json_schema/schema"), "{error}");
+    let not_a_wrapper = r#"{"name": "x", "schema": {"type": "null"}, "type": "string"}"#;
+    assert!(CompiledGrammar::new(not_a_wrapper, Format::JsonSchema).expect("a schema").accepts(br#""s""#));
+}
+
+#[test]
+fn keyword_typos_warn_with_the_keyword_meant() {
+    let schema = r#"{"type": "object", "properties": {"id": {"type": "integer", "minimun": 3}},
+                     "requried": ["id"], "additionalProperty": false}"#;
+    let (ebnf, warnings) = compile_json_schema(schema, &JsonSchemaOptions::default()).expect("compiles");
+    let shown: Vec<(String, String)> =
+        warnings.iter().map(|warning| (warning.pointer.clone(), warning.to_string())).collect();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    for ((pointer, text), (expected_pointer, meant)) in shown.iter().zip([
+        ("#/properties/id/minimun", "minimum"),
+        ("#/requried", "required"),
+        ("#/additionalProperty", "additionalProperties"),
+    ]) {
+        assert_eq!(pointer, expected_pointer);
+        assert!(text.contains(&format!("did you mean `{meant}`?")) && text.contains(expected_pointer), "{text}");
+    }
+    // The keywords are ignored, as JSON Schema says.
+    let grammar = CompiledGrammar::from_ebnf(&ebnf, &Config::default()).expect("grammar");
+    assert!(grammar.accepts(br#"{"id": 1, "x": 2}"#) && grammar.accepts(b"{}"));
+    // Through the front door too, without lenient mode.
+    let (_, warnings) = Source::new(Format::JsonSchema, schema).compile(&Config::default()).expect("compiles");
+    assert_eq!(warnings.len(), 3);
+}
+
+#[test]
+fn a_byte_order_mark_starts_a_schema_file() {
+    let (_, warnings) =
+        compile_json_schema("\u{feff}{\"type\": \"null\"}", &JsonSchemaOptions::default()).expect("BOM");
+    assert!(warnings.is_empty());
+    // Errors point at the same character as without the mark.
+    let text = "{\"type\": nul}";
+    let without = compile_json_schema(text, &JsonSchemaOptions::default()).expect_err("not JSON");
+    let with = compile_json_schema(&format!("\u{feff}{text}"), &JsonSchemaOptions::default()).expect_err("not JSON");
+    let (without, with) = (without.span.expect("located"), with.span.expect("located"));
+    assert_eq!((with.start, with.end), (without.start + 3, without.end + 3));
+}

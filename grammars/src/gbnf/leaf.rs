@@ -84,8 +84,9 @@ pub(super) fn char_class(text: &str, start: usize) -> Result<Leaf, GrammarError>
     if negated {
         pos += 1;
     }
-    let mut ranges = Vec::new();
-    let mut items = 0usize;
+    // The items as code point ranges: they may reach into the surrogates
+    // or above U+10FFFF, which only the complement below can see.
+    let mut items: Vec<(u32, u32)> = Vec::new();
     loop {
         match text[pos..].chars().next() {
             None => return Err(never_closed()),
@@ -120,11 +121,10 @@ pub(super) fn char_class(text: &str, start: usize) -> Result<Leaf, GrammarError>
                 .with_help(format!("write the smaller end first: `{high_text}-{low_text}`")));
             }
         }
-        items += 1;
-        ranges.extend(scalar_ranges(low, high));
+        items.push((low, high));
     }
     let end = pos + 1;
-    if items == 0 {
+    if items.is_empty() {
         return Err(GrammarError::at(
             ErrorKind::Syntax,
             Span::new(start, end),
@@ -136,12 +136,58 @@ pub(super) fn char_class(text: &str, start: usize) -> Result<Leaf, GrammarError>
             "llama.cpp reads `[]` as the empty string, Trellis refuses it; write `\"\"` for the empty string"
         }));
     }
-    let mut class = ClassUnicode::new(ranges);
-    if negated {
-        class.negate();
-    }
+    let class =
+        if negated { join_across_surrogates(scalar_class(code_point_complement(items))) } else { scalar_class(items) };
     Ok(Leaf { kind: ExprKind::Pattern(Hir::class(Class::Unicode(class))), end })
 }
+
+fn scalar_class(ranges: Vec<(u32, u32)>) -> ClassUnicode {
+    ClassUnicode::new(ranges.into_iter().flat_map(|(low, high)| scalar_ranges(low, high)))
+}
+
+/// Joins a range that ends at U+D7FF with one that starts at U+E000 (a
+/// range of `char`s steps over the surrogates), the form regex-syntax gives
+/// a negated class; later passes may then negate it again without meeting
+/// the gap (see [`code_point_complement`]).
+fn join_across_surrogates(class: ClassUnicode) -> ClassUnicode {
+    let mut ranges: Vec<ClassUnicodeRange> = Vec::with_capacity(class.ranges().len());
+    for &range in class.ranges() {
+        match ranges.last_mut() {
+            Some(last) if last.end() == '\u{D7FF}' && range.start() == '\u{E000}' => {
+                *last = ClassUnicodeRange::new(last.start(), range.end());
+            }
+            _ => ranges.push(range),
+        }
+    }
+    ClassUnicode::new(ranges)
+}
+
+/// The code points `0..=0x10FFFF` that none of `ranges` holds.
+///
+/// A negated class is complemented here, over code points, and only then
+/// cut down to scalar values, rather than by `ClassUnicode::negate` on the
+/// scalar ranges: regex-syntax 0.8 computes the gap between a range ending
+/// at U+D7FF and one starting at U+E000 as the inverted range
+/// `E000..=D7FF`, normalises it to `D7FF..=E000`, and so let
+/// `[^\x00-\U0010FFFF]` match U+D7FF and U+E000.
+fn code_point_complement(mut ranges: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    ranges.sort_unstable();
+    let mut gaps = Vec::new();
+    // Every code point below `next` is in some range seen so far.
+    let mut next = 0u32;
+    for (low, high) in ranges {
+        if low > next {
+            gaps.push((next, low - 1));
+        }
+        next = next.max(high.saturating_add(1));
+    }
+    if next <= MAX_CODE_POINT {
+        gaps.push((next, MAX_CODE_POINT));
+    }
+    gaps
+}
+
+const MAX_CODE_POINT: u32 = 0x10_FFFF;
 
 /// The parts of the code point range `low..=high` that are Unicode scalar
 /// values: at most two ranges, around the surrogates.

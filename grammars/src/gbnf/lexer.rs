@@ -66,7 +66,10 @@ pub(crate) struct Lexer<'input> {
 
 impl<'input> Lexer<'input> {
     pub(crate) fn new(text: &'input str) -> Lexer<'input> {
-        Lexer { text, pos: 0, open_parens: Vec::new(), in_braces: false, newline_ends_rule: false, finished: false }
+        // A byte-order mark is not part of the grammar; spans stay offsets
+        // in `text`.
+        let pos = crate::span::skip_bom(text);
+        Lexer { text, pos, open_parens: Vec::new(), in_braces: false, newline_ends_rule: false, finished: false }
     }
 
     fn rest(&self) -> &'input str {

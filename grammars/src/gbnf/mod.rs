@@ -54,8 +54,9 @@
 //!   above 2000 means *unbounded* (`x{0,5000}` is `x*`).
 //! * **Literals** `"..."` match their characters; **classes** `[...]` match
 //!   one character from a list of characters and ranges `a-z`, and `[^...]`
-//!   one character not in it (a `-` first or right before the `]` is a
-//!   literal `-`); `.` matches any character, newline included.
+//!   one character not in it, the complement over all Unicode scalar values
+//!   (a `-` first or right before the `]` is a literal `-`); `.` matches any
+//!   character, newline included.
 //! * **Escapes**, in literals and classes: `\xHH`, `\uHHHH`, `\UHHHHHHHH`
 //!   (exactly that many hex digits), `\t`, `\r`, `\n`, `\\`, `\"`, `\[`,
 //!   `\]`, `\-`. Any other escape is an error. An escape is a *code point*,
@@ -100,7 +101,14 @@
 //!   negated class or `.`; Trellis never does. An escape that is not a scalar
 //!   value (a surrogate `\uD800`, or above `\U0010FFFF`) can therefore never
 //!   match: in a class it adds nothing (and in a negated class it excludes
-//!   nothing), and a literal containing one matches nothing at all.
+//!   nothing), and a literal containing one matches nothing at all. So
+//!   `[^\x00-\uFFFF]` is exactly the characters from U+10000 on, and
+//!   `[^\x00-\U0010FFFF]` or `[\uD800-\uDFFF]` match nothing; when every
+//!   string of `root` needs such a class, the grammar is refused as
+//!   [`ErrorKind::EmptyLanguage`] with the span of the class.
+//! * **A byte-order mark** (U+FEFF) at the start of the text is skipped;
+//!   llama.cpp reads it as the start of a rule name and fails. Spans stay
+//!   byte offsets in the text as given.
 //! * **NUL is an ordinary character.** llama.cpp reads the grammar as a C
 //!   string and ignores everything after a NUL byte; Trellis reads all of
 //!   it (a NUL outside a literal or class is a syntax error).
@@ -124,6 +132,7 @@
 //! [`ErrorKind::Unsupported`]: crate::error::ErrorKind::Unsupported
 //! [`ErrorKind::Duplicate`]: crate::error::ErrorKind::Duplicate
 //! [`ErrorKind::TooLarge`]: crate::error::ErrorKind::TooLarge
+//! [`ErrorKind::EmptyLanguage`]: crate::error::ErrorKind::EmptyLanguage
 
 use std::collections::HashMap;
 

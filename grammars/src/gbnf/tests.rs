@@ -542,7 +542,8 @@ fn rule_head_errors() {
     syntax_error("::= a", "::=", "expected a rule name, found `::=`");
     syntax_error("\"x\" ::= a", "\"x\"", "expected a rule name, found `\"x\"`");
     syntax_error("é ::= a", "é", "expected a rule name, found `é`");
-    syntax_error("\u{feff}root ::= a", "\u{feff}", r"found `\u{feff}`");
+    // A byte-order mark is skipped at the start of the text only.
+    syntax_error("root ::= \"a\"\n\u{feff}x ::= a", "\u{feff}", r"found `\u{feff}`");
     syntax_error("root ::= a\0", "\0", r"found `\0`");
 }
 
@@ -726,5 +727,133 @@ proptest! {
         )
     ) {
         parses_or_errs_cleanly(&pieces.concat());
+    }
+}
+
+#[test]
+fn negated_classes_complement_over_scalar_values() {
+    // The excluded range spans the surrogates: nothing is left, not U+D7FF
+    // and U+E000 (regex-syntax's own negation of the scalar ranges keeps
+    // those two).
+    assert_eq!(class_of(r"root ::= [^\x00-\U0010FFFF]"), []);
+    assert_eq!(class_of(r"root ::= [^\x00-\uFFFF]"), [(0x1_0000, 0x10_FFFF)]);
+    assert_eq!(class_of(r"root ::= [^\uD000-\uEFFF]"), [(0, 0xCFFF), (0xF000, 0x10_FFFF)]);
+    assert_eq!(class_of(r"root ::= [^\x00-\uD7FF\uE000-\U0010FFFF]"), []);
+    assert_eq!(class_of(r"root ::= [^\uD7FF\uE000]"), [(0, 0xD7FE), (0xE001, 0x10_FFFF)]);
+    let grammar = crate::CompiledGrammar::new(r"root ::= [^\x00-\uFFFF]", crate::Format::Gbnf).expect("compiles");
+    assert!(!grammar.accepts("\u{E000}".as_bytes()) && !grammar.accepts("\u{D7FF}".as_bytes()));
+    assert!(grammar.accepts("\u{10000}".as_bytes()));
+}
+
+#[test]
+fn a_class_that_empties_the_language_is_pointed_at() {
+    let cases = [
+        (r"root ::= [^\x00-\U0010FFFF]", r"[^\x00-\U0010FFFF]"),
+        ("root ::= \"a\" x\nx ::= [\\uD800-\\uDFFF]+", r"[\uD800-\uDFFF]"),
+        (r#"root ::= ("a" | [^\x00-\U0010FFFF]) [^\x00-\U0010FFFF] "b""#, r"[^\x00-\U0010FFFF]"),
+        // `b` dies of `root`, not the other way round: the walk to the
+        // class must not go round through `b`.
+        ("root ::= b [^\\x00-\\U0010FFFF]\nb ::= root \"x\"", r"[^\x00-\U0010FFFF]"),
+    ];
+    for (text, class) in cases {
+        let error = crate::CompiledGrammar::new(text, crate::Format::Gbnf).expect_err("an empty language");
+        assert_eq!(error.kind, ErrorKind::EmptyLanguage, "{text}");
+        let span = error.span.expect("located");
+        assert_eq!(&text[span.start..span.end], class, "{text}");
+        assert_eq!(Some(span.start), text.rfind(class), "{text}: the class that every string needs");
+    }
+    // A class that matches nothing in one alternative leaves the others.
+    let grammar = crate::CompiledGrammar::new(r#"root ::= "a" | [^\x00-\U0010FFFF]"#, crate::Format::Gbnf);
+    assert!(grammar.expect("compiles").accepts(b"a"));
+    // Emptiness that comes from recursion keeps pointing at the rule.
+    let error = crate::CompiledGrammar::new("root ::= root \"a\"", crate::Format::Gbnf).expect_err("empty");
+    assert_eq!((error.kind, error.span), (ErrorKind::EmptyLanguage, Some(Span::new(0, 4))));
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_is_skipped() {
+    let text = "\u{feff}root ::= \"a\" x\nx ::= \"b\"\n";
+    let ebnf = ok(text);
+    assert_eq!(ebnf.rules[0].name_span, Span::new(3, 7));
+    let grammar = crate::CompiledGrammar::new(text, crate::Format::Gbnf).expect("compiles");
+    assert!(grammar.accepts(b"ab"));
+    // Spans of errors are offsets in the original text.
+    let text = "\u{feff}root ::= y";
+    let error = crate::CompiledGrammar::new(text, crate::Format::Gbnf).expect_err("undefined");
+    assert_eq!(spanned(text, &error), "y");
+}
+
+/// A code point for a class endpoint, often near the places where UTF-8
+/// and scalar values have edges.
+fn code_point() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        0u32..0x80,
+        0x780u32..0x820,
+        0xD700u32..0xE100,
+        0xFFF0u32..0x1_0010,
+        0x10_FF00u32..0x11_0100,
+        0u32..=0x10_FFFF,
+        Just(0xD7FF),
+        Just(0xE000),
+        Just(0x10_FFFF),
+    ]
+}
+
+/// The regex crate's class of the scalar values in `items` (code point
+/// ranges that may reach into the surrogates or past U+10FFFF), as a regex
+/// matching one character; `None` if it holds none.
+fn regex_class(items: &[(u32, u32)]) -> Option<regex::Regex> {
+    let mut parts = String::new();
+    for &(low, high) in items {
+        for (block_low, block_high) in [(0, 0xD7FF), (0xE000, 0x10_FFFF)] {
+            let (from, to) = (low.max(block_low), high.min(block_high));
+            if from <= to {
+                parts.push_str(&format!(r"\x{{{from:X}}}-\x{{{to:X}}}"));
+            }
+        }
+    }
+    (!parts.is_empty()).then(|| regex::Regex::new(&format!("^[{parts}]$")).expect("an oracle class"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+
+    /// A GBNF class, compiled as a whole grammar, matches a character iff
+    /// the regex crate's class of the same scalar values does (negated: iff
+    /// it does not; the regex crate's own `[^...]` shares regex-syntax's
+    /// negation, which is not exact at the surrogate gap).
+    #[test]
+    fn gbnf_classes_agree_with_the_regex_crate(
+        items in proptest::collection::vec((code_point(), code_point()), 1..4),
+        negated in any::<bool>(),
+        extra in proptest::collection::vec(0u32..=0x10_FFFF, 8),
+    ) {
+        let items: Vec<(u32, u32)> = items.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect();
+        let written: String = items.iter().map(|&(low, high)| format!(r"\U{low:08X}-\U{high:08X}")).collect();
+        let text = format!("root ::= [{}{written}]", if negated { "^" } else { "" });
+        let positive = regex_class(&items);
+        let oracle = |c: char| positive.as_ref().is_some_and(|class| class.is_match(c.encode_utf8(&mut [0; 4]))) != negated;
+        let mut probes: Vec<u32> = vec![0, 0x7F, 0x80, 0x7FF, 0x800, 0xD7FF, 0xE000, 0xFFFF, 0x1_0000, 0x10_FFFF];
+        for &(low, high) in &items {
+            probes.extend([low.saturating_sub(1), low, low + 1, high.saturating_sub(1), high, high + 1]);
+        }
+        probes.extend(extra);
+        let probes: Vec<char> = probes.into_iter().filter_map(char::from_u32).collect();
+        match crate::CompiledGrammar::new(&text, crate::Format::Gbnf) {
+            Ok(grammar) => {
+                for &c in &probes {
+                    let bytes = c.encode_utf8(&mut [0; 4]).as_bytes().to_vec();
+                    prop_assert_eq!(grammar.accepts(&bytes), oracle(c), "{} on U+{:04X}", text, u32::from(c));
+                }
+                // An encoded surrogate is not UTF-8, whatever the class.
+                prop_assert!(!grammar.accepts(&[0xED, 0xA0, 0x80]) && !grammar.accepts(&[0xED, 0xBF, 0xBF]));
+            }
+            Err(error) => {
+                prop_assert_eq!(error.kind, ErrorKind::EmptyLanguage, "{}: {}", text, error);
+                for &c in &probes {
+                    prop_assert!(!oracle(c), "{} refused as empty, but the oracle matches U+{:04X}", text, u32::from(c));
+                }
+            }
+        }
     }
 }

@@ -14,6 +14,7 @@
 
 use serde_json::{Map, Value};
 
+use super::numbers::Decimal;
 use super::{Builder, is_annotation};
 use crate::error::{ErrorKind, GrammarError};
 
@@ -195,8 +196,14 @@ impl Builder<'_> {
                     Value::Array(product)
                 }
                 k if (LOWER.contains(&k) || UPPER.contains(&k)) && a_value.is_number() && b_value.is_number() => {
-                    let (x, y) = (a_value.as_f64().unwrap_or(0.0), b_value.as_f64().unwrap_or(0.0));
-                    let pick_a = if LOWER.contains(&k) { x >= y } else { x <= y };
+                    // Compared exactly: two integers above 2^53 can be
+                    // the same double.
+                    let exact = |value: &Value| value.as_number().and_then(Decimal::from_number);
+                    let pick_a = match (exact(&a_value), exact(b_value)) {
+                        (Some(x), Some(y)) if LOWER.contains(&k) => x >= y,
+                        (Some(x), Some(y)) => x <= y,
+                        _ => true,
+                    };
                     if pick_a { a_value.clone() } else { b_value.clone() }
                 }
                 _ => return Err(cannot(self, keyword)),

@@ -91,13 +91,19 @@
 //!   alternatives. Patterns are searched, as JSON Schema says: `"b"` accepts
 //!   `"abc"`.
 //! * **Numbers.** Integers are written canonically (no `1.0`, no `-0`, no
-//!   exponent); integer bounds are exact. Bounded numbers have no exponent,
-//!   and a bound that is not an integer is rounded inward (`minimum: 0.5`
-//!   produces numbers `>= 1`); bounds must lie within ±10^15. Accepted
-//!   numbers satisfy the bounds exactly in decimal; a consumer that parses
-//!   them as IEEE doubles could round one with more than 15 significant
-//!   digits onto an exclusive bound. Unbounded numbers allow an exponent of at
-//!   most two digits, so that every number stays finite as an IEEE double.
+//!   exponent). Bounds (`minimum`, `maximum`, `exclusiveMinimum`,
+//!   `exclusiveMaximum`) are exact for integers and numbers alike, for any
+//!   finite bound (`0.1`, `-2.5e-7`, `1e30`): every number in range is
+//!   accepted in every plain decimal spelling (`0.5`, `0.50`, `-0`), and no
+//!   number out of range is. A bound is the decimal serde_json reads: an
+//!   integer exactly, any other number as the shortest decimal of its double,
+//!   which is the decimal written whenever it has at most 15 significant
+//!   digits. Bounded numbers are written **without exponent** (`100`, not
+//!   `1e2`; see `numbers.rs` for why). Accepted numbers satisfy the bounds
+//!   exactly in decimal; a consumer that parses them as IEEE doubles could
+//!   round one with more than 15 significant digits onto an exclusive bound.
+//!   Unbounded numbers allow an exponent of at most two digits, so that every
+//!   number stays finite as an IEEE double.
 //!   `multipleOf` is supported for integers (and integral `multipleOf` on
 //!   numbers, which then produces integers), when the range is finite with
 //!   at most 4096 multiples, or has no bounds at all and a step up to
@@ -119,9 +125,25 @@
 //!   unsupported uses of the keywords above. References must be local
 //!   (`#`, `#/...` JSON pointers). Annotations (`title`, `description`,
 //!   `examples`, `default`, `$comment`, ...) are ignored, as are keywords
-//!   JSON Schema does not define.
+//!   JSON Schema does not define; but an unknown keyword that looks like a
+//!   typo of a known one (`requried`, `propeties`, `additionalProperty`) is
+//!   reported as a [`Warning`] naming its JSON pointer and the keyword
+//!   probably meant, even without lenient mode (see `keywords.rs`).
+//!
+//! # Input
+//!
+//! The text is one JSON document, optionally after a UTF-8 byte-order mark
+//! (skipped; error spans stay offsets in the text). An OpenAI structured
+//! output wrapper stands for the schema inside it: a whole
+//! `response_format`, `{"type": "json_schema", "json_schema": {"name": ...,
+//! "schema": {...}, "strict": true}}`, or its `json_schema` part alone,
+//! `{"name": ..., "schema": {...}}` (keys `name`, `schema`, `strict`,
+//! `description` only). The inner schema is then the document root: `$ref`
+//! pointers resolve in it, and the JSON pointers in messages are relative to
+//! it.
 
 mod formats;
+mod keywords;
 mod merge;
 mod numbers;
 mod pattern;
@@ -135,10 +157,10 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::ebnf::{Ebnf, Expr, ExprKind, Lexing, RuleDef};
 use crate::error::{ErrorKind, GrammarError};
-use crate::span::Span;
+use crate::span::{Span, skip_bom};
 use crate::tables::CompiledGrammar;
 
-use numbers::Bound;
+use numbers::{Bound, Decimal};
 
 /// Where whitespace may go in the generated JSON.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -176,14 +198,17 @@ pub struct JsonSchemaOptions {
     pub lenient: bool,
 }
 
-/// A keyword dropped in lenient mode: the grammar does not enforce it.
+/// A keyword the grammar does not enforce: one dropped in lenient mode, or
+/// an unknown keyword that looks like a typo of a known one (ignored, as
+/// JSON Schema ignores every unknown keyword; the reason says which keyword
+/// was probably meant).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
     /// JSON pointer (URI fragment form) of the keyword, e.g.
     /// `#/properties/tags/uniqueItems`.
     pub pointer: String,
     pub keyword: String,
-    /// Why it cannot be enforced.
+    /// Why it is not enforced.
     pub reason: String,
 }
 
@@ -193,8 +218,8 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Compiles JSON Schema text into EBNF, with the keywords dropped in
-/// lenient mode (always empty otherwise).
+/// Compiles JSON Schema text into EBNF, with a [`Warning`] for each keyword
+/// dropped in lenient mode and each unknown keyword that looks like a typo.
 ///
 /// # Errors
 ///
@@ -203,10 +228,14 @@ impl fmt::Display for Warning {
 /// [`ErrorKind::EmptyLanguage`] for contradictions, [`ErrorKind::Regex`] for
 /// bad patterns; every message names the JSON pointer.
 pub fn compile_json_schema(text: &str, options: &JsonSchemaOptions) -> Result<(Ebnf, Vec<Warning>), GrammarError> {
-    let schema: Value = serde_json::from_str(text).map_err(|error| {
+    // JSON has no byte-order mark (RFC 8259 §8.1), but editors write one;
+    // serde_json refuses it, so it is skipped, and error offsets are moved
+    // back into `text`.
+    let bom = skip_bom(text);
+    let schema: Value = serde_json::from_str(&text[bom..]).map_err(|error| {
         // One character at the error, or an empty span at the end of the
         // text (an empty or truncated schema), on character boundaries.
-        let mut start = offset_of(text, error.line(), error.column()).min(text.len());
+        let mut start = (bom + offset_of(&text[bom..], error.line(), error.column())).min(text.len());
         while !text.is_char_boundary(start) {
             start -= 1;
         }
@@ -220,6 +249,8 @@ pub fn compile_json_schema(text: &str, options: &JsonSchemaOptions) -> Result<(E
 /// Property order comes from the map order, so parse with `serde_json`'s
 /// `preserve_order` (Trellis enables it).
 pub fn schema_to_ebnf(schema: &Value, options: &JsonSchemaOptions) -> Result<(Ebnf, Vec<Warning>), GrammarError> {
+    let schema = unwrap_response_format(schema)?;
+    let typos = keywords::typo_warnings(schema);
     let mut builder = Builder::new(schema, *options);
     let body = builder.schema(schema, "")?;
     let ws = builder.ws();
@@ -227,7 +258,37 @@ pub fn schema_to_ebnf(schema: &Value, options: &JsonSchemaOptions) -> Result<(Eb
     builder.filter_enums()?;
     builder.prune_never();
     let ebnf = builder.ebnf("root");
-    Ok((ebnf, builder.warnings))
+    let mut warnings = builder.warnings;
+    warnings.extend(typos);
+    Ok((ebnf, warnings))
+}
+
+/// The schema inside an OpenAI structured-output wrapper, or `schema`
+/// itself: `{"type": "json_schema", "json_schema": {...}}` (a whole
+/// `response_format`) and `{"name": ..., "schema": {...}}` (its
+/// `json_schema` part, whose only other keys may be `strict` and
+/// `description`) both stand for their `schema`. Neither is a useful JSON
+/// Schema as written: `json_schema` is no type, and `name`/`schema` are no
+/// keywords, so the second would accept any JSON at all.
+fn unwrap_response_format(schema: &Value) -> Result<&Value, GrammarError> {
+    let Value::Object(map) = schema else { return Ok(schema) };
+    if map.get("type").and_then(Value::as_str) == Some("json_schema")
+        && let Some(inner) = map.get("json_schema")
+    {
+        return match inner.get("schema") {
+            Some(inner_schema) => Ok(inner_schema),
+            None => Err(GrammarError::new(
+                ErrorKind::Syntax,
+                "this `response_format` wrapper has no schema (at #/json_schema/schema)",
+            )
+            .with_help("put the JSON Schema under `json_schema.schema`")),
+        };
+    }
+    let wrapper_keys = |key: &String| matches!(key.as_str(), "name" | "schema" | "strict" | "description");
+    let is_wrapper = map.get("name").is_some_and(Value::is_string)
+        && map.get("schema").is_some_and(|inner| inner.is_object() || inner.is_boolean())
+        && map.keys().all(wrapper_keys);
+    Ok(if is_wrapper { &map["schema"] } else { schema })
 }
 
 fn offset_of(text: &str, line: usize, column: usize) -> usize {
@@ -967,11 +1028,31 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// A keyword whose value is a number, exactly.
+    fn decimal_keyword(
+        &self,
+        map: &Map<String, Value>,
+        pointer: &str,
+        keyword: &str,
+    ) -> Result<Option<Decimal>, GrammarError> {
+        match map.get(keyword) {
+            None => Ok(None),
+            Some(value) => match value.as_number().and_then(Decimal::from_number) {
+                Some(number) => Ok(Some(number)),
+                None => Err(self.error(
+                    ErrorKind::Syntax,
+                    &format!("{pointer}/{keyword}"),
+                    format!("`{keyword}` must be a number"),
+                )),
+            },
+        }
+    }
+
     /// The tightest lower and upper bounds, in draft 2020-12 or draft-4/7
-    /// spelling (boolean `exclusiveMinimum`).
+    /// spelling (boolean `exclusiveMinimum`), as exact decimals.
     fn bounds(&self, map: &Map<String, Value>, pointer: &str) -> Result<(Option<Bound>, Option<Bound>), GrammarError> {
-        let mut lower = self.number_keyword(map, pointer, "minimum")?.map(|value| Bound { value, exclusive: false });
-        let mut upper = self.number_keyword(map, pointer, "maximum")?.map(|value| Bound { value, exclusive: false });
+        let mut lower = self.decimal_keyword(map, pointer, "minimum")?.map(|value| Bound { value, exclusive: false });
+        let mut upper = self.decimal_keyword(map, pointer, "maximum")?.map(|value| Bound { value, exclusive: false });
         let tighter_lower = |current: Option<Bound>, candidate: Bound| match current {
             Some(current) if current.value > candidate.value => Some(current),
             Some(current) if current.value == candidate.value && current.exclusive => Some(current),
@@ -986,7 +1067,7 @@ impl<'a> Builder<'a> {
             Some(Value::Bool(true)) => lower = lower.map(|bound| Bound { exclusive: true, ..bound }),
             Some(Value::Bool(false)) | None => {}
             Some(_) => {
-                if let Some(value) = self.number_keyword(map, pointer, "exclusiveMinimum")? {
+                if let Some(value) = self.decimal_keyword(map, pointer, "exclusiveMinimum")? {
                     lower = tighter_lower(lower, Bound { value, exclusive: true });
                 }
             }
@@ -995,20 +1076,9 @@ impl<'a> Builder<'a> {
             Some(Value::Bool(true)) => upper = upper.map(|bound| Bound { exclusive: true, ..bound }),
             Some(Value::Bool(false)) | None => {}
             Some(_) => {
-                if let Some(value) = self.number_keyword(map, pointer, "exclusiveMaximum")? {
+                if let Some(value) = self.decimal_keyword(map, pointer, "exclusiveMaximum")? {
                     upper = tighter_upper(upper, Bound { value, exclusive: true });
                 }
-            }
-        }
-        for (bound, keyword) in [(lower, "minimum"), (upper, "maximum")] {
-            if let Some(bound) = bound
-                && (!bound.value.is_finite() || bound.value.abs() >= numbers::MAX_BOUND as f64)
-            {
-                return Err(self.error(
-                    ErrorKind::Unsupported,
-                    &format!("{pointer}/{keyword}"),
-                    format!("bounds beyond ±{} are not supported", numbers::MAX_BOUND),
-                ));
             }
         }
         Ok((lower, upper))
@@ -1016,8 +1086,8 @@ impl<'a> Builder<'a> {
 
     fn integer(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
         let (lower, upper) = self.bounds(map, pointer)?;
-        let low = lower.map(|bound| numbers::integer_lower(bound) as i128);
-        let high = upper.map(|bound| numbers::integer_upper(bound) as i128);
+        let low = lower.map(|bound| bound.least_integer());
+        let high = upper.map(|bound| bound.greatest_integer());
         let multiple = match self.number_keyword(map, pointer, "multipleOf")? {
             None => None,
             Some(step) if step <= 0.0 || !step.is_finite() => {
@@ -1036,7 +1106,7 @@ impl<'a> Builder<'a> {
             }
         };
         match multiple {
-            None | Some(1) => Ok(pat(numbers::integer_range(low, high))),
+            None | Some(1) => Ok(pat(numbers::integer_range(low.as_ref(), high.as_ref()))),
             Some(step) => self.multiples(step, low, high, pointer),
         }
     }
@@ -1045,12 +1115,14 @@ impl<'a> Builder<'a> {
     fn multiples(
         &mut self,
         step: i128,
-        low: Option<i128>,
-        high: Option<i128>,
+        low: Option<Decimal>,
+        high: Option<Decimal>,
         pointer: &str,
     ) -> Result<Expr, GrammarError> {
         const MAX_LISTED: i128 = 4096;
-        if let (Some(low), Some(high)) = (low, high) {
+        if let (Some(low), Some(high)) =
+            (low.as_ref().and_then(Decimal::to_i128), high.as_ref().and_then(Decimal::to_i128))
+        {
             let first = low.div_euclid(step) + i128::from(low.rem_euclid(step) != 0);
             let last = high.div_euclid(step);
             if last - first < MAX_LISTED {
@@ -1065,7 +1137,7 @@ impl<'a> Builder<'a> {
                 "multipleOf",
                 "only bounded ranges with at most 4096 multiples, or unbounded ones with a step up to 100, are supported",
             )?;
-            return Ok(pat(numbers::integer_range(low, high)));
+            return Ok(pat(numbers::integer_range(low.as_ref(), high.as_ref())));
         }
         // Unbounded: rules tracking (remainder mod step, digits so far). At
         // most 15 digits, so that every multiple is exact as an IEEE double
@@ -1106,7 +1178,7 @@ impl<'a> Builder<'a> {
         if lower.is_none() && upper.is_none() {
             return Ok(pat(numbers::any_number()));
         }
-        Ok(pat(numbers::number_range(lower, upper)))
+        Ok(pat(numbers::number_range(lower.as_ref(), upper.as_ref())))
     }
 
     // ---- Strings --------------------------------------------------------

@@ -42,7 +42,7 @@ fn load() -> Result<Library, GrammarError> {
     let broken = |message: String| {
         GrammarError::new(ErrorKind::Syntax, format!("the bundled `common` library is broken: {message}"))
     };
-    let statements = super::parse_statements(COMMON).map_err(|err| broken(err.message))?;
+    let statements = super::parse_statements(COMMON, false).map_err(|err| broken(err.message))?;
     let mut terminals = Vec::new();
     for statement in statements {
         match statement {

@@ -107,13 +107,16 @@ pub(super) struct Lexer<'a> {
     /// definition, so that runs of blank lines give one `EndOfLine`.
     at_line_start: bool,
     finished: bool,
+    /// [`SourceOptions::ascii_classes`](crate::SourceOptions::ascii_classes),
+    /// for every regex of the grammar.
+    ascii_classes: bool,
 }
 
 impl<'a> Lexer<'a> {
-    pub(super) fn new(text: &'a str) -> Lexer<'a> {
+    pub(super) fn new(text: &'a str, ascii_classes: bool) -> Lexer<'a> {
         // A byte-order mark is not part of the grammar.
-        let pos = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
-        Lexer { text, pos, open: Vec::new(), at_line_start: true, finished: false }
+        let pos = crate::span::skip_bom(text);
+        Lexer { text, pos, open: Vec::new(), at_line_start: true, finished: false, ascii_classes }
     }
 
     /// The text being lexed.
@@ -407,7 +410,7 @@ impl<'a> Lexer<'a> {
         while self.byte(end).is_some_and(|b| b == b'_' || b.is_ascii_alphanumeric()) {
             end += 1;
         }
-        let mut flags = RegexFlags::default();
+        let mut flags = RegexFlags { ascii_classes: self.ascii_classes, ..RegexFlags::default() };
         for (i, flag) in self.text.get(flags_start..end).unwrap_or("").char_indices() {
             let span = Span::new(flags_start + i, flags_start + i + 1);
             match flag {

@@ -85,8 +85,13 @@
 //! `common`, including relative ones and lark's other bundled grammars;
 //! names `common` does not define (notably lark's lazy helpers
 //! `_STRING_INNER`/`_STRING_ESC_INNER`); regex features a DFA cannot
-//! express, such as look-around and backreferences ([`ErrorKind::Regex`],
-//! pointing into the regex); the regex flag `l`.
+//! express, such as look-around, backreferences (`\1`, `(?P=name)`), atomic
+//! groups and possessive repetitions ([`ErrorKind::Regex`], pointing at the
+//! construct in the regex and naming it); the regex flag `l`.
+//!
+//! A UTF-8 byte-order mark at the start of the text is skipped. With
+//! [`SourceOptions::ascii_classes`] ([`parse_with`]), `\d`, `\w` and `\s`
+//! in regexes are ASCII-only, like Python's `re.ASCII` for those classes.
 //!
 //! # Differences from lark
 //!
@@ -110,6 +115,7 @@ use lalrpop_util::ParseError;
 
 use crate::ebnf::{Ebnf, Lexing};
 use crate::error::{ErrorKind, GrammarError};
+use crate::source::SourceOptions;
 use crate::span::{Span, line_column};
 
 use self::lexer::{Lexer, Tok};
@@ -128,13 +134,22 @@ mod statement;
 #[cfg(test)]
 mod tests;
 
-/// Parses Lark grammar text into EBNF.
+/// Parses Lark grammar text into EBNF: [`parse_with`] and the default
+/// options.
 ///
 /// Errors carry the span of the offending text: a syntax error, a regex
 /// regex-syntax refuses, an unsupported construct, a rule or terminal
 /// defined twice, an import `common` cannot satisfy.
 pub fn parse(text: &str) -> Result<Ebnf, GrammarError> {
-    let statements = parse_statements(text)?;
+    parse_with(text, &SourceOptions::default())
+}
+
+/// Parses Lark grammar text with the options of its source, of which only
+/// [`SourceOptions::ascii_classes`] applies: it makes `\d`, `\w`, `\s` (and
+/// their negations) ASCII in the grammar's regexes. Terminals imported from
+/// `common` are the same either way (they spell their classes out).
+pub fn parse_with(text: &str, options: &SourceOptions) -> Result<Ebnf, GrammarError> {
+    let statements = parse_statements(text, options.ascii_classes)?;
     let mut grammar = Ebnf {
         lexing: Lexing::Greedy,
         rules: Vec::new(),
@@ -170,8 +185,8 @@ pub fn parse(text: &str) -> Result<Ebnf, GrammarError> {
 }
 
 /// Lexes and parses `text` into its statements.
-fn parse_statements(text: &str) -> Result<Vec<Statement>, GrammarError> {
-    let mut lexer = Lexer::new(text);
+fn parse_statements(text: &str, ascii_classes: bool) -> Result<Vec<Statement>, GrammarError> {
+    let mut lexer = Lexer::new(text, ascii_classes);
     grammar::StatementsParser::new().parse(&mut lexer).map_err(|err| syntax_error(err, &lexer))
 }
 

@@ -20,10 +20,20 @@
 //! | `(?#...)`                      | a comment                      | removed                 |
 //! | `{,n}`                         | `{0,n}`                        | (parser option)         |
 //!
-//! (`\d` is `\p{Nd}` in both.) Python syntax that regex-syntax does not
-//! have is an error, never a silent change of meaning: look-around,
-//! backreferences, a `{` that starts no repetition (Python reads it as a
-//! literal), `\N{name}`, atomic groups, possessive repetitions. Known
+//! (`\d` is `\p{Nd}` in both.) With
+//! [`SourceOptions::ascii_classes`](crate::SourceOptions::ascii_classes)
+//! (Python's `re.ASCII` for classes alone), `\d`, `\w` and `\s` are
+//! rewritten as `[0-9]`, `[0-9A-Za-z_]` and `[\t\n\x0B\x0C\r ]` instead,
+//! outside brackets inside a `(?-i:...)` group so that case folding does not
+//! add U+212A KELVIN SIGN to `\w`.
+//!
+//! Python syntax that regex-syntax does not have is an error, never a
+//! silent change of meaning: look-around, backreferences (`\1`,
+//! `(?P=name)`), a `{` that starts no repetition (Python reads it as a
+//! literal), `\N{name}`, atomic groups `(?>...)`, possessive repetitions
+//! `a*+` (which regex-syntax would read as `(a*)+`), and a repetition of a
+//! repetition such as `a**` (which Python refuses). Each error names the
+//! construct and points at it. Known
 //! remaining differences: the Unicode tables follow regex-syntax's Unicode
 //! version; `i` uses simple case folding; `$` without `m` matches only at
 //! the very end (Python also before a final `\n`); `\b` follows
@@ -41,6 +51,7 @@ use regex_syntax::hir::Hir;
 use regex_syntax::hir::translate::TranslatorBuilder;
 
 use crate::error::{ErrorKind, GrammarError};
+use crate::regex_ast;
 use crate::span::Span;
 
 /// The flags after a regex's closing slash.
@@ -54,13 +65,16 @@ pub(super) struct RegexFlags {
     pub dot_matches_new_line: bool,
     /// `x`
     pub verbose: bool,
+    /// Not a flag of the regex: the source's
+    /// [`ascii_classes`](crate::SourceOptions::ascii_classes) option.
+    pub ascii_classes: bool,
 }
 
 /// Compiles the text between a regex's slashes; `offset` is where it starts
 /// in the grammar, so that errors point at the right character there.
 pub(super) fn compile(pattern: &str, offset: usize, flags: RegexFlags) -> Result<Hir, GrammarError> {
     let verbose = flags.verbose || starts_verbose(pattern);
-    let translated = translate(pattern, verbose);
+    let translated = translate(pattern, verbose, flags.ascii_classes);
     if let Some((start, end)) = translated.bad_range {
         return Err(GrammarError::at(
             ErrorKind::Regex,
@@ -72,6 +86,13 @@ pub(super) fn compile(pattern: &str, offset: usize, flags: RegexFlags) -> Result
     let text = translated.pattern.as_str();
     let ast = ParserBuilder::new().ignore_whitespace(flags.verbose).empty_min_range(true).build().parse(text).map_err(
         |err| {
+            if let Some(refusal) = regex_ast::named_refusal(text, &err) {
+                let help = match err.kind() {
+                    regex_syntax::ast::ErrorKind::UnsupportedBackreference => BACKREFERENCE_HELP,
+                    _ => refusal.help,
+                };
+                return translated.error_between(refusal.start, refusal.end, refusal.message, offset, Some(help));
+            }
             let help = match err.kind() {
                 regex_syntax::ast::ErrorKind::UnsupportedLookAround => Some(LOOK_AROUND_HELP),
                 regex_syntax::ast::ErrorKind::UnsupportedBackreference => Some(BACKREFERENCE_HELP),
@@ -84,6 +105,22 @@ pub(super) fn compile(pattern: &str, offset: usize, flags: RegexFlags) -> Result
             translated.error(err.kind().to_string(), err.span(), offset, help)
         },
     )?;
+    if let Some(stacked) = regex_ast::stacked_repetition(&ast) {
+        let (message, help) = if stacked.possessive {
+            (
+                "possessive repetitions are not supported",
+                "a possessive repetition never gives back what it matched, which regex-syntax cannot express \
+                 (it would read `a*+` as `(a*)+`); drop the `+` (the language may then grow), or make the next \
+                 item exclude what it repeats",
+            )
+        } else {
+            (
+                "a repetition of a repetition (Python: \"multiple repeat\")",
+                "Python refuses it; put the inner repetition in a group, e.g. `(?:a*)*`",
+            )
+        };
+        return Err(translated.error_between(stacked.start, stacked.end, message.to_owned(), offset, Some(help)));
+    }
     TranslatorBuilder::new()
         .case_insensitive(flags.case_insensitive)
         .multi_line(flags.multi_line)
@@ -117,6 +154,11 @@ const PYTHON_VERBOSE_SPACE: &[char] = &[' ', '\t', '\n', '\r', '\x0b', '\x0c'];
 const WORD: &str = r"\p{L}\p{N}_";
 /// Python's `\s` is Unicode `White_Space` plus the separators U+001C..U+001F.
 const SPACE: &str = r"\s\x1C-\x1F";
+/// The ASCII classes ([`RegexFlags::ascii_classes`]): Python's `re.ASCII`
+/// meanings, the space written as `\x20` so that verbose mode keeps it.
+const ASCII_DIGIT: &str = "0-9";
+const ASCII_WORD: &str = "0-9A-Za-z_";
+const ASCII_SPACE: &str = r"\t\n\x0B\x0C\r\x20";
 
 /// A pattern rewritten for regex-syntax, remembering where each of its
 /// bytes came from.
@@ -129,6 +171,8 @@ pub(super) struct Translation {
     /// The first range with a set (`\w`, `\d`, ...) as an endpoint, which
     /// Python refuses: its start and end in the original pattern.
     bad_range: Option<(usize, usize)>,
+    /// Whether `\d`, `\w`, `\s` are translated to their ASCII classes.
+    ascii_classes: bool,
 }
 
 impl Translation {
@@ -157,7 +201,20 @@ impl Translation {
         offset: usize,
         help: Option<&str>,
     ) -> GrammarError {
-        let span = Span::new(offset + self.origin(span.start.offset), offset + self.origin(span.end.offset));
+        self.error_between(span.start.offset, span.end.offset, message, offset, help)
+    }
+
+    /// An error about translated bytes `start..end`, located in the grammar
+    /// (the original pattern starts at `offset` there).
+    fn error_between(
+        &self,
+        start: usize,
+        end: usize,
+        message: String,
+        offset: usize,
+        help: Option<&str>,
+    ) -> GrammarError {
+        let span = Span::new(offset + self.origin(start), offset + self.origin(end));
         let err = GrammarError::at(ErrorKind::Regex, span, message);
         match help {
             Some(help) => err.with_help(help),
@@ -168,8 +225,8 @@ impl Translation {
 
 /// Rewrites a Python pattern into regex-syntax's spelling of the same
 /// meaning (see the module docs).
-pub(super) fn translate(pattern: &str, verbose: bool) -> Translation {
-    let mut out = Translation::default();
+pub(super) fn translate(pattern: &str, verbose: bool, ascii_classes: bool) -> Translation {
+    let mut out = Translation { ascii_classes, ..Translation::default() };
     let mut at = 0;
     while let Some(c) = pattern.get(at..).and_then(|rest| rest.chars().next()) {
         let rest = &pattern[at..];
@@ -216,18 +273,27 @@ fn escape(pattern: &str, at: usize, in_class: bool, out: &mut Translation) -> (u
     };
     let next = at + 1 + escaped.len_utf8();
     match escaped {
-        'd' | 'D' => {
+        'd' | 'D' if !out.ascii_classes => {
             out.push("\\", at);
             out.push_char(escaped, at + 1);
             return (next, true);
         }
-        'w' | 'W' | 's' | 'S' => {
-            let items = if escaped.eq_ignore_ascii_case(&'w') { WORD } else { SPACE };
+        'd' | 'D' | 'w' | 'W' | 's' | 'S' => {
+            let items = match (escaped.to_ascii_lowercase(), out.ascii_classes) {
+                ('d', _) => ASCII_DIGIT,
+                ('w', false) => WORD,
+                ('w', true) => ASCII_WORD,
+                (_, false) => SPACE,
+                (_, true) => ASCII_SPACE,
+            };
             let text = match (escaped.is_ascii_lowercase(), in_class) {
                 (true, true) => items.to_string(),
                 (true, false) => format!("[{items}]"),
                 (false, _) => format!("[^{items}]"),
             };
+            // Alone, an ASCII class must not be case-folded into non-ASCII
+            // letters; inside brackets the whole class is folded anyway.
+            let text = if out.ascii_classes && !in_class { format!("(?-i:{text})") } else { text };
             out.push(&text, at);
             return (next, true);
         }
@@ -324,7 +390,7 @@ mod tests {
     use super::*;
 
     fn translated(pattern: &str) -> String {
-        translate(pattern, false).pattern
+        translate(pattern, false, false).pattern
     }
 
     fn hir(pattern: &str) -> Hir {
@@ -418,14 +484,49 @@ mod tests {
         let err = compile(r"[+\w-z]", 3, RegexFlags::default()).unwrap_err();
         assert_eq!(err.span, Some(Span::new(5, 9)));
 
+        // Constructs of Python that regex-syntax does not have, by name.
+        let err = compile(r"(?P<x>a)(?P=x)", 10, RegexFlags::default()).unwrap_err();
+        assert_eq!(err.span, Some(Span::new(18, 24)));
+        assert!(err.message.contains("backreferences are not regular"), "{}", err.message);
+        let err = compile(r"\w(?>a+)", 0, RegexFlags::default()).unwrap_err();
+        assert_eq!(err.span, Some(Span::new(2, 5)), "{err:?}");
+        assert!(err.message.contains("atomic groups are not supported"), "{}", err.message);
+        let err = compile(r"\wa*+a", 4, RegexFlags::default()).unwrap_err();
+        assert_eq!(err.span, Some(Span::new(7, 9)), "{err:?}");
+        assert!(err.message.contains("possessive"), "{}", err.message);
+        let err = compile(r"a{2}*", 0, RegexFlags::default()).unwrap_err();
+        assert!(err.message.contains("multiple repeat"), "{}", err.message);
+        assert!(compile(r"a*?b+?", 0, RegexFlags::default()).is_ok());
+
         // An error found while translating to HIR.
         let err = compile(r"\p{Nope}", 0, RegexFlags::default()).unwrap_err();
         assert_eq!(err.span, Some(Span::new(0, 8)));
     }
 
     #[test]
+    fn ascii_classes_follow_python_re_ascii() {
+        let ascii = RegexFlags { ascii_classes: true, ..RegexFlags::default() };
+        for (pattern, ascii_yes, unicode_only) in
+            [(r"\d", "7", "٣"), (r"\w", "_", "é"), (r"\s", "\x0b", "\u{2003}"), (r"[\w-]", "-", "²")]
+        {
+            assert!(full_match(pattern, ascii, ascii_yes) && !full_match(pattern, ascii, unicode_only), "{pattern}");
+            assert!(matches(pattern, unicode_only), "{pattern} is Unicode by default");
+        }
+        for (pattern, yes, no) in [(r"\D", "٣", "7"), (r"\W", "é", "a"), (r"\S", "\u{2003}", " "), (r"[\D]", "٣", "7")]
+        {
+            assert!(full_match(pattern, ascii, yes) && !full_match(pattern, ascii, no), "{pattern}");
+        }
+        // Verbose mode keeps the space of `\s`; `i` does not fold `\w` into
+        // the Kelvin sign.
+        let verbose = RegexFlags { verbose: true, ..ascii };
+        assert!(full_match(r"a \s b", verbose, "a b"));
+        let folded = RegexFlags { case_insensitive: true, ..ascii };
+        assert!(!full_match(r"\w", folded, "\u{212a}") && full_match(r"\wx", folded, "KX"));
+    }
+
+    #[test]
     fn translation_maps_offsets() {
-        let t = translate(r"\w[\b]x", false);
+        let t = translate(r"\w[\b]x", false, false);
         assert_eq!(t.pattern, r"[\p{L}\p{N}_][\x{8}]x");
         let x = t.pattern.find('x').unwrap_or(0);
         // The last `x` is the only unchanged piece after the class.
