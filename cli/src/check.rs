@@ -57,18 +57,6 @@ pub fn run(args: CheckArgs, io: &mut crate::Io<'_>) -> Result<Status, CliError> 
     }
 }
 
-/// The schema of an OpenAI `response_format` (`{"type": "json_schema",
-/// "json_schema": {"schema": ...}}` or its `json_schema` object), else the
-/// value itself.
-fn unwrap_response_format(value: &serde_json::Value) -> &serde_json::Value {
-    let inner = value.get("json_schema").filter(|_| value.get("type").and_then(|t| t.as_str()) == Some("json_schema"));
-    let wrapper = inner.unwrap_or(value);
-    match (wrapper.get("schema"), wrapper.get("name")) {
-        (Some(schema), Some(_)) if schema.is_object() || schema.is_boolean() => schema,
-        _ => value,
-    }
-}
-
 /// `--validate`: the schema as a validator of documents' meaning.
 struct Validator(jsonschema::Validator);
 
@@ -83,7 +71,8 @@ impl Validator {
         }
         let schema: serde_json::Value = serde_json::from_str(&source.text)
             .map_err(|e| CliError::Input(format!("{}: the schema is not JSON: {e}", source.origin)))?;
-        let schema = unwrap_response_format(&schema);
+        let schema = trellis_grammars::json_schema::unwrap_response_format(&schema)
+            .map_err(|error| CliError::Input(source.render(&error)))?;
         let validator = jsonschema::options()
             .should_validate_formats(true)
             .build(schema)

@@ -40,10 +40,14 @@ pub struct GrammarArgs {
     /// `{"a": 1, "b": [1, 2]}`; `flexible` allows any JSON whitespace.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub whitespace: Option<WhitespaceArg>,
+    /// Regex and Lark only: `\d`, `\w`, `\s` (and their negations) match
+    /// ASCII only, instead of every Unicode digit, letter and space.
+    #[arg(long)]
+    pub ascii_classes: bool,
     /// An index file from `trellis compile` instead of a grammar: its
     /// grammar, and its precomputed masks where masks are computed (the
     /// tokenizer must have the vocabulary it was compiled for).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["grammar_text", "format", "lenient", "whitespace"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["grammar_text", "format", "lenient", "whitespace", "ascii_classes"])]
     pub index: Option<PathBuf>,
 }
 
@@ -143,6 +147,15 @@ impl GrammarArgs {
             }
             source.options.json_schema.lenient = true;
         }
+        if self.ascii_classes {
+            if !matches!(source.format, Format::Regex | Format::Lark) {
+                return Err(CliError::Input(format!(
+                    "--ascii-classes applies to regexes and Lark grammars only, and the grammar is {}",
+                    source.format
+                )));
+            }
+            source.options.ascii_classes = true;
+        }
         if let Some(policy) = self.whitespace {
             if source.format != Format::JsonSchema {
                 return Err(json_schema_only("--whitespace"));
@@ -230,8 +243,9 @@ fn looks_like_schema(text: &str) -> bool {
     }
 }
 
-/// Compiles a grammar from its source, warning on stderr about every
-/// keyword lenient mode dropped.
+/// Compiles a grammar from its source, printing its warnings on stderr
+/// (JSON Schema keywords lenient mode dropped, keywords that look like
+/// typos of known ones).
 pub fn compile(source: &Source, lexer: Lexer) -> Result<CompiledGrammar, CliError> {
     let mut config = Config::default();
     config.lexer.eager = lexer == Lexer::Eager;

@@ -371,3 +371,17 @@ fn json_schema_shorthands_files_and_validation() {
     let not_schema = trellis(&["check", "--grammar-text", "a", "--format", "regex", "--validate"], b"a");
     assert_eq!(not_schema.status.code(), Some(2));
 }
+
+#[test]
+fn ascii_classes_and_schema_typos() {
+    let arabic_three = "٣".as_bytes();
+    let unicode = trellis(&["check", "--grammar-text", r"\d", "--format", "regex"], arabic_three);
+    assert_eq!(unicode.status.code(), Some(0));
+    let ascii = trellis(&["check", "--grammar-text", r"\d", "--format", "regex", "--ascii-classes"], arabic_three);
+    assert_eq!(ascii.status.code(), Some(1));
+    let not_regex = trellis(&["check", "--json-schema", "{}", "--ascii-classes"], b"{}");
+    assert_eq!(not_regex.status.code(), Some(2));
+    let typo = trellis(&["check", "--json-schema", r#"{"type": "object", "requried": ["a"]}"#], b"{}");
+    assert_eq!(typo.status.code(), Some(0));
+    assert!(text(&typo.stderr).contains("did you mean `required`?"), "{}", text(&typo.stderr));
+}

@@ -270,7 +270,7 @@ pub fn schema_to_ebnf(schema: &Value, options: &JsonSchemaOptions) -> Result<(Eb
 /// `description`) both stand for their `schema`. Neither is a useful JSON
 /// Schema as written: `json_schema` is no type, and `name`/`schema` are no
 /// keywords, so the second would accept any JSON at all.
-fn unwrap_response_format(schema: &Value) -> Result<&Value, GrammarError> {
+pub fn unwrap_response_format(schema: &Value) -> Result<&Value, GrammarError> {
     let Value::Object(map) = schema else { return Ok(schema) };
     if map.get("type").and_then(Value::as_str) == Some("json_schema")
         && let Some(inner) = map.get("json_schema")
