@@ -56,14 +56,17 @@ pub(crate) trait Parser: Clone {
     /// The terminals a lexeme ending in `lex` may be cut as, here.
     fn candidates(&self, tables: &Tables, lex: u32, out: &mut SmallVec<[u32; 4]>);
     /// The configuration after `terminal`, kept only if the parser accepts
-    /// the terminal and a lexeme in state `lex` is then alive.
-    fn feed_alive(self, tables: &Tables, terminal: u32, lex: u32) -> Option<Self>;
+    /// the terminal and a lexeme in state `lex` is then alive. `None` also
+    /// when the step would cost more than `work` has left
+    /// ([`Work::exhausted`] tells).
+    fn feed_alive(self, tables: &Tables, terminal: u32, lex: u32, work: &mut Work) -> Option<Self>;
     /// [`Parser::feed_alive`] in place; on false `self` is unspecified and
     /// must be dropped.
-    fn feed_alive_in_place(&mut self, tables: &Tables, terminal: u32, lex: u32) -> bool;
+    fn feed_alive_in_place(&mut self, tables: &Tables, terminal: u32, lex: u32, work: &mut Work) -> bool;
     /// Can the parse end here?
     fn accepts_eof(&self, tables: &Tables) -> bool;
-    /// Feeding `terminal` followed by `accepts_eof()`.
+    /// Feeding `terminal` followed by `accepts_eof()` (not counted as
+    /// work: it is asked once per question, not once per byte).
     fn accepts_eof_after(&self, tables: &Tables, terminal: u32) -> bool;
     /// Makes `self` also stand for `other`'s stacks if it can; returns
     /// whether `other` is now covered and can be dropped.
@@ -100,6 +103,52 @@ pub enum MatchError {
     /// (see `LexerLimits::lazy_states`).
     #[error("the lazy lexer is out of states at byte {offset}")]
     LexerLimit { offset: usize },
+    /// The grammar is so ambiguous here that the GLR parser needed more
+    /// than `limit` steps for byte `offset` (see
+    /// [`MatcherLimits::max_glr_steps`](crate::MatcherLimits::max_glr_steps)).
+    #[error("too ambiguous: the GLR parser needed more than {limit} steps at byte {offset}")]
+    ParserLimit { offset: usize, limit: usize },
+}
+
+/// The steps the GLR driver may still take on the current byte
+/// ([`MatcherLimits::max_glr_steps`](crate::MatcherLimits::max_glr_steps));
+/// the deterministic driver takes none.
+#[derive(Debug)]
+pub(crate) struct Work {
+    left: usize,
+    exhausted: bool,
+}
+
+impl Work {
+    pub(crate) fn new(limit: usize) -> Work {
+        Work { left: limit, exhausted: false }
+    }
+
+    pub(crate) fn unlimited() -> Work {
+        Work::new(usize::MAX)
+    }
+
+    /// Takes `steps` from the budget; false (and exhausted from then on)
+    /// if there are not that many left.
+    #[inline]
+    pub(crate) fn spend(&mut self, steps: usize) -> bool {
+        match self.left.checked_sub(steps) {
+            Some(left) if !self.exhausted => {
+                self.left = left;
+                true
+            }
+            _ => {
+                self.exhausted = true;
+                false
+            }
+        }
+    }
+
+    /// Whether a step was refused: a `None` from a feed means "gave up",
+    /// not "rejected".
+    pub(crate) fn exhausted(&self) -> bool {
+        self.exhausted
+    }
 }
 
 /// Asked to roll back more steps than are kept.
@@ -121,8 +170,9 @@ pub enum Verdict {
     /// The input stops being a viable prefix at byte `offset`.
     Rejected { offset: usize },
     /// The check gave up at byte `offset`: the grammar was too ambiguous on
-    /// this input, or the lazy lexer ran out of states. Nothing is known
-    /// about the input.
+    /// this input (too many hypotheses, or too much GLR work for one byte),
+    /// or the lazy lexer ran out of states. Nothing is known about the
+    /// input.
     GaveUp { offset: usize },
 }
 
@@ -164,9 +214,11 @@ impl CompiledGrammar {
             Ok(()) if matcher.is_complete() => Verdict::Complete,
             Ok(()) => Verdict::Prefix,
             Err(MatchError::Rejected { offset }) => Verdict::Rejected { offset },
-            Err(MatchError::TooAmbiguous { offset, .. } | MatchError::LexerLimit { offset }) => {
-                Verdict::GaveUp { offset }
-            }
+            Err(
+                MatchError::TooAmbiguous { offset, .. }
+                | MatchError::LexerLimit { offset }
+                | MatchError::ParserLimit { offset, .. },
+            ) => Verdict::GaveUp { offset },
         }
     }
 
@@ -392,7 +444,13 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
     let greedy = tables.lexing == Lexing::Greedy;
     let mut next: Branches<P> = SmallVec::new();
     let mut candidates: SmallVec<[u32; 4]> = SmallVec::new();
+    let limit = tables.limits.max_glr_steps;
+    let gave_up = |work: &Work, offset: usize| {
+        if work.exhausted() { MatchError::ParserLimit { offset, limit } } else { MatchError::Rejected { offset } }
+    };
     for (offset, &byte) in bytes.iter().enumerate() {
+        // The budget is per byte, shared by every branch.
+        let mut work = Work::new(limit);
         // Fast path: one branch with one way forward, updated in place.
         // Either it extends its lexeme (greedy lexing; or any-split lexing
         // where no cut is possible), or it cannot and is cut as a single
@@ -421,10 +479,10 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
                         let fed = if tables.is_ignored(terminal) {
                             branch.parser.alive(tables, restarted)
                         } else {
-                            branch.parser.feed_alive_in_place(tables, terminal, restarted)
+                            branch.parser.feed_alive_in_place(tables, terminal, restarted, &mut work)
                         };
                         if !fed {
-                            return Err(MatchError::Rejected { offset });
+                            return Err(gave_up(&work, offset));
                         }
                         branch.lex = restarted;
                         continue;
@@ -464,8 +522,10 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
                         if base.alive(tables, restarted) {
                             add(&mut next, Branch { lex: restarted, parser: base }, tables, offset)?;
                         }
-                    } else if let Some(fed) = base.feed_alive(tables, terminal, restarted) {
+                    } else if let Some(fed) = base.feed_alive(tables, terminal, restarted, &mut work) {
                         add(&mut next, Branch { lex: restarted, parser: fed }, tables, offset)?;
+                    } else if work.exhausted() {
+                        return Err(gave_up(&work, offset));
                     }
                 }
                 candidates.clear();
