@@ -57,7 +57,7 @@ pub struct Grammar {
     pub ignore: Vec<TerminalId>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Terminal {
     /// A name for people: the source name (`NUMBER`), the literal (`"{"`),
     /// or for terminals made from the regular parts of a GBNF rule, the
@@ -73,6 +73,20 @@ pub struct Terminal {
     /// patterns when both match the same lexeme).
     pub literal: bool,
     pub span: Option<Span>,
+}
+
+/// A terminal's regex may be as deep as a chain of inlined rules, and
+/// `Hir`'s derived `Clone` recurses (see `hir_walk`).
+impl Clone for Terminal {
+    fn clone(&self) -> Terminal {
+        Terminal {
+            name: self.name.clone(),
+            hir: crate::hir_walk::deep_clone(&self.hir),
+            priority: self.priority,
+            literal: self.literal,
+            span: self.span,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -114,6 +114,7 @@ pub mod span;
 mod bitset;
 mod compile;
 mod config;
+mod hir_walk;
 mod lexer;
 mod lower;
 mod lr;

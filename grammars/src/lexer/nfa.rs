@@ -11,9 +11,15 @@
 //! alternates), and a repetition compiles its body once and copies that
 //! block of states for every further copy, shifting the state numbers.
 //!
+//! The compiler keeps its stack on the heap: a terminal's regex can be
+//! thousands of levels deep (see [`crate::hir_walk`]).
+//!
 //! Only the anchors `^`/`\A` and `$`/`\z` are compiled; on any other
 //! assertion [`compile`] answers `None`, and the caller uses
-//! regex-automata's compiler, which supports them all. The lazy lexer
+//! regex-automata's compiler, which supports them all. That one recurses,
+//! but only a regex constraint can use such an assertion (grammars and
+//! JSON Schema patterns refuse them), and regex-syntax's parser keeps a
+//! written regex under 250 levels. The lazy lexer
 //! reads this NFA directly; the dense lexer determinizes regex-automata's
 //! NFA type, made from this one by [`Nfa::to_regex_automata`].
 
@@ -412,20 +418,6 @@ impl Compiler {
         }
     }
 
-    /// Compiles `hir` as one block of states (a repetition's body, to be
-    /// copied).
-    fn block(&mut self, hir: &Hir) -> Result<(Fragment, Block), Failure> {
-        let (states, transitions, alternates) =
-            (self.nfa.states.len() as u32, self.nfa.transitions.len() as u32, self.nfa.alternates.len() as u32);
-        let fragment = self.c(hir)?;
-        let block = Block {
-            states: states..self.nfa.states.len() as u32,
-            transitions: transitions..self.nfa.transitions.len() as u32,
-            alternates: alternates..self.nfa.alternates.len() as u32,
-        };
-        Ok((fragment, block))
-    }
-
     /// `first` then `next`: `first`'s end leads to `next`'s start.
     fn then(&mut self, first: Option<Fragment>, next: Fragment) -> Fragment {
         match first {
@@ -468,46 +460,127 @@ impl Compiler {
         Fragment { start: fragment.start + shift, end: fragment.end + shift }
     }
 
+    /// Where the pools end now: the start of the block of states the next
+    /// fragment will occupy.
+    fn mark(&self) -> Block {
+        let (states, transitions, alternates) =
+            (self.nfa.states.len() as u32, self.nfa.transitions.len() as u32, self.nfa.alternates.len() as u32);
+        Block { states: states..states, transitions: transitions..transitions, alternates: alternates..alternates }
+    }
+
+    /// The block from `mark` to the end of the pools.
+    fn block_since(&self, mark: &Block) -> Block {
+        Block {
+            states: mark.states.start..self.nfa.states.len() as u32,
+            transitions: mark.transitions.start..self.nfa.transitions.len() as u32,
+            alternates: mark.alternates.start..self.nfa.alternates.len() as u32,
+        }
+    }
+
+    /// Compiles `hir` with an explicit stack: a terminal's regex is as deep
+    /// as the chain of GBNF rules inlined into it (see `hir_walk`), far
+    /// deeper than recursion could go.
     fn c(&mut self, hir: &Hir) -> Result<Fragment, Failure> {
-        match hir.kind() {
-            HirKind::Empty => self.empty(),
-            HirKind::Literal(hir::Literal(bytes)) => self.literal(bytes),
-            HirKind::Class(Class::Bytes(class)) => {
-                self.byte_ranges(class.ranges().iter().map(|range| (range.start(), range.end())))
-            }
-            HirKind::Class(Class::Unicode(class)) => self.unicode_class(class),
-            HirKind::Look(look) => {
-                let at_end = match look {
-                    hir::Look::Start => false,
-                    hir::Look::End => true,
-                    _ => return Err(Failure::Unsupported),
-                };
-                self.dead_ends = true;
-                let state = self.add(State::Anchor { at_end, next: UNPATCHED })?;
-                Ok(Fragment { start: state, end: state })
-            }
-            HirKind::Repetition(repetition) => self.repetition(repetition.min, repetition.max, &repetition.sub),
-            HirKind::Capture(capture) => self.c(&capture.sub),
-            HirKind::Concat(parts) => {
-                let mut whole = None;
-                for part in parts {
-                    let next = self.c(part)?;
-                    whole = Some(self.then(whole, next));
+        /// A node whose sub-expressions are being compiled.
+        enum Open<'h> {
+            /// The parts so far joined into `whole`; `next` is the next one.
+            Concat {
+                parts: &'h [Hir],
+                next: usize,
+                whole: Option<Fragment>,
+            },
+            Alternation {
+                alternatives: &'h [Hir],
+                fragments: Vec<Fragment>,
+            },
+            /// The body's states start at `mark` (it is copied as a block).
+            Repetition {
+                min: u32,
+                max: Option<u32>,
+                mark: Block,
+            },
+        }
+        let mut open: Vec<Open<'_>> = Vec::new();
+        let mut node = hir;
+        loop {
+            // Down to a leaf, opening the nodes on the way.
+            let mut done = loop {
+                match node.kind() {
+                    HirKind::Empty => break self.empty()?,
+                    HirKind::Literal(hir::Literal(bytes)) => break self.literal(bytes)?,
+                    HirKind::Class(Class::Bytes(class)) => {
+                        break self.byte_ranges(class.ranges().iter().map(|range| (range.start(), range.end())))?;
+                    }
+                    HirKind::Class(Class::Unicode(class)) => break self.unicode_class(class)?,
+                    HirKind::Look(look) => {
+                        let at_end = match look {
+                            hir::Look::Start => false,
+                            hir::Look::End => true,
+                            _ => return Err(Failure::Unsupported),
+                        };
+                        self.dead_ends = true;
+                        let state = self.add(State::Anchor { at_end, next: UNPATCHED })?;
+                        break Fragment { start: state, end: state };
+                    }
+                    HirKind::Repetition(repetition) => {
+                        if repetition_count(repetition.min, repetition.max) == 0 {
+                            break self.empty()?;
+                        }
+                        open.push(Open::Repetition { min: repetition.min, max: repetition.max, mark: self.mark() });
+                        node = &repetition.sub;
+                    }
+                    HirKind::Capture(capture) => node = &capture.sub,
+                    HirKind::Concat(parts) => match parts.split_first() {
+                        None => break self.empty()?,
+                        Some((first, _)) => {
+                            open.push(Open::Concat { parts, next: 1, whole: None });
+                            node = first;
+                        }
+                    },
+                    HirKind::Alternation(alternatives) => match alternatives.split_first() {
+                        None => break self.byte_ranges(std::iter::empty())?,
+                        Some((first, _)) => {
+                            let fragments = Vec::with_capacity(alternatives.len());
+                            open.push(Open::Alternation { alternatives, fragments });
+                            node = first;
+                        }
+                    },
                 }
-                whole.map_or_else(|| self.empty(), Ok)
-            }
-            HirKind::Alternation(alternatives) => {
-                let mut fragments = Vec::with_capacity(alternatives.len());
-                for alternative in alternatives {
-                    fragments.push(self.c(alternative)?);
+            };
+            // Up, closing every node whose last sub-expression is done.
+            loop {
+                let Some(parent) = open.last_mut() else { return Ok(done) };
+                match parent {
+                    Open::Concat { parts, next, whole } => {
+                        let joined = self.then(*whole, done);
+                        if let Some(part) = parts.get(*next) {
+                            *whole = Some(joined);
+                            *next += 1;
+                            node = part;
+                            break;
+                        }
+                        done = joined;
+                    }
+                    Open::Alternation { alternatives, fragments } => {
+                        fragments.push(done);
+                        if let Some(alternative) = alternatives.get(fragments.len()) {
+                            node = alternative;
+                            break;
+                        }
+                        let end = self.add(State::Empty(UNPATCHED))?;
+                        for fragment in fragments.iter() {
+                            self.patch(fragment.end, end);
+                        }
+                        let starts: Vec<u32> = fragments.iter().map(|fragment| fragment.start).collect();
+                        let union = self.add_union(&starts)?;
+                        done = Fragment { start: union, end };
+                    }
+                    Open::Repetition { min, max, mark } => {
+                        let block = self.block_since(mark);
+                        done = self.repetition(*min, *max, done, &block)?;
+                    }
                 }
-                let end = self.add(State::Empty(UNPATCHED))?;
-                for fragment in &fragments {
-                    self.patch(fragment.end, end);
-                }
-                let starts: Vec<u32> = fragments.iter().map(|fragment| fragment.start).collect();
-                let union = self.add_union(&starts)?;
-                Ok(Fragment { start: union, end })
+                open.pop();
             }
         }
     }
@@ -566,16 +639,10 @@ impl Compiler {
 
     /// `sub{min,max}`: `min` copies, then `max - min` optional ones that
     /// may each skip to the end (or a loop when `max` is unbounded). `sub`
-    /// is compiled once; the other copies are copies of its states.
-    fn repetition(&mut self, min: u32, max: Option<u32>, sub: &Hir) -> Result<Fragment, Failure> {
-        let count = match max {
-            None => min + 1,
-            Some(max) => max.max(min),
-        };
-        if count == 0 {
-            return self.empty();
-        }
-        let (first, block) = self.block(sub)?;
+    /// is compiled once, as `first` in `block`; the other copies are copies
+    /// of its states.
+    fn repetition(&mut self, min: u32, max: Option<u32>, first: Fragment, block: &Block) -> Result<Fragment, Failure> {
+        let count = repetition_count(min, max);
         // Every copy will be made: fail now if they cannot fit, else make
         // room for them at once.
         let more = count as usize - 1;
@@ -594,8 +661,7 @@ impl Compiler {
         self.nfa.states.reserve(states);
         self.nfa.transitions.reserve(transitions);
         self.nfa.alternates.reserve(alternates);
-        let copies: Vec<Fragment> =
-            std::iter::once(first).chain((1..count).map(|_| self.copy(&block, first))).collect();
+        let copies: Vec<Fragment> = std::iter::once(first).chain((1..count).map(|_| self.copy(block, first))).collect();
         let (required, optional) = copies.split_at(min as usize);
         let mut whole = None;
         for &copy in required {
@@ -625,6 +691,15 @@ impl Compiler {
             }
         }
         whole.map_or_else(|| self.empty(), Ok)
+    }
+}
+
+/// How many copies of its body `sub{min,max}` compiles to: `min`, plus the
+/// optional ones up to `max`, or one more that loops when unbounded.
+fn repetition_count(min: u32, max: Option<u32>) -> u32 {
+    match max {
+        None => min.saturating_add(1),
+        Some(max) => max.max(min),
     }
 }
 
