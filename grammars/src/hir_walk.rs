@@ -11,8 +11,21 @@
 //! thread, recursion ran out of stack after a few hundred levels. Every walk
 //! over a terminal's regex in this crate therefore goes through here (or,
 //! for the NFA compiler, keeps its own explicit stack).
+//!
+//! [`copies`] is here too: what a counted repetition costs the lexer, which
+//! the NFA compiler spends and lowering blames (see `lower::Costliest`).
 
 use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
+
+/// How many copies of its body the lexer's NFA holds for `sub{min,max}`:
+/// the `min` required ones and the optional ones up to `max`, or one more
+/// that loops when unbounded.
+pub(crate) fn copies(min: u32, max: Option<u32>) -> u32 {
+    match max {
+        None => min.saturating_add(1),
+        Some(max) => max.max(min),
+    }
+}
 
 /// The direct sub-expressions of `hir`.
 pub(crate) fn children(hir: &Hir) -> &[Hir] {

@@ -72,6 +72,10 @@ pub struct Terminal {
     /// Whether the terminal is a literal string (Lark prefers literals over
     /// patterns when both match the same lexeme).
     pub literal: bool,
+    /// Where errors about the terminal point: a Lark terminal's definition
+    /// or literal; for a terminal made of regular parts (GBNF, regex, JSON
+    /// Schema), its counted repetition with the most copies if it has one
+    /// (what makes its lexer large), else the rule it comes from.
     pub span: Option<Span>,
 }
 

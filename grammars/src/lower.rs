@@ -83,17 +83,87 @@ enum Name {
 /// it), or a finished symbol.
 #[derive(Clone, Debug)]
 enum Piece {
-    Regular(Hir),
+    Regular(Regex),
     Symbol(Symbol),
 }
 
 /// The result of lowering an expression in AnySplit mode.
 enum Lowered {
     /// The expression is regular: one regex.
-    Regular(Hir),
+    Regular(Regex),
     /// The expression needs the parser: alternatives, each a sequence of
     /// pieces.
     Alternatives(Vec<Vec<Piece>>),
+}
+
+/// A regex under construction (AnySplit), with its costliest part.
+#[derive(Clone, Debug)]
+struct Regex {
+    hir: Hir,
+    costliest: Costliest,
+}
+
+impl Regex {
+    fn plain(hir: Hir) -> Regex {
+        Regex { hir, costliest: Costliest::default() }
+    }
+
+    /// `make` (a concatenation or an alternation) of `parts`.
+    fn combine(parts: Vec<Regex>, make: fn(Vec<Hir>) -> Hir) -> Regex {
+        let costliest = parts.iter().fold(Costliest::default(), |best, part| best.max(part.costliest));
+        Regex { hir: make(parts.into_iter().map(|part| part.hir).collect()), costliest }
+    }
+
+    /// `self{min,max}`, written at `span`.
+    fn repeated(self, min: u32, max: Option<u32>, span: Span) -> Regex {
+        let inside = self.costliest.copies();
+        let costliest =
+            Costliest::at(u64::from(hir_walk::copies(min, max)).saturating_mul(inside), span).max(self.costliest);
+        Regex { hir: repetition(self.hir, min, max), costliest }
+    }
+}
+
+/// The part of a regex that makes its terminal largest, as far as the
+/// source can say: the counted repetition with the most copies of its body
+/// (nested ones multiplied), and where it is written. The lexer's NFA
+/// holds a copy per count, so this is what an error about a terminal too
+/// large to compile points at (a JSON Schema's `maxLength`, a GBNF `{n}`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Costliest(Option<(u64, Span)>);
+
+impl Costliest {
+    /// `copies` copies at `span`, if that is more than one and the span
+    /// says where (JSON Schema expressions mostly have no span).
+    fn at(copies: u64, span: Span) -> Costliest {
+        Costliest((copies > 1 && span.start < span.end).then_some((copies, span)))
+    }
+
+    /// Of a literal or written pattern at `span`: the copies of its
+    /// costliest repetition.
+    fn of_pattern(hir: &Hir, span: Span) -> Costliest {
+        let most = hir_walk::fold(hir, |node, inside: Vec<u64>| {
+            let inside = inside.into_iter().max().unwrap_or(1);
+            match node.kind() {
+                HirKind::Repetition(repetition) => {
+                    u64::from(hir_walk::copies(repetition.min, repetition.max)).saturating_mul(inside)
+                }
+                _ => inside,
+            }
+        });
+        Costliest::at(most, span)
+    }
+
+    fn copies(self) -> u64 {
+        self.0.map_or(1, |(copies, _)| copies)
+    }
+
+    fn span(self) -> Option<Span> {
+        self.0.map(|(_, span)| span)
+    }
+
+    fn max(self, other: Costliest) -> Costliest {
+        if other.copies() > self.copies() { other } else { self }
+    }
 }
 
 struct Lowerer<'a> {
@@ -350,7 +420,7 @@ impl<'a> Lowerer<'a> {
             return Ok(id);
         }
         self.build_terminal_definition(index)?;
-        let hir = self.terminal_regex.take(index)?;
+        let hir = self.terminal_regex.take(index)?.hir;
         let definition = &self.ebnf.terminals[index];
         let literal = matches!(definition.body.kind, ExprKind::Literal { .. });
         let id = self.greedy_terminal(
@@ -423,7 +493,7 @@ impl<'a> Lowerer<'a> {
             let body = &self.ebnf.terminals[terminal].body;
             if ready {
                 let hir = self.terminal_expr_regex(body)?;
-                self.terminal_regex.store(terminal, hir);
+                self.terminal_regex.store(terminal, Regex::plain(hir));
                 on_path[terminal] = false;
                 continue;
             }
@@ -459,7 +529,7 @@ impl<'a> Lowerer<'a> {
             ExprKind::Empty => Hir::empty(),
             ExprKind::Literal { .. } | ExprKind::Pattern(_) => self.leaf_regex(expr),
             ExprKind::Ref(name) => match self.names.get(name.as_str()).copied() {
-                Some(Name::Terminal(index)) => self.terminal_regex.take(index)?,
+                Some(Name::Terminal(index)) => self.terminal_regex.take(index)?.hir,
                 Some(Name::Rule(_)) => {
                     return Err(GrammarError::at(
                         ErrorKind::Unsupported,
@@ -516,16 +586,16 @@ impl<'a> Lowerer<'a> {
         // built before it: no recursion through chains of rules.
         for &index in &order {
             if !self.keep_rule[index] {
-                let hir = self.regular_expr_regex(&self.ebnf.rules[index].body)?;
-                self.rule_regex.store(index, hir);
+                let regex = self.regular_expr_regex(&self.ebnf.rules[index].body)?;
+                self.rule_regex.store(index, regex);
             }
         }
 
         let start_nt = self.rule_nt(start_rule);
         self.start = Some(start_nt);
         if !self.keep_rule[start_rule] {
-            let hir = self.rule_regex.take(start_rule)?;
-            let pieces = vec![Piece::Regular(hir)];
+            let regex = self.rule_regex.take(start_rule)?;
+            let pieces = vec![Piece::Regular(regex)];
             if let Some(rhs) = self.finish_pieces(start_nt, pieces, true)? {
                 self.productions.push(Production { lhs: start_nt, rhs });
             }
@@ -538,7 +608,7 @@ impl<'a> Lowerer<'a> {
             let nt = self.rule_nt(index);
             let body = &self.ebnf.rules[index].body;
             let alternatives = match self.lower_any(nt, body)? {
-                Lowered::Regular(hir) => vec![vec![Piece::Regular(hir)]],
+                Lowered::Regular(regex) => vec![vec![Piece::Regular(regex)]],
                 Lowered::Alternatives(alternatives) => alternatives,
             };
             for pieces in alternatives {
@@ -611,10 +681,10 @@ impl<'a> Lowerer<'a> {
 
     /// The regex of an expression that only refers to regular rules, whose
     /// regexes are built already.
-    fn regular_expr_regex(&mut self, expr: &Expr) -> Result<Hir, GrammarError> {
+    fn regular_expr_regex(&mut self, expr: &Expr) -> Result<Regex, GrammarError> {
         Ok(match &expr.kind {
-            ExprKind::Empty => Hir::empty(),
-            ExprKind::Literal { .. } | ExprKind::Pattern(_) => self.leaf_regex(expr),
+            ExprKind::Empty => Regex::plain(Hir::empty()),
+            ExprKind::Literal { .. } | ExprKind::Pattern(_) => self.leaf(expr),
             ExprKind::Ref(name) => match self.names.get(name.as_str()).copied() {
                 Some(Name::Rule(index)) => self.rule_regex.take(index)?,
                 _ => return Err(self.undefined(name, expr.span)),
@@ -624,16 +694,18 @@ impl<'a> Lowerer<'a> {
                 for item in items {
                     parts.push(self.regular_expr_regex(item)?);
                 }
-                Hir::concat(parts)
+                Regex::combine(parts, Hir::concat)
             }
             ExprKind::Alt(items) => {
                 let mut parts = Vec::with_capacity(items.len());
                 for item in items {
                     parts.push(self.regular_expr_regex(item)?);
                 }
-                Hir::alternation(parts)
+                Regex::combine(parts, Hir::alternation)
             }
-            ExprKind::Repeat { expr, min, max } => repetition(self.regular_expr_regex(expr)?, *min, *max),
+            ExprKind::Repeat { expr: inner, min, max } => {
+                self.regular_expr_regex(inner)?.repeated(*min, *max, expr.span)
+            }
         })
     }
 
@@ -641,8 +713,8 @@ impl<'a> Lowerer<'a> {
     /// regexes so that neighbours merge into one terminal.
     fn lower_any(&mut self, owner: NonterminalId, expr: &Expr) -> Result<Lowered, GrammarError> {
         Ok(match &expr.kind {
-            ExprKind::Empty => Lowered::Regular(Hir::empty()),
-            ExprKind::Literal { .. } | ExprKind::Pattern(_) => Lowered::Regular(self.leaf_regex(expr)),
+            ExprKind::Empty => Lowered::Regular(Regex::plain(Hir::empty())),
+            ExprKind::Literal { .. } | ExprKind::Pattern(_) => Lowered::Regular(self.leaf(expr)),
             ExprKind::Ref(name) => match self.names.get(name.as_str()).copied() {
                 Some(Name::Rule(index)) if !self.keep_rule[index] => Lowered::Regular(self.rule_regex.take(index)?),
                 Some(Name::Rule(index)) => {
@@ -654,7 +726,7 @@ impl<'a> Lowerer<'a> {
                 let mut pieces: Vec<Piece> = Vec::new();
                 for item in items {
                     match self.lower_any(owner, item)? {
-                        Lowered::Regular(hir) => push_piece(&mut pieces, Piece::Regular(hir)),
+                        Lowered::Regular(regex) => push_piece(&mut pieces, Piece::Regular(regex)),
                         Lowered::Alternatives(mut alternatives) => {
                             if alternatives.len() == 1 {
                                 for piece in alternatives.pop().unwrap_or_default() {
@@ -668,8 +740,8 @@ impl<'a> Lowerer<'a> {
                     }
                 }
                 match pieces.as_mut_slice() {
-                    [] => Lowered::Regular(Hir::empty()),
-                    [Piece::Regular(hir)] => Lowered::Regular(std::mem::replace(hir, Hir::empty())),
+                    [] => Lowered::Regular(Regex::plain(Hir::empty())),
+                    [Piece::Regular(regex)] => Lowered::Regular(std::mem::replace(regex, Regex::plain(Hir::empty()))),
                     _ => Lowered::Alternatives(vec![pieces]),
                 }
             }
@@ -678,21 +750,21 @@ impl<'a> Lowerer<'a> {
                 let mut alternatives = Vec::new();
                 for item in items {
                     match self.lower_any(owner, item)? {
-                        Lowered::Regular(hir) => regular.push(hir),
+                        Lowered::Regular(regex) => regular.push(regex),
                         Lowered::Alternatives(more) => alternatives.extend(more),
                     }
                 }
                 if alternatives.is_empty() {
-                    Lowered::Regular(Hir::alternation(regular))
+                    Lowered::Regular(Regex::combine(regular, Hir::alternation))
                 } else {
                     if !regular.is_empty() {
-                        alternatives.insert(0, vec![Piece::Regular(Hir::alternation(regular))]);
+                        alternatives.insert(0, vec![Piece::Regular(Regex::combine(regular, Hir::alternation))]);
                     }
                     Lowered::Alternatives(alternatives)
                 }
             }
             ExprKind::Repeat { expr: inner, min, max } => match self.lower_any(owner, inner)? {
-                Lowered::Regular(hir) => Lowered::Regular(repetition(hir, *min, *max)),
+                Lowered::Regular(regex) => Lowered::Regular(regex.repeated(*min, *max, expr.span)),
                 Lowered::Alternatives(alternatives) => {
                     let item = if let [single] = alternatives.as_slice()
                         && let [Piece::Symbol(symbol)] = single.as_slice()
@@ -735,12 +807,13 @@ impl<'a> Lowerer<'a> {
         for piece in pieces {
             match piece {
                 Piece::Symbol(symbol) => rhs.push(symbol),
-                Piece::Regular(hir) => {
+                Piece::Regular(regex) => {
+                    let hir = &regex.hir;
                     let properties = hir.properties();
-                    if matches_nothing(&hir) {
+                    if matches_nothing(hir) {
                         return Ok(None);
                     }
-                    let nullable = matches_empty(&hir);
+                    let nullable = matches_empty(hir);
                     if properties.maximum_len() == Some(0) {
                         if nullable {
                             continue;
@@ -753,7 +826,7 @@ impl<'a> Lowerer<'a> {
                             "anchors and word boundaries are only supported in a regex constraint, not inside a grammar",
                         ));
                     }
-                    let terminal = self.any_split_terminal(owner, hir);
+                    let terminal = self.any_split_terminal(owner, regex);
                     if nullable {
                         rhs.push(Symbol::Nonterminal(self.optional(terminal)));
                     } else {
@@ -765,7 +838,11 @@ impl<'a> Lowerer<'a> {
         Ok(Some(rhs))
     }
 
-    fn any_split_terminal(&mut self, owner: NonterminalId, hir: Hir) -> TerminalId {
+    /// The terminal of a regular piece of `owner`'s productions (an equal
+    /// one if there is one). Errors about it point at the piece's costliest
+    /// part, if it has one (see [`Costliest`]), else at `owner`.
+    fn any_split_terminal(&mut self, owner: NonterminalId, regex: Regex) -> TerminalId {
+        let Regex { hir, costliest } = regex;
         let key = hir.to_string();
         if let Some(existing) = self.terminal_lookup.get(&key)
             && let Some(&id) = existing.iter().find(|&&id| hir_walk::equal(&self.terminals[id.index()].hir, &hir))
@@ -781,7 +858,7 @@ impl<'a> Lowerer<'a> {
         };
         let literal = matches!(hir.kind(), HirKind::Literal(_));
         let id = TerminalId(self.terminals.len() as u32);
-        let span = self.nonterminals[owner.index()].span;
+        let span = costliest.span().or(self.nonterminals[owner.index()].span);
         self.terminals.push(Terminal { name, hir, priority: 0, literal, span });
         self.terminal_lookup.entry(key).or_default().push(id);
         id
@@ -889,6 +966,13 @@ impl<'a> Lowerer<'a> {
         out
     }
 
+    /// A literal or pattern of an AnySplit rule, with its costliest part.
+    fn leaf(&self, expr: &Expr) -> Regex {
+        let hir = self.leaf_regex(expr);
+        let costliest = Costliest::of_pattern(&hir, expr.span);
+        Regex { hir, costliest }
+    }
+
     fn leaf_regex(&self, expr: &Expr) -> Hir {
         match &expr.kind {
             ExprKind::Literal { value, case_insensitive: false } => Hir::literal(value.as_bytes()),
@@ -972,8 +1056,8 @@ fn push_piece(pieces: &mut Vec<Piece>, piece: Piece) {
         (Piece::Regular(next), Some(Piece::Regular(previous))) => {
             // Moved, not cloned: a long run of regular pieces would copy
             // the growing regex once per piece.
-            let taken = std::mem::replace(previous, Hir::empty());
-            *previous = Hir::concat(vec![taken, next]);
+            let taken = std::mem::replace(previous, Regex::plain(Hir::empty()));
+            *previous = Regex::combine(vec![taken, next], Hir::concat);
         }
         (piece, _) => pieces.push(piece),
     }
@@ -1030,7 +1114,7 @@ pub(crate) fn matches_empty(hir: &Hir) -> bool {
 /// "z1"`, ..., rule `rᵢ` holds all of the rules below it, so 3,000 rules
 /// took 18 s and 3 GB. Taking the regex instead builds each node once.
 struct Inlined {
-    regexes: Vec<Option<Hir>>,
+    regexes: Vec<Option<Regex>>,
     uses_left: Vec<usize>,
 }
 
@@ -1039,8 +1123,8 @@ impl Inlined {
         Inlined { regexes: (0..uses.len()).map(|_| None).collect(), uses_left: uses }
     }
 
-    fn store(&mut self, index: usize, hir: Hir) {
-        self.regexes[index] = Some(hir);
+    fn store(&mut self, index: usize, regex: Regex) {
+        self.regexes[index] = Some(regex);
     }
 
     fn is_built(&self, index: usize) -> bool {
@@ -1048,11 +1132,13 @@ impl Inlined {
     }
 
     /// The regex for one use of `index`.
-    fn take(&mut self, index: usize) -> Result<Hir, GrammarError> {
+    fn take(&mut self, index: usize) -> Result<Regex, GrammarError> {
         let uses = &mut self.uses_left[index];
         let hir = if *uses > 1 {
             *uses -= 1;
-            self.regexes[index].as_ref().map(hir_walk::deep_clone)
+            self.regexes[index]
+                .as_ref()
+                .map(|regex| Regex { hir: hir_walk::deep_clone(&regex.hir), costliest: regex.costliest })
         } else {
             *uses = 0;
             self.regexes[index].take()

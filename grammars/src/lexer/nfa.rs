@@ -33,6 +33,8 @@ use regex_automata::util::primitives::StateID;
 use regex_syntax::hir::{self, Class, Hir, HirKind};
 use regex_syntax::utf8::Utf8Sequences;
 
+use crate::hir_walk;
+
 /// A target not patched yet (the end of a fragment under construction).
 const UNPATCHED: u32 = u32::MAX;
 
@@ -163,6 +165,19 @@ impl Nfa {
         (classes, representatives)
     }
 
+    /// The bytes the states and edges take, without the room the vectors
+    /// keep for growth: what the size limit bounds, so that whether a
+    /// grammar fits does not depend on the order its vectors grew in
+    /// (growth doubles a vector: a JSON Schema string of `maxLength`
+    /// 100,000 takes 51 MB, but its vectors had room for 100 MB when the
+    /// closing quote was added). [`compile`] trims the vectors at the end.
+    fn size(&self) -> usize {
+        self.states.len() * size_of::<State>()
+            + self.transitions.len() * size_of::<Transition>()
+            + (self.alternates.len() + self.pattern_starts.len()) * size_of::<u32>()
+            + self.live_blocks.len() * size_of::<Option<(u32, u32)>>()
+    }
+
     pub(crate) fn memory_usage(&self) -> usize {
         self.states.capacity() * size_of::<State>()
             + self.transitions.capacity() * size_of::<Transition>()
@@ -290,22 +305,49 @@ impl Nfa {
     }
 }
 
+/// The NFA would exceed its size limit.
+#[derive(Debug)]
+pub(crate) struct TooLarge {
+    /// The pattern being compiled.
+    pub(crate) pattern: usize,
+    /// The counted repetition whose copies would not fit, if it was one.
+    pub(crate) repetition: Option<Copies>,
+}
+
+/// A counted repetition `{min,max}` and what its copies would take.
+#[derive(Debug)]
+pub(crate) struct Copies {
+    pub(crate) min: u32,
+    pub(crate) max: Option<u32>,
+    /// NFA states of one copy of the body.
+    pub(crate) body_states: usize,
+    /// Bytes the NFA would take with every copy.
+    pub(crate) bytes: usize,
+}
+
 /// The NFA of `terminals`, or `None` when a terminal uses an assertion
-/// this compiler does not handle. `Err` (a message that says the limit
-/// was exceeded) when the NFA would exceed `size_limit` bytes.
-pub(crate) fn compile<H: Borrow<Hir>>(terminals: &[H], size_limit: usize) -> Option<Result<Nfa, String>> {
-    let mut compiler = Compiler { nfa: Nfa::default(), size_limit, dead_ends: false };
+/// this compiler does not handle. `Err` when the NFA would exceed
+/// `size_limit` bytes.
+pub(crate) fn compile<H: Borrow<Hir>>(terminals: &[H], size_limit: usize) -> Option<Result<Nfa, TooLarge>> {
+    let mut compiler = Compiler { nfa: Nfa::default(), size_limit, dead_ends: false, pattern: 0 };
     match compiler.compile(terminals) {
-        Ok(()) => Some(Ok(compiler.nfa)),
-        Err(Failure::TooLarge) => Some(Err(format!("the lexer's NFA exceeds the size limit of {size_limit} bytes"))),
+        Ok(()) => {
+            let mut nfa = compiler.nfa;
+            nfa.states.shrink_to_fit();
+            nfa.transitions.shrink_to_fit();
+            nfa.alternates.shrink_to_fit();
+            Some(Ok(nfa))
+        }
+        Err(Failure::TooLarge(repetition)) => Some(Err(TooLarge { pattern: compiler.pattern, repetition })),
         Err(Failure::Unsupported) => None,
     }
 }
 
 /// Why [`Compiler`] stopped.
 enum Failure {
-    /// Over the size limit.
-    TooLarge,
+    /// Over the size limit: while making these copies of a repetition, or
+    /// while adding one more state.
+    TooLarge(Option<Copies>),
     /// Something this compiler leaves to regex-automata's.
     Unsupported,
 }
@@ -349,11 +391,14 @@ struct Compiler {
     /// its end: an anchor (`^` after the first byte, bytes after `$`) or
     /// an empty class.
     dead_ends: bool,
+    /// The pattern being compiled.
+    pattern: usize,
 }
 
 impl Compiler {
     fn compile<H: Borrow<Hir>>(&mut self, terminals: &[H]) -> Result<(), Failure> {
         for (pattern, terminal) in terminals.iter().enumerate() {
+            self.pattern = pattern;
             let first = self.nfa.states.len() as u32;
             self.dead_ends = false;
             let fragment = self.c(terminal.borrow())?;
@@ -373,8 +418,8 @@ impl Compiler {
     }
 
     fn add(&mut self, state: State) -> Result<u32, Failure> {
-        if self.nfa.memory_usage() > self.size_limit {
-            return Err(Failure::TooLarge);
+        if self.nfa.size() > self.size_limit {
+            return Err(Failure::TooLarge(None));
         }
         self.nfa.states.push(state);
         Ok(self.nfa.states.len() as u32 - 1)
@@ -523,7 +568,7 @@ impl Compiler {
                         break Fragment { start: state, end: state };
                     }
                     HirKind::Repetition(repetition) => {
-                        if repetition_count(repetition.min, repetition.max) == 0 {
+                        if hir_walk::copies(repetition.min, repetition.max) == 0 {
                             break self.empty()?;
                         }
                         open.push(Open::Repetition { min: repetition.min, max: repetition.max, mark: self.mark() });
@@ -642,7 +687,7 @@ impl Compiler {
     /// is compiled once, as `first` in `block`; the other copies are copies
     /// of its states.
     fn repetition(&mut self, min: u32, max: Option<u32>, first: Fragment, block: &Block) -> Result<Fragment, Failure> {
-        let count = repetition_count(min, max);
+        let count = hir_walk::copies(min, max);
         // Every copy will be made: fail now if they cannot fit, else make
         // room for them at once.
         let more = count as usize - 1;
@@ -655,12 +700,13 @@ impl Compiler {
             .saturating_mul(size_of::<State>())
             .saturating_add(transitions.saturating_mul(size_of::<Transition>()))
             .saturating_add(alternates.saturating_mul(size_of::<u32>()));
-        if self.nfa.memory_usage().saturating_add(bytes) > self.size_limit {
-            return Err(Failure::TooLarge);
+        if self.nfa.size().saturating_add(bytes) > self.size_limit {
+            let bytes = self.nfa.size().saturating_add(bytes);
+            return Err(Failure::TooLarge(Some(Copies { min, max, body_states: block.states.len(), bytes })));
         }
-        self.nfa.states.reserve(states);
-        self.nfa.transitions.reserve(transitions);
-        self.nfa.alternates.reserve(alternates);
+        self.nfa.states.reserve_exact(states);
+        self.nfa.transitions.reserve_exact(transitions);
+        self.nfa.alternates.reserve_exact(alternates);
         let copies: Vec<Fragment> = std::iter::once(first).chain((1..count).map(|_| self.copy(block, first))).collect();
         let (required, optional) = copies.split_at(min as usize);
         let mut whole = None;
@@ -691,15 +737,6 @@ impl Compiler {
             }
         }
         whole.map_or_else(|| self.empty(), Ok)
-    }
-}
-
-/// How many copies of its body `sub{min,max}` compiles to: `min`, plus the
-/// optional ones up to `max`, or one more that loops when unbounded.
-fn repetition_count(min: u32, max: Option<u32>) -> u32 {
-    match max {
-        None => min.saturating_add(1),
-        Some(max) => max.max(min),
     }
 }
 

@@ -99,10 +99,13 @@ pub enum MatchError {
     /// of lexing/parsing hypotheses are alive at byte `offset`.
     #[error("too ambiguous: more than {limit} hypotheses alive at byte {offset}")]
     TooAmbiguous { offset: usize, limit: usize },
-    /// The lazy lexer ran out of room for new DFA states at byte `offset`
-    /// (see `LexerLimits::lazy_states`).
-    #[error("the lazy lexer is out of states at byte {offset}")]
-    LexerLimit { offset: usize },
+    /// The lazy lexer ran out of room for new DFA states at byte `offset`:
+    /// it holds `limit` already (see
+    /// [`LexerLimits::lazy_states`](crate::LexerLimits::lazy_states)).
+    #[error(
+        "the lazy lexer is out of states at byte {offset}: it has its limit of {limit} (`LexerLimits::lazy_states`)"
+    )]
+    LexerLimit { offset: usize, limit: usize },
     /// The grammar is so ambiguous here that the GLR parser needed more
     /// than `limit` steps for byte `offset` (see
     /// [`MatcherLimits::max_glr_steps`](crate::MatcherLimits::max_glr_steps)).
@@ -216,7 +219,7 @@ impl CompiledGrammar {
             Err(MatchError::Rejected { offset }) => Verdict::Rejected { offset },
             Err(
                 MatchError::TooAmbiguous { offset, .. }
-                | MatchError::LexerLimit { offset }
+                | MatchError::LexerLimit { offset, .. }
                 | MatchError::ParserLimit { offset, .. },
             ) => Verdict::GaveUp { offset },
         }
@@ -462,14 +465,14 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
                     branch.lex = extended;
                     continue;
                 }
-                Extension::Overflow => return Err(MatchError::LexerLimit { offset }),
+                Extension::Overflow => return Err(lexer_limit(tables, offset)),
                 Extension::Dead => return Err(MatchError::Rejected { offset }),
                 // Both ways forward live: the general path keeps both.
                 Extension::Cut { extends: true } => {}
                 Extension::Cut { extends: false } => {
                     let restarted = lexer.next(LexerDfa::START, byte);
                     match restarted {
-                        LexerDfa::OVERFLOW => return Err(MatchError::LexerLimit { offset }),
+                        LexerDfa::OVERFLOW => return Err(lexer_limit(tables, offset)),
                         LexerDfa::DEAD => return Err(MatchError::Rejected { offset }),
                         _ => {}
                     }
@@ -496,7 +499,7 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
             let lex = branch.lex;
             let extended = lexer.next(lex, byte);
             if extended == LexerDfa::OVERFLOW {
-                return Err(MatchError::LexerLimit { offset });
+                return Err(lexer_limit(tables, offset));
             }
             let extends = extended != LexerDfa::DEAD && branch.parser.alive(tables, extended);
             let mut parser = Some(branch.parser);
@@ -507,7 +510,7 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
             {
                 let restarted = lexer.next(LexerDfa::START, byte);
                 if restarted == LexerDfa::OVERFLOW {
-                    return Err(MatchError::LexerLimit { offset });
+                    return Err(lexer_limit(tables, offset));
                 }
                 if let Some(base) = parser.as_ref().filter(|_| restarted != LexerDfa::DEAD) {
                     base.candidates(tables, lex, &mut candidates);
@@ -540,6 +543,13 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
         }
     }
     Ok(())
+}
+
+/// The lazy lexer is out of states (cold: kept out of `run`'s loop).
+#[cold]
+#[inline(never)]
+fn lexer_limit(tables: &Tables, offset: usize) -> MatchError {
+    MatchError::LexerLimit { offset, limit: tables.lexer.state_capacity() }
 }
 
 /// Adds a branch unless an existing one with the same lexer state covers it.
