@@ -448,12 +448,12 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
     let mut next: Branches<P> = SmallVec::new();
     let mut candidates: SmallVec<[u32; 4]> = SmallVec::new();
     let limit = tables.limits.max_glr_steps;
-    let gave_up = |work: &Work, offset: usize| {
-        if work.exhausted() { MatchError::ParserLimit { offset, limit } } else { MatchError::Rejected { offset } }
-    };
+    // The budget is per byte, shared by every branch; it is renewed where a
+    // byte may feed the parser, not on the fast path that only extends a
+    // lexeme: renewed on every byte, checking the JSON corpus with
+    // `json.gbnf` took 5% more instructions (callgrind).
+    let mut work = Work::new(limit);
     for (offset, &byte) in bytes.iter().enumerate() {
-        // The budget is per byte, shared by every branch.
-        let mut work = Work::new(limit);
         // Fast path: one branch with one way forward, updated in place.
         // Either it extends its lexeme (greedy lexing; or any-split lexing
         // where no cut is possible), or it cannot and is cut as a single
@@ -482,10 +482,11 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
                         let fed = if tables.is_ignored(terminal) {
                             branch.parser.alive(tables, restarted)
                         } else {
+                            work = Work::new(limit);
                             branch.parser.feed_alive_in_place(tables, terminal, restarted, &mut work)
                         };
                         if !fed {
-                            return Err(gave_up(&work, offset));
+                            return Err(gave_up(&work, tables, offset));
                         }
                         branch.lex = restarted;
                         continue;
@@ -494,6 +495,7 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
                 }
             }
         }
+        work = Work::new(limit);
         next.clear();
         for branch in branches.drain(..) {
             let lex = branch.lex;
@@ -528,7 +530,7 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
                     } else if let Some(fed) = base.feed_alive(tables, terminal, restarted, &mut work) {
                         add(&mut next, Branch { lex: restarted, parser: fed }, tables, offset)?;
                     } else if work.exhausted() {
-                        return Err(gave_up(&work, offset));
+                        return Err(gave_up(&work, tables, offset));
                     }
                 }
                 candidates.clear();
@@ -550,6 +552,17 @@ fn run<P: Parser>(tables: &Tables, branches: &mut Branches<P>, bytes: &[u8]) -> 
 #[inline(never)]
 fn lexer_limit(tables: &Tables, offset: usize) -> MatchError {
     MatchError::LexerLimit { offset, limit: tables.lexer.state_capacity() }
+}
+
+/// A feed failed: the parser refused the terminal, or ran out of `work`.
+#[cold]
+#[inline(never)]
+fn gave_up(work: &Work, tables: &Tables, offset: usize) -> MatchError {
+    if work.exhausted() {
+        MatchError::ParserLimit { offset, limit: tables.limits.max_glr_steps }
+    } else {
+        MatchError::Rejected { offset }
+    }
 }
 
 /// Adds a branch unless an existing one with the same lexer state covers it.
