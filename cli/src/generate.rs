@@ -414,7 +414,8 @@ pub fn run(args: GenerateArgs, io: &mut crate::Io<'_>) -> Result<Status, CliErro
     let sampler = args.sampler.build(&reward)?;
     check_memory(&args, &setup, &sampler)?;
 
-    let mut out = Writer::new(&args, &sampler, setup.prompt.len(), setup.constraint.is_some(), io.stdout_is_terminal);
+    let mut out =
+        Writer::new(&args, &sampler, setup.prompt.len(), setup.constraint.is_some(), io.stdout_is_terminal, &mut *io.stdout);
     let bar = out.bar.clone();
     let mut report = |progress: &Progress| bar.set_message(describe(progress));
     let mut task = match &setup.constraint {
@@ -428,13 +429,13 @@ pub fn run(args: GenerateArgs, io: &mut crate::Io<'_>) -> Result<Status, CliErro
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut run = Run::default();
     let started = Instant::now();
-    let result = sample(&args, &sampler, &mut setup.model, &mut task, &mut rng, &mut run, &mut out, &mut *io.stdout);
+    let result = sample(&args, &sampler, &mut setup.model, &mut task, &mut rng, &mut run, &mut out);
     run.stats.total_seconds = started.elapsed().as_secs_f64();
     if let Some((path, file)) = setup.stats.take() {
         write_stats(&path, file, &args, &run, setup.prompt.len())?;
     }
     result?;
-    out.finish(&args, &run, &mut *io.stdout)
+    out.finish(&args, &run)
 }
 
 /// Loads the grammar, the model and the prompt. A grammar is compiled
@@ -588,8 +589,7 @@ fn sample(
     task: &mut Task<'_>,
     rng: &mut StdRng,
     run: &mut Run,
-    out: &mut Writer,
-    stdout: &mut dyn Write,
+    out: &mut Writer<'_>,
 ) -> Result<(), CliError> {
     for index in 0..args.samples {
         out.start_sample(index);
@@ -598,17 +598,17 @@ fn sample(
             let mut pending = Vec::new();
             let result = sampler.run_into(model, task, rng, run, &mut |bytes| {
                 pending.extend_from_slice(bytes);
-                write_complete_characters(&mut *stdout, &mut pending)
+                write_complete_characters(&mut *out.stdout, &mut pending)
             });
             // Bytes of a character the model never finished.
-            stdout.write_all(String::from_utf8_lossy(&pending).as_bytes())?;
-            stdout.flush()?;
+            out.stdout.write_all(String::from_utf8_lossy(&pending).as_bytes())?;
+            out.stdout.flush()?;
             result?;
         } else {
             sampler.run_into(model, task, rng, run, &mut |_| Ok(()))?;
         }
         for output in &run.outputs[before..] {
-            out.output(index, output, &mut *stdout)?;
+            out.output(index, output)?;
         }
     }
     Ok(())
@@ -641,7 +641,8 @@ fn describe(progress: &Progress) -> String {
 }
 
 /// Writes outputs as they end, in the chosen format.
-struct Writer {
+struct Writer<'w> {
+    stdout: &'w mut dyn Write,
     format: OutputFormat,
     /// Whether a single output is streamed to stdout as it is generated.
     streaming: bool,
@@ -654,19 +655,21 @@ struct Writer {
     bar: ProgressBar,
 }
 
-impl Writer {
+impl<'w> Writer<'w> {
     fn new(
         args: &GenerateArgs,
         sampler: &Sampler<'_>,
         prompt_tokens: usize,
         constrained: bool,
         stdout_is_terminal: bool,
-    ) -> Writer {
+        stdout: &'w mut dyn Write,
+    ) -> Writer<'w> {
         let streaming = args.output.format == OutputFormat::Text
             && sampler.streams()
             && args.samples == 1
             && args.verify.verify.is_none();
         Writer {
+            stdout,
             format: args.output.format,
             streaming,
             prompt_tokens,
@@ -722,7 +725,7 @@ impl Writer {
     }
 
     /// Writes one output (a streamed one is already out).
-    fn output(&mut self, index: usize, output: &Output, stdout: &mut dyn Write) -> Result<(), CliError> {
+    fn output(&mut self, index: usize, output: &Output) -> Result<(), CliError> {
         if let Some(error) = self.failure(output) {
             self.failed += 1;
             let which = if self.samples > 1 { format!("sample {}: ", index + 1) } else { String::new() };
@@ -732,28 +735,28 @@ impl Writer {
             OutputFormat::Text if self.streaming => {}
             OutputFormat::Text => {
                 if self.written > 0 {
-                    stdout.write_all(b"\n")?;
+                    self.stdout.write_all(b"\n")?;
                 }
-                stdout.write_all(&output.sample.text)?;
+                self.stdout.write_all(&output.sample.text)?;
             }
-            OutputFormat::Jsonl => writeln!(stdout, "{}", self.object(index, output))?,
+            OutputFormat::Jsonl => writeln!(self.stdout, "{}", self.object(index, output))?,
             OutputFormat::Json => {}
         }
-        stdout.flush()?;
+        self.stdout.flush()?;
         self.written += 1;
         Ok(())
     }
 
     /// The end: the whole object in JSON mode, and the exit status.
-    fn finish(self, args: &GenerateArgs, run: &Run, stdout: &mut dyn Write) -> Result<Status, CliError> {
+    fn finish(self, args: &GenerateArgs, run: &Run) -> Result<Status, CliError> {
         self.bar.finish_and_clear();
         if self.format == OutputFormat::Json {
             let mut object = stats_object(args, run, self.prompt_tokens);
             object["outputs"] = Value::Array(
                 run.outputs.iter().enumerate().map(|(index, output)| self.object(index, output)).collect(),
             );
-            writeln!(stdout, "{object}")?;
-            stdout.flush()?;
+            writeln!(self.stdout, "{object}")?;
+            self.stdout.flush()?;
         }
         Ok(if self.failed > 0 { Status::No } else { Status::Success })
     }

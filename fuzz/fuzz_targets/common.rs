@@ -16,7 +16,7 @@ pub fn config(eager: bool) -> Config {
             lazy_states: 2_000,
         },
         lr: LrLimits { max_states: 2_000 },
-        matcher: MatcherLimits { max_branches: 200, max_rollback: 64 },
+        matcher: MatcherLimits { max_branches: 200, max_rollback: 64, max_glr_steps: 10_000 },
     }
 }
 

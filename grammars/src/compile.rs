@@ -60,7 +60,13 @@ impl CompiledGrammar {
     /// Compiles a lowered grammar.
     pub fn from_ir(mut grammar: Grammar, config: &Config) -> Result<CompiledGrammar, GrammarError> {
         let hirs: Vec<&Hir> = grammar.terminals.iter().map(|t| &t.hir).collect();
-        let lexer = LexerDfa::build(&hirs, &config.lexer)?;
+        let lexer = LexerDfa::build(&hirs, &config.lexer).map_err(|error| {
+            let terminal = error.terminal.and_then(|index| grammar.terminals.get(index));
+            match terminal {
+                Some(terminal) => error.about(&terminal.name, terminal.span),
+                None => error.error,
+            }
+        })?;
         let matchable: Vec<bool> =
             (0..grammar.terminals.len()).map(|t| bitset::contains(lexer.reach(LexerDfa::START), t)).collect();
         if matchable.iter().any(|&m| !m) {

@@ -37,10 +37,25 @@ pub struct MatcherLimits {
     /// rollback). Each costs one snapshot of the branches, shared with
     /// forks.
     pub max_rollback: usize,
+    /// Most steps the GLR driver may take on one byte, over all branches,
+    /// before [`MatchError::ParserLimit`](crate::MatchError::ParserLimit)
+    /// (default 100 000). A step is an edge of the graph-structured stack
+    /// walked while reducing, or a node reduced to or shifted: about 20 ns
+    /// each, so the default bounds a byte at a few milliseconds. Tables
+    /// without conflicts run the deterministic driver, which never counts.
+    ///
+    /// Why: GLR recognition is cubic at worst. On `x ::= x x | "a"` the
+    /// byte at position `i` takes about `i²` steps: without a bound 800
+    /// bytes take 3.4 s and 3,000 would take minutes, while at the default
+    /// the matcher gives up at byte 227, about 0.1 s in, whatever the
+    /// input's length (release build, `cargo run --release -p
+    /// trellis-grammars --example scaling catalan`). The GLR grammars of
+    /// the test suite take at most 1,600 steps on any byte.
+    pub max_glr_steps: usize,
 }
 
 impl Default for MatcherLimits {
     fn default() -> MatcherLimits {
-        MatcherLimits { max_branches: 10_000, max_rollback: 1024 }
+        MatcherLimits { max_branches: 10_000, max_rollback: 1024, max_glr_steps: 100_000 }
     }
 }

@@ -57,7 +57,7 @@ pub struct Grammar {
     pub ignore: Vec<TerminalId>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Terminal {
     /// A name for people: the source name (`NUMBER`), the literal (`"{"`),
     /// or for terminals made from the regular parts of a GBNF rule, the
@@ -72,7 +72,25 @@ pub struct Terminal {
     /// Whether the terminal is a literal string (Lark prefers literals over
     /// patterns when both match the same lexeme).
     pub literal: bool,
+    /// Where errors about the terminal point: a Lark terminal's definition
+    /// or literal; for a terminal made of regular parts (GBNF, regex, JSON
+    /// Schema), its counted repetition with the most copies if it has one
+    /// (what makes its lexer large), else the rule it comes from.
     pub span: Option<Span>,
+}
+
+/// A terminal's regex may be as deep as a chain of inlined rules, and
+/// `Hir`'s derived `Clone` recurses (see `hir_walk`).
+impl Clone for Terminal {
+    fn clone(&self) -> Terminal {
+        Terminal {
+            name: self.name.clone(),
+            hir: crate::hir_walk::deep_clone(&self.hir),
+            priority: self.priority,
+            literal: self.literal,
+            span: self.span,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -61,7 +61,10 @@
 //! Branches that end up identical are merged, so ambiguity costs memory in
 //! proportion to the distinct configurations, not to the parses; past
 //! [`MatcherLimits::max_branches`] a matcher gives up with
-//! [`MatchError::TooAmbiguous`].
+//! [`MatchError::TooAmbiguous`]. The GLR driver's stacks merge equal
+//! states too, which keeps its work per byte polynomial (cubic overall at
+//! worst); past [`MatcherLimits::max_glr_steps`] on one byte it gives up
+//! with [`MatchError::ParserLimit`].
 //!
 //! # Example
 //!
@@ -116,6 +119,7 @@ pub mod span;
 mod bitset;
 mod compile;
 mod config;
+mod hir_walk;
 mod lexer;
 mod lower;
 mod lr;

@@ -206,7 +206,13 @@ impl Source {
     /// Schema ignores), so that the scope of the guarantee is never silent.
     pub fn compile(&self, config: &Config) -> Result<(CompiledGrammar, Vec<Warning>), GrammarError> {
         let (ebnf, warnings) = self.parse()?;
-        Ok((CompiledGrammar::from_ebnf(&ebnf, config)?, warnings))
+        let grammar = CompiledGrammar::from_ebnf(&ebnf, config).map_err(|error| match self.format {
+            // Errors of later stages point into the schema text; its
+            // format names places by JSON pointer.
+            Format::JsonSchema => json_schema::name_pointer(error, &self.text),
+            _ => error,
+        })?;
+        Ok((grammar, warnings))
     }
 
     /// An error of this source as a report for people: `origin:line:column`,

@@ -176,6 +176,9 @@ impl Tables {
     /// The terminals a lexeme ending in `lex` may be cut as, given the
     /// parser's top states. With greedy lexing, ties are broken by priority,
     /// then literals win over patterns; the rest stay as alternatives.
+    /// Inlined into each driver's `candidates`: called as a function, it
+    /// cost 3% more instructions checking JSON (callgrind).
+    #[inline]
     pub(crate) fn cut_candidates(
         &self,
         lex: u32,

@@ -84,6 +84,10 @@
 //!   short escape (`\n`, `\"`) or `\u00xx`; that keeps the
 //!   decoded-value constraint exact. `pattern` together with `format`, or
 //!   with length bounds that the pattern does not already imply, is refused.
+//!   A length bound costs the lexer a copy of the character per count
+//!   (about 500 bytes of NFA): bounds up to about 130,000 fit the default
+//!   [`LexerLimits::nfa_size_limit`](crate::LexerLimits::nfa_size_limit);
+//!   past it, the error names the keyword's JSON pointer.
 //! * **Patterns** are ECMA-262 regexes, translated keeping ECMA's meaning
 //!   (`\d` is ASCII, `.` excludes `\r`, `\u2028`, `\u2029`; see
 //!   `pattern.rs`). Lookaround, backreferences and word boundaries are
@@ -144,9 +148,12 @@
 
 mod formats;
 mod keywords;
+mod locate;
 mod merge;
 mod numbers;
 mod pattern;
+
+pub(crate) use locate::name_pointer;
 
 use std::fmt;
 
@@ -242,25 +249,40 @@ pub fn compile_json_schema(text: &str, options: &JsonSchemaOptions) -> Result<(E
         let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
         GrammarError::at(ErrorKind::Syntax, Span::new(start, end), format!("the schema is not JSON: {error}"))
     })?;
-    schema_to_ebnf(&schema, options)
+    let root = unwrap_response_format(&schema)?;
+    let mut builder = Builder::new(root, *options);
+    // Limits are located in the text by JSON pointer: only pointers of the
+    // document itself, not of a wrapper's inner schema, lead there.
+    if std::ptr::eq(root, &schema) {
+        builder.source = Some(text);
+    }
+    builder.compile()
 }
 
 /// Compiles a parsed JSON Schema into EBNF; see [`compile_json_schema`].
 /// Property order comes from the map order, so parse with `serde_json`'s
 /// `preserve_order` (Trellis enables it).
 pub fn schema_to_ebnf(schema: &Value, options: &JsonSchemaOptions) -> Result<(Ebnf, Vec<Warning>), GrammarError> {
-    let schema = unwrap_response_format(schema)?;
-    let typos = keywords::typo_warnings(schema);
-    let mut builder = Builder::new(schema, *options);
-    let body = builder.schema(schema, "")?;
-    let ws = builder.ws();
-    builder.rules.push(rule("root", seq(vec![ws.clone(), body, ws])));
-    builder.filter_enums()?;
-    builder.prune_never();
-    let ebnf = builder.ebnf("root");
-    let mut warnings = builder.warnings;
-    warnings.extend(typos);
-    Ok((ebnf, warnings))
+    Builder::new(unwrap_response_format(schema)?, *options).compile()
+}
+
+impl Builder<'_> {
+    /// The grammar of the whole schema: `root` is the document, with the
+    /// whitespace around it; the warnings add the keywords that look like
+    /// typos of known ones.
+    fn compile(mut self) -> Result<(Ebnf, Vec<Warning>), GrammarError> {
+        let root = self.root;
+        let typos = keywords::typo_warnings(root);
+        let body = self.schema(root, "")?;
+        let ws = self.ws();
+        self.rules.push(rule("root", seq(vec![ws.clone(), body, ws])));
+        self.filter_enums()?;
+        self.prune_never();
+        let ebnf = self.ebnf("root");
+        let mut warnings = self.warnings;
+        warnings.extend(typos);
+        Ok((ebnf, warnings))
+    }
 }
 
 /// The schema inside an OpenAI structured-output wrapper, or `schema`
@@ -565,6 +587,10 @@ pub(super) struct Builder<'a> {
     /// recursive references ends.
     merged: HashMap<String, String>,
     depth: usize,
+    /// The schema's text, when there is one, and the spans of its values
+    /// (see [`locate`]), found when first needed.
+    source: Option<&'a str>,
+    spans: Option<HashMap<String, Span>>,
 }
 
 /// Nesting limit of schemas (inline, merged or referenced without a rule),
@@ -584,7 +610,17 @@ impl<'a> Builder<'a> {
             filters: Vec::new(),
             merged: HashMap::new(),
             depth: 0,
+            source: None,
+            spans: None,
         }
+    }
+
+    /// The span of the schema text's value at `pointer`; empty where it is
+    /// not known (no text, or a schema made by merging others).
+    fn span_of(&mut self, pointer: &str) -> Span {
+        let Some(text) = self.source else { return Span::default() };
+        let spans = self.spans.get_or_insert_with(|| locate::value_spans(text));
+        spans.get(pointer).copied().unwrap_or_default()
     }
 
     fn ebnf(&self, start: &str) -> Ebnf {
@@ -1255,7 +1291,12 @@ impl<'a> Builder<'a> {
             // counted position then costs the lexer DFA about half the
             // states that every escape form would.
             let any = class(&[('\0', char::MAX)]);
-            return Ok(pat(quoted(pattern::json_encoded(&hir_repeat(any, min.unwrap_or(0), max)))));
+            let counted = quoted(pattern::json_encoded(&hir_repeat(any, min.unwrap_or(0), max)));
+            // The lexer holds a copy of the character per count: where it
+            // is too large, its error points here.
+            let keyword = if max.is_some() { "maxLength" } else { "minLength" };
+            let span = self.span_of(&format!("{pointer}/{keyword}"));
+            return Ok(Expr::new(ExprKind::Pattern(counted), span));
         };
         // A regular language cannot be intersected with a length range in
         // the Hir; accept the combination only when the lengths follow from
@@ -1631,5 +1672,37 @@ mod tests {
             assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end), "{text:?}: {span:?}");
             let _ = error.render("schema.json", text);
         }
+    }
+
+    fn string_of_at_most(count: usize) -> String {
+        format!(r#"{{"type": "object", "properties": {{"text": {{"type": "string", "maxLength": {count}}}}}}}"#)
+    }
+
+    /// Issue 15: `maxLength: 100000` was refused as too large for the
+    /// lexer (its NFA holds a copy of the JSON character per count, and the
+    /// growth room of its vectors was counted against the limit), and the
+    /// lazy lexer ran out of states 65,534 bytes into such a string.
+    #[test]
+    fn long_strings_can_be_bounded() {
+        let grammar = CompiledGrammar::new(&string_of_at_most(100_000), crate::Format::JsonSchema).expect("compiles");
+        let document = |length: usize| format!(r#"{{"text": "{}"}}"#, "é".repeat(length));
+        assert!(grammar.accepts(document(100_000).as_bytes()));
+        let too_long = document(100_001);
+        assert_eq!(grammar.check(too_long.as_bytes()), crate::Verdict::Rejected { offset: 200_010 });
+    }
+
+    /// Past the lexer's NFA limit, the error names the keyword's JSON
+    /// pointer and points at its value, not at a `x{1000}` nobody wrote.
+    #[test]
+    fn a_length_too_large_for_the_lexer_names_its_keyword() {
+        let text = string_of_at_most(200_000);
+        let source = crate::Source::new(crate::Format::JsonSchema, text.clone());
+        let error = source.compile(&Config::default()).expect_err("too large");
+        assert_eq!(error.kind, ErrorKind::TooLarge);
+        assert!(error.message.contains("(at #/properties/text/maxLength)"), "{error}");
+        assert!(error.message.contains("`{0,200000}`"), "{error}");
+        let span = error.span.expect("a span");
+        assert_eq!(&text[span.start..span.end], "200000");
+        assert!(!source.render(&error).contains("x{1000}"), "{}", source.render(&error));
     }
 }

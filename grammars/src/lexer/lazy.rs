@@ -7,12 +7,31 @@
 //! visits are ever needed, so this lexer runs the subset construction on
 //! demand over the Thompson NFA of [`super::nfa`].
 //!
-//! State ids must stay valid for as long as any matcher holds them, so
-//! states are never evicted: they live in segments of doubling size,
-//! allocated as the DFA grows (a grammar that builds 40 states holds 40
-//! states' worth of memory, not the capacity's), read lock-free through
+//! State ids must stay valid for as long as anything holds them — matcher
+//! branches, and the mask caches of `trellis-token-index`, which are keyed
+//! by lexer state — so states are never evicted or renumbered (a hybrid
+//! DFA that clears its cache when full, as regex-automata's does, would
+//! have to invalidate all of those). They live in segments of doubling
+//! size, allocated as the DFA grows (a grammar that builds 40 states holds
+//! 40 states' worth of memory, not the capacity's), read lock-free through
 //! once-cells; past the capacity `next` reports [`OVERFLOW`]. Transitions
 //! are atomics filled in under a mutex.
+//!
+//! Since states are kept, they are kept small, so that the capacity can be
+//! large: a counted repetition needs a state per count (`a{100000}` builds
+//! 100,001), and JSON Schema's `maxLength` up to one per byte of the
+//! string. What the lock-free readers need — the accepted and reachable
+//! terminals — is one shared allocation per distinct pair of sets (a
+//! counted repetition's states all share one); the NFA states a DFA state
+//! stands for, needed only to compute its transitions, are one flat array
+//! behind the mutex, found by hash. A state then costs about 50 bytes, plus
+//! 4 per byte class (its row of transitions), plus 4 per NFA state it
+//! stands for: 80 bytes for the states of `a{n}` (`a{1000000}` is checked
+//! in 1 s with 78 MB), 450 for those of a JSON Schema string, whose
+//! grammar has some 60 byte classes. The previous layout, with the NFA
+//! states, both sets and the interner's key each a separate allocation,
+//! took 260 and 590 bytes (growth of the resident set over a check,
+//! release build).
 //!
 //! This is the default lexer: building states on first use makes compiling
 //! cost nothing per state, and a mask walk visits only the states tokens
@@ -23,13 +42,14 @@
 //! Only the anchors `^`/`\A` and `$`/`\z` are supported here (the dense
 //! lexer supports every assertion regex-automata does).
 
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::nfa::{Nfa, State};
 use super::{DEAD, OVERFLOW};
 use crate::bitset::{self, BitMatrix};
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashSet, HashTable};
 
 /// Transition not computed yet.
 const UNKNOWN: u32 = u32::MAX;
@@ -37,13 +57,25 @@ const UNKNOWN: u32 = u32::MAX;
 /// States in the first segment; segment `k` holds `FIRST_SEGMENT << k`.
 const FIRST_SEGMENT: usize = 64;
 
+/// What the lock-free readers need of a state (its NFA states are in the
+/// [`Interner`]).
 struct LazyState {
-    /// NFA states after the ε-closure: byte-consuming states, `Match`
-    /// states, and pending end-of-text assertions. Sorted.
-    members: Box<[u32]>,
-    accepts: Box<[u64]>,
-    reach: Box<[u64]>,
+    /// The accepted terminals, then the reachable ones, a bitset of the
+    /// same number of words each; shared by every state with equal sets.
+    sets: Arc<[u64]>,
     accepting: bool,
+}
+
+impl LazyState {
+    #[inline]
+    fn accepts(&self) -> &[u64] {
+        self.sets.split_at(self.sets.len() / 2).0
+    }
+
+    #[inline]
+    fn reach(&self) -> &[u64] {
+        self.sets.split_at(self.sets.len() / 2).1
+    }
 }
 
 /// A run of consecutive state ids: their states and their transition rows.
@@ -53,12 +85,65 @@ struct Segment {
     next: Box<[AtomicU32]>,
 }
 
+/// The states' NFA states, and what finds a state by them; behind the
+/// mutex, as only the cold path reads them.
 struct Interner {
-    index: HashMap<Box<[u32]>, u32>,
+    /// State ids, by the hash of their NFA states.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    /// The NFA states of every state after the ε-closure (byte-consuming
+    /// states, `Match` states, and pending end-of-text assertions), sorted,
+    /// one state after another: state `id`'s are
+    /// `members[starts[id]..starts[id + 1]]`.
+    members: Vec<u32>,
+    starts: Vec<usize>,
+    /// The distinct accept/reach set pairs, to share them.
+    sets: HashSet<Arc<[u64]>>,
     count: usize,
     /// Scratch for ε-closures: `seen[nfa_state] == stamp` marks a visit.
     seen: Vec<u32>,
     stamp: u32,
+}
+
+impl Interner {
+    fn members(&self, id: u32) -> &[u32] {
+        let id = id as usize;
+        match (self.starts.get(id), self.starts.get(id + 1)) {
+            (Some(&start), Some(&end)) => &self.members[start..end],
+            _ => &[],
+        }
+    }
+
+    /// The state with these NFA states, if there is one.
+    fn find(&self, members: &[u32]) -> Option<u32> {
+        let hash = self.hasher.hash_one(members);
+        self.index.find(hash, |&id| self.members(id) == members).copied()
+    }
+
+    /// Records the NFA states of the next state, `count`.
+    fn add(&mut self, members: &[u32]) -> u32 {
+        let id = self.count as u32;
+        self.members.extend_from_slice(members);
+        self.starts.push(self.members.len());
+        let hash = self.hasher.hash_one(members);
+        let Interner { index, hasher, members: all, starts, .. } = self;
+        index.insert_unique(hash, id, |&other| {
+            let other = other as usize;
+            hasher.hash_one(&all[starts[other]..starts[other + 1]])
+        });
+        self.count += 1;
+        id
+    }
+
+    /// The shared copy of these sets.
+    fn share(&mut self, sets: Vec<u64>) -> Arc<[u64]> {
+        if let Some(shared) = self.sets.get(sets.as_slice()) {
+            return shared.clone();
+        }
+        let shared: Arc<[u64]> = sets.into();
+        self.sets.insert(shared.clone());
+        shared
+    }
 }
 
 pub(crate) struct LazyLexer {
@@ -101,9 +186,20 @@ impl LazyLexer {
         let terminal_count = nfa.pattern_count();
         let (classes, representatives) = nfa.byte_classes();
         let (nfa_reach, nfa_at_end) = reach_sets(&nfa, terminal_count);
-        let capacity = capacity.max(2);
+        // Ids stay below the markers `OVERFLOW` and `UNKNOWN`.
+        let capacity = capacity.clamp(2, OVERFLOW as usize);
         let segment_count = locate(capacity as u32 - 1).0 + 1;
-        let mut interner = Interner { index: HashMap::new(), count: 2, seen: vec![0; nfa.len()], stamp: 0 };
+        let mut interner = Interner {
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            members: Vec::new(),
+            // DEAD and START: no NFA states are looked up for either.
+            starts: vec![0, 0, 0],
+            sets: HashSet::new(),
+            count: 2,
+            seen: vec![0; nfa.len()],
+            stamp: 0,
+        };
         let start_members = closure(&nfa, &mut interner, &[nfa.start()], true);
         let lexer = LazyLexer {
             nfa: Box::new(nfa),
@@ -116,9 +212,26 @@ impl LazyLexer {
             capacity,
             interner: Mutex::new(interner),
         };
-        lexer.install(DEAD, lexer.make_state(Box::new([]), false));
-        lexer.install(super::START, lexer.make_state(start_members, true));
+        if let Ok(mut interner) = lexer.interner.lock() {
+            let dead = lexer.make_state(&mut interner, &[], false);
+            lexer.install(DEAD, dead);
+            let start = lexer.make_state(&mut interner, &start_members, true);
+            lexer.install(super::START, start);
+            // START's NFA states, for its transitions (it is never looked
+            // up: no transition enters it).
+            interner.members.extend_from_slice(&start_members);
+            let end = interner.members.len();
+            interner.starts[2] = end;
+        }
         lexer
+    }
+
+    /// The number of state slots segment `segment` needs: its full size,
+    /// except that the last holds only what the capacity leaves (a segment
+    /// is as large as all before it together).
+    fn segment_size(&self, segment: usize) -> usize {
+        let first = FIRST_SEGMENT * ((1 << segment) - 1);
+        (FIRST_SEGMENT << segment).min(self.capacity.saturating_sub(first))
     }
 
     /// Stores state `id`, allocating its segment on first use. Called with
@@ -127,7 +240,7 @@ impl LazyLexer {
         let (segment, offset) = locate(id);
         let stride = self.representatives.len();
         let segment = self.segments[segment].get_or_init(|| {
-            let size = FIRST_SEGMENT << segment;
+            let size = self.segment_size(segment);
             Segment {
                 states: (0..size).map(|_| OnceLock::new()).collect(),
                 next: (0..size * stride).map(|_| AtomicU32::new(UNKNOWN)).collect(),
@@ -136,11 +249,12 @@ impl LazyLexer {
         let _ = segment.states[offset].set(state);
     }
 
-    fn make_state(&self, members: Box<[u32]>, is_start: bool) -> LazyState {
+    fn make_state(&self, interner: &mut Interner, members: &[u32], is_start: bool) -> LazyState {
         let words = bitset::words_for(self.terminal_count);
-        let mut accepts = vec![0u64; words];
-        let mut reach = vec![0u64; words];
-        for &member in members.iter() {
+        // Accepts in the first half, reach in the second.
+        let mut sets = vec![0u64; 2 * words];
+        let (accepts, reach) = sets.split_at_mut(words);
+        for &member in members {
             match self.nfa.state(member) {
                 State::Match(pattern) => {
                     // At START the match would be empty: lexemes are not.
@@ -153,15 +267,15 @@ impl LazyLexer {
                 // Only `$` is kept as a member: pending until the end.
                 State::Anchor { next, .. } => {
                     if !is_start {
-                        or_into(&mut accepts, self.nfa_at_end.row(next as usize));
-                        or_into(&mut reach, self.nfa_at_end.row(next as usize));
+                        or_into(accepts, self.nfa_at_end.row(next as usize));
+                        or_into(reach, self.nfa_at_end.row(next as usize));
                     }
                 }
-                _ => or_into(&mut reach, self.nfa_reach.row(member as usize)),
+                _ => or_into(reach, self.nfa_reach.row(member as usize)),
             }
         }
-        let accepting = !bitset::is_empty(&accepts);
-        LazyState { members, accepts: accepts.into(), reach: reach.into(), accepting }
+        let accepting = !bitset::is_empty(accepts);
+        LazyState { sets: interner.share(sets), accepting }
     }
 
     #[inline]
@@ -203,7 +317,7 @@ impl LazyLexer {
         }
         let byte = self.representatives[class];
         let mut targets = Vec::new();
-        for &member in self.state(id).members.iter() {
+        for &member in interner.members(id) {
             let next = match self.nfa.state(member) {
                 State::Range(transition) => transition.matches(byte).then_some(transition.next),
                 State::Sparse { first, len } => {
@@ -218,21 +332,19 @@ impl LazyLexer {
         let members = closure(&self.nfa, &mut interner, &targets, false);
         let target = if members.is_empty() {
             DEAD
-        } else if let Some(&existing) = interner.index.get(&members) {
+        } else if let Some(existing) = interner.find(&members) {
             existing
         } else {
-            let new_state = self.make_state(members.clone(), false);
-            if bitset::is_empty(&new_state.reach) {
+            let new_state = self.make_state(&mut interner, &members, false);
+            if bitset::is_empty(new_state.reach()) {
                 DEAD
             } else if interner.count >= self.capacity {
                 // Out of room: report it and do not cache, so a later call
                 // reports it again.
                 return OVERFLOW;
             } else {
-                let new_id = interner.count as u32;
+                let new_id = interner.add(&members);
                 self.install(new_id, new_state);
-                interner.count += 1;
-                interner.index.insert(members, new_id);
                 new_id
             }
         };
@@ -247,16 +359,21 @@ impl LazyLexer {
 
     #[inline]
     pub(crate) fn accepts(&self, id: u32) -> &[u64] {
-        &self.state(id).accepts
+        self.state(id).accepts()
     }
 
     #[inline]
     pub(crate) fn reach(&self, id: u32) -> &[u64] {
-        &self.state(id).reach
+        self.state(id).reach()
     }
 
     pub(crate) fn terminal_count(&self) -> usize {
         self.terminal_count
+    }
+
+    /// The most states this lexer may build.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// States built so far.
@@ -267,16 +384,16 @@ impl LazyLexer {
     pub(crate) fn memory_usage(&self) -> usize {
         let stride = self.representatives.len();
         let per_state = std::mem::size_of::<OnceLock<LazyState>>() + stride * 4;
-        let allocated: usize = self
-            .segments
-            .iter()
-            .enumerate()
-            .filter(|(_, segment)| segment.get().is_some())
-            .map(|(number, _)| FIRST_SEGMENT << number)
+        let allocated: usize = (0..self.segments.len())
+            .filter(|&number| self.segments[number].get().is_some())
+            .map(|number| self.segment_size(number))
             .sum();
         let words = bitset::words_for(self.terminal_count);
         let interner = self.interner.lock().map_or(0, |interner| {
-            interner.index.keys().map(|members| members.len() * 4 * 2 + 2 * words * 8 + 48).sum::<usize>()
+            interner.members.capacity() * 4
+                + interner.starts.capacity() * 8
+                + interner.index.capacity() * 5
+                + interner.sets.len() * (2 * words * 8 + 16 + 24)
                 + interner.seen.len() * 4
         });
         allocated * per_state
@@ -288,12 +405,7 @@ impl LazyLexer {
 
 fn unreachable_dead() -> &'static LazyState {
     static EMPTY: OnceLock<LazyState> = OnceLock::new();
-    EMPTY.get_or_init(|| LazyState {
-        members: Box::new([]),
-        accepts: Box::new([]),
-        reach: Box::new([]),
-        accepting: false,
-    })
+    EMPTY.get_or_init(|| LazyState { sets: Arc::new([]), accepting: false })
 }
 
 fn or_into(target: &mut [u64], source: &[u64]) {

@@ -32,6 +32,7 @@ use regex_syntax::hir::Hir;
 
 use crate::bitset;
 use crate::error::{ErrorKind, GrammarError};
+use crate::span::Span;
 use dense::DenseLexer;
 use lazy::LazyLexer;
 use nfa::Nfa;
@@ -51,13 +52,28 @@ pub struct LexerLimits {
     /// the grammar is compiled, which stored masks (index files) need;
     /// compiling costs time in proportion to the DFA's size. Default: false.
     pub eager: bool,
-    /// Heap bytes for the Thompson NFA of all terminals.
+    /// Heap bytes for the Thompson NFA of all terminals (default 64 MiB).
+    /// The NFA holds a copy of a counted repetition's body per count: a
+    /// JSON Schema string of `maxLength` 100,000 takes 51 MB, `a{1000000}`
+    /// 12 MB. Past the limit, compiling fails with an error that names the
+    /// repetition to blame and points at it.
     pub nfa_size_limit: usize,
     /// Heap bytes of a dense DFA before switching to the lazy one.
     pub dfa_size_limit: usize,
     /// Heap bytes used while determinizing before switching to the lazy DFA.
     pub determinize_size_limit: usize,
-    /// Most states the lazy DFA may build.
+    /// Most states the lazy DFA may build (default 2²⁰, about a million);
+    /// past it a matcher gives up with
+    /// [`MatchError::LexerLimit`](crate::MatchError::LexerLimit).
+    ///
+    /// Why: a lazy DFA's states are kept as long as the grammar (matchers
+    /// and mask caches hold their numbers), and an input can make a new
+    /// state per byte: a counted repetition `x{n}` needs one per count, a
+    /// JSON Schema string of `maxLength` n up to one per byte. Cost: a
+    /// state takes about 50 bytes, plus 4 per byte class of the grammar,
+    /// plus 4 per NFA state it stands for: 80 bytes for `a{n}`, 450 for a
+    /// JSON string, so up to 80 to 450 MB at the default. The previous
+    /// default, 2¹⁶, stopped `a{100000}` 65,534 bytes in.
     pub lazy_states: usize,
 }
 
@@ -73,7 +89,7 @@ impl Default for LexerLimits {
             // 160 KB.
             dfa_size_limit: 1 << 20,
             determinize_size_limit: 1 << 20,
-            lazy_states: 1 << 16,
+            lazy_states: 1 << 20,
         }
     }
 }
@@ -100,14 +116,14 @@ impl LexerDfa {
     pub const OVERFLOW: u32 = OVERFLOW;
 
     /// Compiles the terminals (pattern `i` is terminal `i`).
-    pub fn build<H: Borrow<Hir>>(terminals: &[H], limits: &LexerLimits) -> Result<LexerDfa, GrammarError> {
+    pub fn build<H: Borrow<Hir>>(terminals: &[H], limits: &LexerLimits) -> Result<LexerDfa, BuildError> {
         if terminals.is_empty() {
             return Ok(LexerDfa { backend: Backend::Dense(DenseLexer::without_terminals()) });
         }
         // Our NFA where our compiler takes every terminal (the lazy lexer
         // reads only ours); regex-automata's where it declines one.
         let (ours, theirs) = match nfa::compile(terminals, limits.nfa_size_limit) {
-            Some(built) => (built.map_err(|message| nfa_error(&message))?, None),
+            Some(built) => (built.map_err(|too_large| nfa_too_large(&too_large, limits.nfa_size_limit))?, None),
             None => {
                 let theirs = thompson::Compiler::new()
                     .configure(
@@ -135,13 +151,13 @@ impl LexerDfa {
             Err(message) if is_size_limit(&message) => {
                 Ok(LexerDfa { backend: Backend::Lazy(LazyLexer::new(ours, limits.lazy_states)) })
             }
-            Err(message) => Err(dfa_error(&message)),
+            Err(message) => Err(dfa_error(&message).into()),
         }
     }
 
     /// The dense lexer of an NFA with assertions the lazy lexer does not
     /// evaluate: there is no fallback when it is too large.
-    fn dense_only(nfa: &NFA, limits: &LexerLimits) -> Result<LexerDfa, GrammarError> {
+    fn dense_only(nfa: &NFA, limits: &LexerLimits) -> Result<LexerDfa, BuildError> {
         match DenseLexer::build(nfa, limits.dfa_size_limit, limits.determinize_size_limit) {
             Ok(dense) => Ok(LexerDfa { backend: Backend::Dense(dense) }),
             Err(message) if is_size_limit(&message) => Err(GrammarError::new(
@@ -151,8 +167,9 @@ impl LexerDfa {
                      `$`/`\\z` are supported in constraints too large for a dense DFA"
                 ),
             )
-            .with_help("simplify overlapping terminals, or raise the DFA size limit")),
-            Err(message) => Err(dfa_error(&message)),
+            .with_help("simplify overlapping terminals, or raise the DFA size limit")
+            .into()),
+            Err(message) => Err(dfa_error(&message).into()),
         }
     }
 
@@ -190,6 +207,15 @@ impl LexerDfa {
         match &self.backend {
             Backend::Dense(dense) => dense.reach(state),
             Backend::Lazy(lazy) => lazy.reach(state),
+        }
+    }
+
+    /// The most states there can be: all there are (dense), or the limit
+    /// of the lazy lexer.
+    pub fn state_capacity(&self) -> usize {
+        match &self.backend {
+            Backend::Dense(dense) => dense.state_count(),
+            Backend::Lazy(lazy) => lazy.capacity(),
         }
     }
 
@@ -259,12 +285,78 @@ fn is_size_limit(message: &str) -> bool {
     message.contains("exceeded") || message.contains("limit")
 }
 
-fn nfa_error(message: &str) -> GrammarError {
+/// Why a lexer cannot be built: the error, and the terminal it is about,
+/// when it is about one (the caller knows the terminal's name and span).
+#[derive(Debug)]
+pub struct BuildError {
+    pub terminal: Option<usize>,
+    pub error: GrammarError,
+}
+
+impl From<GrammarError> for BuildError {
+    fn from(error: GrammarError) -> BuildError {
+        BuildError { terminal: None, error }
+    }
+}
+
+impl BuildError {
+    /// The error, naming the terminal it is about by `name` and pointing at
+    /// `span` (when it has no span of its own).
+    pub fn about(self, name: &str, span: Option<Span>) -> GrammarError {
+        let BuildError { terminal, mut error } = self;
+        if terminal.is_some() {
+            error.message = format!("{} (in terminal {name})", error.message);
+            if let Some(span) = span {
+                error = error.or_span(span);
+            }
+        }
+        error
+    }
+}
+
+/// Our NFA compiler's size limit: the counted repetition that does not fit,
+/// when one is to blame.
+fn nfa_too_large(too_large: &nfa::TooLarge, limit: usize) -> BuildError {
+    let error = match &too_large.repetition {
+        Some(copies) => {
+            let counts = match copies.max {
+                Some(max) if max == copies.min => format!("{{{max}}}"),
+                Some(max) => format!("{{{},{max}}}", copies.min),
+                None => format!("{{{},}}", copies.min),
+            };
+            GrammarError::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "the counted repetition `{counts}` makes the lexer too large: its NFA holds a copy of the \
+                     repeated part per count, {} states each, {} in all, more than the limit of {}",
+                    copies.body_states,
+                    megabytes(copies.bytes),
+                    megabytes(limit)
+                ),
+            )
+            .with_help("lower the count, or raise `LexerLimits::nfa_size_limit`")
+        }
+        None => GrammarError::new(
+            ErrorKind::TooLarge,
+            format!("the lexer's NFA would take more than the limit of {}", megabytes(limit)),
+        )
+        .with_help("the terminals are too large together; raise `LexerLimits::nfa_size_limit`"),
+    };
+    BuildError { terminal: Some(too_large.pattern), error }
+}
+
+fn megabytes(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
+/// regex-automata's NFA compiler, which says nothing of where.
+fn nfa_error(message: &str) -> BuildError {
     if message.contains("exceeds") || message.contains("limit") {
         GrammarError::new(ErrorKind::TooLarge, format!("the terminals are too large to compile: {message}"))
-            .with_help("reduce large bounded repetitions such as `x{1000}` or very large character classes")
+            .with_help("lower large counted repetitions or very large character classes, or raise `LexerLimits::nfa_size_limit`")
+            .into()
     } else {
-        GrammarError::new(ErrorKind::Regex, format!("a terminal cannot be compiled: {message}"))
+        GrammarError::new(ErrorKind::Regex, format!("a terminal cannot be compiled: {message}")).into()
     }
 }
 
@@ -385,7 +477,7 @@ mod tests {
     fn size_limits_are_errors_not_panics() {
         let hirs = vec![parse("[a-z]{50}[0-9]{50}\\w{100}").unwrap()];
         let limits = LexerLimits { nfa_size_limit: 1000, ..LexerLimits::default() };
-        let error = LexerDfa::build(&hirs, &limits).unwrap_err();
+        let error = LexerDfa::build(&hirs, &limits).unwrap_err().error;
         assert_eq!(error.kind, ErrorKind::TooLarge, "{error}");
     }
 
@@ -533,6 +625,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Issue 15: `a{100000}` ran out of lazy lexer states 65,534 bytes in.
+    /// States are small enough now for a million by default.
+    #[test]
+    fn counted_repetitions_of_a_hundred_thousand_match() {
+        let grammar = crate::CompiledGrammar::new("a{100000}", crate::Format::Regex).expect("compiles");
+        assert_eq!(grammar.check(&[b'a'; 100_000]), crate::Verdict::Complete);
+        assert_eq!(grammar.check(&[b'a'; 99_999]), crate::Verdict::Prefix);
+        assert_eq!(grammar.check(&[b'a'; 100_001]), crate::Verdict::Rejected { offset: 100_000 });
+        assert!(LexerLimits::default().lazy_states > 1_000_000);
+    }
+
+    /// Errors at the NFA limit name the counted repetition and point at
+    /// where it is written; at the lazy lexer's limit, the matcher says
+    /// which limit it reached.
+    #[test]
+    fn errors_at_the_limits_name_what_was_written() {
+        for (format, text, at) in [
+            (crate::Format::Regex, "x(ab|cd){5000000}y", "x(ab|cd){5000000}y"),
+            (
+                crate::Format::Gbnf,
+                "root ::= \"(\" item{1000} \")\"\nitem ::= (\"abcdefghij\" [0-9]){1000}",
+                "item{1000}",
+            ),
+        ] {
+            let source = crate::Source::new(format, text);
+            let error = source.compile(&crate::Config::default()).expect_err("too large");
+            assert_eq!(error.kind, ErrorKind::TooLarge, "{error}");
+            let span = error.span.expect("a span");
+            assert_eq!(&text[span.start..span.end], at, "{error}");
+            let counted = &at[at.find('{').unwrap_or(0)..at.find('}').map_or(0, |end| end + 1)];
+            assert!(error.message.contains(&format!("`{counted}`")), "{error}");
+            assert!(error.help.as_deref().is_some_and(|help| help.contains("nfa_size_limit")), "{error:?}");
+        }
+        let config =
+            crate::Config { lexer: LexerLimits { lazy_states: 50, ..LexerLimits::default() }, ..Default::default() };
+        let grammar = crate::CompiledGrammar::with_config("a{100}", crate::Format::Regex, &config).expect("compiles");
+        let error = grammar.matcher().advance(&[b'a'; 100]).expect_err("out of states");
+        assert_eq!(error, crate::MatchError::LexerLimit { offset: 48, limit: 50 });
+        assert!(error.to_string().contains("LexerLimits::lazy_states"), "{error}");
     }
 
     #[test]

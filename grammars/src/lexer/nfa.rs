@@ -11,9 +11,15 @@
 //! alternates), and a repetition compiles its body once and copies that
 //! block of states for every further copy, shifting the state numbers.
 //!
+//! The compiler keeps its stack on the heap: a terminal's regex can be
+//! thousands of levels deep (see [`crate::hir_walk`]).
+//!
 //! Only the anchors `^`/`\A` and `$`/`\z` are compiled; on any other
 //! assertion [`compile`] answers `None`, and the caller uses
-//! regex-automata's compiler, which supports them all. The lazy lexer
+//! regex-automata's compiler, which supports them all. That one recurses,
+//! but only a regex constraint can use such an assertion (grammars and
+//! JSON Schema patterns refuse them), and regex-syntax's parser keeps a
+//! written regex under 250 levels. The lazy lexer
 //! reads this NFA directly; the dense lexer determinizes regex-automata's
 //! NFA type, made from this one by [`Nfa::to_regex_automata`].
 
@@ -26,6 +32,8 @@ use regex_automata::util::look::Look;
 use regex_automata::util::primitives::StateID;
 use regex_syntax::hir::{self, Class, Hir, HirKind};
 use regex_syntax::utf8::Utf8Sequences;
+
+use crate::hir_walk;
 
 /// A target not patched yet (the end of a fragment under construction).
 const UNPATCHED: u32 = u32::MAX;
@@ -157,6 +165,19 @@ impl Nfa {
         (classes, representatives)
     }
 
+    /// The bytes the states and edges take, without the room the vectors
+    /// keep for growth: what the size limit bounds, so that whether a
+    /// grammar fits does not depend on the order its vectors grew in
+    /// (growth doubles a vector: a JSON Schema string of `maxLength`
+    /// 100,000 takes 51 MB, but its vectors had room for 100 MB when the
+    /// closing quote was added). [`compile`] trims the vectors at the end.
+    fn size(&self) -> usize {
+        self.states.len() * size_of::<State>()
+            + self.transitions.len() * size_of::<Transition>()
+            + (self.alternates.len() + self.pattern_starts.len()) * size_of::<u32>()
+            + self.live_blocks.len() * size_of::<Option<(u32, u32)>>()
+    }
+
     pub(crate) fn memory_usage(&self) -> usize {
         self.states.capacity() * size_of::<State>()
             + self.transitions.capacity() * size_of::<Transition>()
@@ -284,22 +305,49 @@ impl Nfa {
     }
 }
 
+/// The NFA would exceed its size limit.
+#[derive(Debug)]
+pub(crate) struct TooLarge {
+    /// The pattern being compiled.
+    pub(crate) pattern: usize,
+    /// The counted repetition whose copies would not fit, if it was one.
+    pub(crate) repetition: Option<Copies>,
+}
+
+/// A counted repetition `{min,max}` and what its copies would take.
+#[derive(Debug)]
+pub(crate) struct Copies {
+    pub(crate) min: u32,
+    pub(crate) max: Option<u32>,
+    /// NFA states of one copy of the body.
+    pub(crate) body_states: usize,
+    /// Bytes the NFA would take with every copy.
+    pub(crate) bytes: usize,
+}
+
 /// The NFA of `terminals`, or `None` when a terminal uses an assertion
-/// this compiler does not handle. `Err` (a message that says the limit
-/// was exceeded) when the NFA would exceed `size_limit` bytes.
-pub(crate) fn compile<H: Borrow<Hir>>(terminals: &[H], size_limit: usize) -> Option<Result<Nfa, String>> {
-    let mut compiler = Compiler { nfa: Nfa::default(), size_limit, dead_ends: false };
+/// this compiler does not handle. `Err` when the NFA would exceed
+/// `size_limit` bytes.
+pub(crate) fn compile<H: Borrow<Hir>>(terminals: &[H], size_limit: usize) -> Option<Result<Nfa, TooLarge>> {
+    let mut compiler = Compiler { nfa: Nfa::default(), size_limit, dead_ends: false, pattern: 0 };
     match compiler.compile(terminals) {
-        Ok(()) => Some(Ok(compiler.nfa)),
-        Err(Failure::TooLarge) => Some(Err(format!("the lexer's NFA exceeds the size limit of {size_limit} bytes"))),
+        Ok(()) => {
+            let mut nfa = compiler.nfa;
+            nfa.states.shrink_to_fit();
+            nfa.transitions.shrink_to_fit();
+            nfa.alternates.shrink_to_fit();
+            Some(Ok(nfa))
+        }
+        Err(Failure::TooLarge(repetition)) => Some(Err(TooLarge { pattern: compiler.pattern, repetition })),
         Err(Failure::Unsupported) => None,
     }
 }
 
 /// Why [`Compiler`] stopped.
 enum Failure {
-    /// Over the size limit.
-    TooLarge,
+    /// Over the size limit: while making these copies of a repetition, or
+    /// while adding one more state.
+    TooLarge(Option<Copies>),
     /// Something this compiler leaves to regex-automata's.
     Unsupported,
 }
@@ -343,11 +391,14 @@ struct Compiler {
     /// its end: an anchor (`^` after the first byte, bytes after `$`) or
     /// an empty class.
     dead_ends: bool,
+    /// The pattern being compiled.
+    pattern: usize,
 }
 
 impl Compiler {
     fn compile<H: Borrow<Hir>>(&mut self, terminals: &[H]) -> Result<(), Failure> {
         for (pattern, terminal) in terminals.iter().enumerate() {
+            self.pattern = pattern;
             let first = self.nfa.states.len() as u32;
             self.dead_ends = false;
             let fragment = self.c(terminal.borrow())?;
@@ -367,8 +418,8 @@ impl Compiler {
     }
 
     fn add(&mut self, state: State) -> Result<u32, Failure> {
-        if self.nfa.memory_usage() > self.size_limit {
-            return Err(Failure::TooLarge);
+        if self.nfa.size() > self.size_limit {
+            return Err(Failure::TooLarge(None));
         }
         self.nfa.states.push(state);
         Ok(self.nfa.states.len() as u32 - 1)
@@ -410,20 +461,6 @@ impl Compiler {
             // Fragments end in one of the above.
             State::Union { .. } | State::Match(_) => {}
         }
-    }
-
-    /// Compiles `hir` as one block of states (a repetition's body, to be
-    /// copied).
-    fn block(&mut self, hir: &Hir) -> Result<(Fragment, Block), Failure> {
-        let (states, transitions, alternates) =
-            (self.nfa.states.len() as u32, self.nfa.transitions.len() as u32, self.nfa.alternates.len() as u32);
-        let fragment = self.c(hir)?;
-        let block = Block {
-            states: states..self.nfa.states.len() as u32,
-            transitions: transitions..self.nfa.transitions.len() as u32,
-            alternates: alternates..self.nfa.alternates.len() as u32,
-        };
-        Ok((fragment, block))
     }
 
     /// `first` then `next`: `first`'s end leads to `next`'s start.
@@ -468,46 +505,127 @@ impl Compiler {
         Fragment { start: fragment.start + shift, end: fragment.end + shift }
     }
 
+    /// Where the pools end now: the start of the block of states the next
+    /// fragment will occupy.
+    fn mark(&self) -> Block {
+        let (states, transitions, alternates) =
+            (self.nfa.states.len() as u32, self.nfa.transitions.len() as u32, self.nfa.alternates.len() as u32);
+        Block { states: states..states, transitions: transitions..transitions, alternates: alternates..alternates }
+    }
+
+    /// The block from `mark` to the end of the pools.
+    fn block_since(&self, mark: &Block) -> Block {
+        Block {
+            states: mark.states.start..self.nfa.states.len() as u32,
+            transitions: mark.transitions.start..self.nfa.transitions.len() as u32,
+            alternates: mark.alternates.start..self.nfa.alternates.len() as u32,
+        }
+    }
+
+    /// Compiles `hir` with an explicit stack: a terminal's regex is as deep
+    /// as the chain of GBNF rules inlined into it (see `hir_walk`), far
+    /// deeper than recursion could go.
     fn c(&mut self, hir: &Hir) -> Result<Fragment, Failure> {
-        match hir.kind() {
-            HirKind::Empty => self.empty(),
-            HirKind::Literal(hir::Literal(bytes)) => self.literal(bytes),
-            HirKind::Class(Class::Bytes(class)) => {
-                self.byte_ranges(class.ranges().iter().map(|range| (range.start(), range.end())))
-            }
-            HirKind::Class(Class::Unicode(class)) => self.unicode_class(class),
-            HirKind::Look(look) => {
-                let at_end = match look {
-                    hir::Look::Start => false,
-                    hir::Look::End => true,
-                    _ => return Err(Failure::Unsupported),
-                };
-                self.dead_ends = true;
-                let state = self.add(State::Anchor { at_end, next: UNPATCHED })?;
-                Ok(Fragment { start: state, end: state })
-            }
-            HirKind::Repetition(repetition) => self.repetition(repetition.min, repetition.max, &repetition.sub),
-            HirKind::Capture(capture) => self.c(&capture.sub),
-            HirKind::Concat(parts) => {
-                let mut whole = None;
-                for part in parts {
-                    let next = self.c(part)?;
-                    whole = Some(self.then(whole, next));
+        /// A node whose sub-expressions are being compiled.
+        enum Open<'h> {
+            /// The parts so far joined into `whole`; `next` is the next one.
+            Concat {
+                parts: &'h [Hir],
+                next: usize,
+                whole: Option<Fragment>,
+            },
+            Alternation {
+                alternatives: &'h [Hir],
+                fragments: Vec<Fragment>,
+            },
+            /// The body's states start at `mark` (it is copied as a block).
+            Repetition {
+                min: u32,
+                max: Option<u32>,
+                mark: Block,
+            },
+        }
+        let mut open: Vec<Open<'_>> = Vec::new();
+        let mut node = hir;
+        loop {
+            // Down to a leaf, opening the nodes on the way.
+            let mut done = loop {
+                match node.kind() {
+                    HirKind::Empty => break self.empty()?,
+                    HirKind::Literal(hir::Literal(bytes)) => break self.literal(bytes)?,
+                    HirKind::Class(Class::Bytes(class)) => {
+                        break self.byte_ranges(class.ranges().iter().map(|range| (range.start(), range.end())))?;
+                    }
+                    HirKind::Class(Class::Unicode(class)) => break self.unicode_class(class)?,
+                    HirKind::Look(look) => {
+                        let at_end = match look {
+                            hir::Look::Start => false,
+                            hir::Look::End => true,
+                            _ => return Err(Failure::Unsupported),
+                        };
+                        self.dead_ends = true;
+                        let state = self.add(State::Anchor { at_end, next: UNPATCHED })?;
+                        break Fragment { start: state, end: state };
+                    }
+                    HirKind::Repetition(repetition) => {
+                        if hir_walk::copies(repetition.min, repetition.max) == 0 {
+                            break self.empty()?;
+                        }
+                        open.push(Open::Repetition { min: repetition.min, max: repetition.max, mark: self.mark() });
+                        node = &repetition.sub;
+                    }
+                    HirKind::Capture(capture) => node = &capture.sub,
+                    HirKind::Concat(parts) => match parts.split_first() {
+                        None => break self.empty()?,
+                        Some((first, _)) => {
+                            open.push(Open::Concat { parts, next: 1, whole: None });
+                            node = first;
+                        }
+                    },
+                    HirKind::Alternation(alternatives) => match alternatives.split_first() {
+                        None => break self.byte_ranges(std::iter::empty())?,
+                        Some((first, _)) => {
+                            let fragments = Vec::with_capacity(alternatives.len());
+                            open.push(Open::Alternation { alternatives, fragments });
+                            node = first;
+                        }
+                    },
                 }
-                whole.map_or_else(|| self.empty(), Ok)
-            }
-            HirKind::Alternation(alternatives) => {
-                let mut fragments = Vec::with_capacity(alternatives.len());
-                for alternative in alternatives {
-                    fragments.push(self.c(alternative)?);
+            };
+            // Up, closing every node whose last sub-expression is done.
+            loop {
+                let Some(parent) = open.last_mut() else { return Ok(done) };
+                match parent {
+                    Open::Concat { parts, next, whole } => {
+                        let joined = self.then(*whole, done);
+                        if let Some(part) = parts.get(*next) {
+                            *whole = Some(joined);
+                            *next += 1;
+                            node = part;
+                            break;
+                        }
+                        done = joined;
+                    }
+                    Open::Alternation { alternatives, fragments } => {
+                        fragments.push(done);
+                        if let Some(alternative) = alternatives.get(fragments.len()) {
+                            node = alternative;
+                            break;
+                        }
+                        let end = self.add(State::Empty(UNPATCHED))?;
+                        for fragment in fragments.iter() {
+                            self.patch(fragment.end, end);
+                        }
+                        let starts: Vec<u32> = fragments.iter().map(|fragment| fragment.start).collect();
+                        let union = self.add_union(&starts)?;
+                        done = Fragment { start: union, end };
+                    }
+                    Open::Repetition { min, max, mark } => {
+                        let block = self.block_since(mark);
+                        done = self.repetition(*min, *max, done, &block)?;
+                    }
                 }
-                let end = self.add(State::Empty(UNPATCHED))?;
-                for fragment in &fragments {
-                    self.patch(fragment.end, end);
-                }
-                let starts: Vec<u32> = fragments.iter().map(|fragment| fragment.start).collect();
-                let union = self.add_union(&starts)?;
-                Ok(Fragment { start: union, end })
+                open.pop();
             }
         }
     }
@@ -566,16 +684,10 @@ impl Compiler {
 
     /// `sub{min,max}`: `min` copies, then `max - min` optional ones that
     /// may each skip to the end (or a loop when `max` is unbounded). `sub`
-    /// is compiled once; the other copies are copies of its states.
-    fn repetition(&mut self, min: u32, max: Option<u32>, sub: &Hir) -> Result<Fragment, Failure> {
-        let count = match max {
-            None => min + 1,
-            Some(max) => max.max(min),
-        };
-        if count == 0 {
-            return self.empty();
-        }
-        let (first, block) = self.block(sub)?;
+    /// is compiled once, as `first` in `block`; the other copies are copies
+    /// of its states.
+    fn repetition(&mut self, min: u32, max: Option<u32>, first: Fragment, block: &Block) -> Result<Fragment, Failure> {
+        let count = hir_walk::copies(min, max);
         // Every copy will be made: fail now if they cannot fit, else make
         // room for them at once.
         let more = count as usize - 1;
@@ -588,14 +700,14 @@ impl Compiler {
             .saturating_mul(size_of::<State>())
             .saturating_add(transitions.saturating_mul(size_of::<Transition>()))
             .saturating_add(alternates.saturating_mul(size_of::<u32>()));
-        if self.nfa.memory_usage().saturating_add(bytes) > self.size_limit {
-            return Err(Failure::TooLarge);
+        if self.nfa.size().saturating_add(bytes) > self.size_limit {
+            let bytes = self.nfa.size().saturating_add(bytes);
+            return Err(Failure::TooLarge(Some(Copies { min, max, body_states: block.states.len(), bytes })));
         }
-        self.nfa.states.reserve(states);
-        self.nfa.transitions.reserve(transitions);
-        self.nfa.alternates.reserve(alternates);
-        let copies: Vec<Fragment> =
-            std::iter::once(first).chain((1..count).map(|_| self.copy(&block, first))).collect();
+        self.nfa.states.reserve_exact(states);
+        self.nfa.transitions.reserve_exact(transitions);
+        self.nfa.alternates.reserve_exact(alternates);
+        let copies: Vec<Fragment> = std::iter::once(first).chain((1..count).map(|_| self.copy(block, first))).collect();
         let (required, optional) = copies.split_at(min as usize);
         let mut whole = None;
         for &copy in required {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use smallvec::SmallVec;
 
-use super::Parser;
+use super::{Parser, Work};
 use crate::lr::{Action, Cell};
 use crate::tables::Tables;
 
@@ -235,12 +235,14 @@ impl Parser for LrStack {
         tables.cut_candidates(lex, std::iter::once(self.top_state()), out);
     }
 
-    fn feed_alive(mut self, tables: &Tables, terminal: u32, lex: u32) -> Option<LrStack> {
+    // Deterministic reductions are amortized O(1) per terminal: no work is
+    // counted.
+    fn feed_alive(mut self, tables: &Tables, terminal: u32, lex: u32, _work: &mut Work) -> Option<LrStack> {
         (self.feed_in_place(tables, terminal) && self.alive(tables, lex)).then_some(self)
     }
 
     #[inline]
-    fn feed_alive_in_place(&mut self, tables: &Tables, terminal: u32, lex: u32) -> bool {
+    fn feed_alive_in_place(&mut self, tables: &Tables, terminal: u32, lex: u32, _work: &mut Work) -> bool {
         self.feed_in_place(tables, terminal) && self.alive(tables, lex)
     }
 
