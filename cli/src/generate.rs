@@ -414,8 +414,14 @@ pub fn run(args: GenerateArgs, io: &mut crate::Io<'_>) -> Result<Status, CliErro
     let sampler = args.sampler.build(&reward)?;
     check_memory(&args, &setup, &sampler)?;
 
-    let mut out =
-        Writer::new(&args, &sampler, setup.prompt.len(), setup.constraint.is_some(), io.stdout_is_terminal, &mut *io.stdout);
+    let mut out = Writer::new(
+        &args,
+        &sampler,
+        setup.prompt.len(),
+        setup.constraint.is_some(),
+        io.stdout_is_terminal,
+        &mut *io.stdout,
+    );
     let bar = out.bar.clone();
     let mut report = |progress: &Progress| bar.set_message(describe(progress));
     let mut task = match &setup.constraint {
