@@ -48,6 +48,7 @@
 mod chat;
 mod default_model;
 mod error;
+mod kernels;
 mod llama;
 mod random;
 mod sequences;
@@ -166,10 +167,17 @@ pub trait LanguageModel: Send {
     }
 }
 
-/// Runs the model's kernels (candle's, over rayon) on at most `threads`
-/// threads; the default is one per core. Call it once, before the first
-/// model step: the thread pool is process-wide and cannot be resized.
+/// Runs the model's kernels on at most `threads` threads (the caller's
+/// included); the default is one per core. Call it once, before the first
+/// model step: the thread pools (Trellis's own for matrix products and
+/// attention, rayon's for the rest) are process-wide and cannot be resized.
 pub fn set_threads(threads: usize) -> Result<(), ModelError> {
+    if threads == 0 {
+        return Err(ModelError::Threads("the number of threads must be at least 1".into()));
+    }
+    if !kernels::pool::set_threads(threads) {
+        return Err(ModelError::Threads("the model's thread pool is already running".into()));
+    }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()

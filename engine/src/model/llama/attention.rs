@@ -8,9 +8,8 @@
 //! the per-op overhead alone (a few µs each) would exceed the arithmetic for
 //! a 64-sequence decode step. Here a query reads the blocks in place.
 
-use rayon::prelude::*;
-
 use super::kv_cache::{KvCache, KvShape};
+use crate::model::kernels::pool::{self, Shards};
 
 /// One query row: which cache it reads and how far.
 #[derive(Clone, Copy, Debug)]
@@ -52,12 +51,17 @@ pub(crate) fn attend(
     let group = shape.heads / kv_heads;
     let scale = 1.0 / (head_dim as f32).sqrt();
     let mut output = vec![0.0f32; queries.len()];
-    output.par_chunks_mut(group * head_dim).enumerate().for_each_init(Vec::new, |scores, (pair, out)| {
+    let pairs = rows.len() * kv_heads;
+    let out = Shards::new(&mut output, group * head_dim);
+    pool::global().run(pairs, &|pair| {
         let row = rows[pair / kv_heads];
         let kv_head = pair % kv_heads;
         let q_start = pair * group * head_dim;
         let group_queries = &queries[q_start..q_start + group * head_dim];
-        attend_group(shape, &caches[row.cache], row.position, layer, kv_head, group_queries, scale, scores, out);
+        // SAFETY: each pair index is one task of the job, run once.
+        let out = unsafe { out.shard(pair) };
+        let mut scores = Vec::new();
+        attend_group(shape, &caches[row.cache], row.position, layer, kv_head, group_queries, scale, &mut scores, out);
     });
     output
 }

@@ -15,6 +15,7 @@ use candle_core::{Module, Tensor};
 
 use super::config::LlamaConfig;
 use crate::model::ModelError;
+use crate::model::kernels::{Format, QuantMatrix};
 
 /// A parameter of the architecture, named independently of file formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,13 +71,31 @@ pub(crate) trait WeightSource {
 /// `y = x·Wᵀ (+ b)` over rows of `x`.
 #[derive(Clone, Debug)]
 pub(crate) struct Linear {
-    weight: QMatMul,
+    weight: Product,
     bias: Option<Tensor>,
+}
+
+/// How a weight matrix is multiplied: Trellis's kernels for the GGUF block
+/// formats they cover ([`kernels`]), candle's for the rest (`f32`
+/// safetensors, other GGUF types).
+#[derive(Clone, Debug)]
+enum Product {
+    Ours(Arc<QuantMatrix>),
+    Candle(QMatMul),
 }
 
 impl Linear {
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
-        let y = self.weight.forward(x)?;
+        let y = match &self.weight {
+            Product::Candle(weight) => weight.forward(x)?,
+            Product::Ours(weight) => {
+                let (n, _) = x.dims2()?;
+                let input = x.flatten_all()?.to_vec1::<f32>()?;
+                let mut output = Vec::new();
+                weight.matmul(&input, &mut output);
+                Tensor::from_vec(output, (n, weight.rows()), x.device())?
+            }
+        };
         Ok(match &self.bias {
             Some(bias) => y.broadcast_add(bias)?,
             None => y,
@@ -89,6 +108,7 @@ impl Linear {
 /// `f32`.
 #[derive(Clone, Debug)]
 pub(crate) enum Embedding {
+    Ours(Arc<QuantMatrix>),
     Quantized(Arc<QTensor>),
     Dense(Tensor),
 }
@@ -96,6 +116,15 @@ pub(crate) enum Embedding {
 impl Embedding {
     pub(crate) fn forward(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
         Ok(match self {
+            Embedding::Ours(table) => {
+                let ids = ids.to_vec1::<u32>()?;
+                let cols = table.cols();
+                let mut rows = vec![0.0f32; ids.len() * cols];
+                for (&id, row) in ids.iter().zip(rows.chunks_exact_mut(cols)) {
+                    table.dequantize_row(id as usize, row);
+                }
+                Tensor::from_vec(rows, (ids.len(), cols), &candle_core::Device::Cpu)?
+            }
             Embedding::Quantized(table) => table.embedding(ids)?,
             Embedding::Dense(table) => table.index_select(ids, 0)?,
         })
@@ -135,14 +164,16 @@ impl LlamaWeights {
         let inter = config.intermediate_size;
 
         let embedding_matrix = matrix(source, Param::TokenEmbedding, (config.vocab_rows, hidden))?;
+        let embedding_product = product(embedding_matrix.clone())?;
         let lm_head = if config.tie_word_embeddings {
-            embedding_matrix.clone()
+            Linear { weight: embedding_product.clone(), bias: None }
         } else {
-            matrix(source, Param::LmHead, (config.vocab_rows, hidden))?
+            linear(matrix(source, Param::LmHead, (config.vocab_rows, hidden))?, None)?
         };
-        let embedding = match embedding_matrix {
-            Matrix::Quantized(q) => Embedding::Quantized(q),
-            Matrix::Dense(t) => Embedding::Dense(t),
+        let embedding = match (embedding_product, embedding_matrix) {
+            (Product::Ours(table), _) => Embedding::Ours(table),
+            (_, Matrix::Quantized(q)) => Embedding::Quantized(q),
+            (_, Matrix::Dense(t)) => Embedding::Dense(t),
         };
 
         let mut layers = Vec::with_capacity(config.layers);
@@ -164,21 +195,29 @@ impl LlamaWeights {
                 down: linear(matrix(source, Param::Down(l), (hidden, inter))?, None)?,
             });
         }
-        Ok(LlamaWeights {
-            embedding,
-            layers,
-            final_norm: vector(source, Param::FinalNorm, hidden)?,
-            lm_head: linear(lm_head, None)?,
-        })
+        Ok(LlamaWeights { embedding, layers, final_norm: vector(source, Param::FinalNorm, hidden)?, lm_head })
     }
 }
 
 fn linear(weight: Matrix, bias: Option<Tensor>) -> Result<Linear, ModelError> {
-    let weight = match weight {
-        Matrix::Quantized(q) => QMatMul::from_arc(q)?,
-        Matrix::Dense(t) => QMatMul::Tensor(t),
-    };
-    Ok(Linear { weight, bias })
+    Ok(Linear { weight: product(weight)?, bias })
+}
+
+/// Our kernels where they cover the format, candle's otherwise.
+fn product(weight: Matrix) -> Result<Product, ModelError> {
+    Ok(match weight {
+        Matrix::Quantized(q) => {
+            let (rows, cols) = q.shape().dims2()?;
+            match Format::from_ggml(q.dtype()) {
+                Some(format) => match QuantMatrix::new(format, rows, cols, q.data()?.into_owned()) {
+                    Some(matrix) => Product::Ours(Arc::new(matrix)),
+                    None => Product::Candle(QMatMul::from_arc(q)?),
+                },
+                None => Product::Candle(QMatMul::from_arc(q)?),
+            }
+        }
+        Matrix::Dense(t) => Product::Candle(QMatMul::Tensor(t)),
+    })
 }
 
 fn optional_matrix(
