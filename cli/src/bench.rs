@@ -156,7 +156,7 @@ fn read_documents(args: &BenchArgs) -> Result<Vec<(usize, String)>, String> {
 }
 
 /// Peak resident set size (VmHWM), in MB; null where /proc is missing.
-fn peak_rss_mb() -> Option<f64> {
+pub(crate) fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -579,7 +579,7 @@ fn check_memory(args: &GenerateArgs, setup: &Setup, sampler: &Sampler<'_>) -> Re
 }
 
 /// `MemAvailable` of `/proc/meminfo`, in bytes; `None` where there is none.
-fn available_memory() -> Option<u64> {
+pub(crate) fn available_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|line| line.starts_with("MemAvailable:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

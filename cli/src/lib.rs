@@ -26,6 +26,7 @@ use std::io::{BufRead, Write};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_model;
 mod check;
 mod compile;
 mod error;
@@ -55,6 +56,8 @@ struct Cli {
 enum Command {
     /// Time per-token masks on documents: one JSON object of figures
     Bench(bench::BenchArgs),
+    /// Time the model: prefill and batched decode tokens/s, peak memory, as one JSON object
+    BenchModel(bench_model::BenchModelArgs),
     /// Check text against a grammar: is it in the language, or a viable prefix?
     Check(check::CheckArgs),
     /// Compile a grammar and a vocabulary into an index file (precomputed masks) for --index
@@ -83,6 +86,7 @@ where
     };
     error::exit(match cli.command {
         Command::Bench(args) => bench::run(args, io),
+        Command::BenchModel(args) => bench_model::run(args, io),
         Command::Check(args) => check::run(args, io),
         Command::Compile(args) => compile::run(args, io),
         Command::Generate(args) => generate::run(*args, io),
