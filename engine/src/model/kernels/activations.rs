@@ -14,30 +14,34 @@ pub(crate) const BLOCK: usize = 32;
 
 /// 32 activations as 8-bit integers and a scale.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[repr(C, align(64))]
+#[repr(C)]
 pub(crate) struct ActBlock {
     pub q: [i8; BLOCK],
     /// The scale: value `i` is `d · q[i]`.
     pub d: f32,
     /// `Σ q`.
     pub sum: i32,
+    /// `d · Σ q`, the factor of a weight block's offset (llama.cpp's
+    /// `block_q8_1::s`).
+    pub ds: f32,
 }
 
 impl ActBlock {
     #[cfg(test)]
-    pub(crate) const ZERO: ActBlock = ActBlock { q: [0; BLOCK], d: 0.0, sum: 0 };
+    pub(crate) const ZERO: ActBlock = ActBlock { q: [0; BLOCK], d: 0.0, sum: 0, ds: 0.0 };
 
     /// The block of 32 values.
     pub(crate) fn quantize(x: &[f32]) -> ActBlock {
         let amax = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let d = amax / 127.0;
         let inverse = if d > 0.0 { 1.0 / d } else { 0.0 };
-        let mut block = ActBlock { q: [0; BLOCK], d, sum: 0 };
+        let mut block = ActBlock { q: [0; BLOCK], d, sum: 0, ds: 0.0 };
         for (q, &v) in block.q.iter_mut().zip(x) {
             // |v·inverse| ≤ 127 by construction, so the cast cannot wrap.
             *q = (v * inverse).round() as i8;
         }
         block.sum = block.q.iter().map(|&q| i32::from(q)).sum();
+        block.ds = d * block.sum as f32;
         block
     }
 }

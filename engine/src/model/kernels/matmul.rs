@@ -19,6 +19,13 @@ use super::{scalar, x86};
 /// and about 10 µs of work at batch 1.
 const MIN_ROWS_PER_TASK: usize = 64;
 
+/// Weight rows kept in L1 while the activations pass over them.
+const WEIGHT_BLOCK: usize = 16;
+
+/// Activation rows per pass over a block of weight rows (a multiple of the
+/// kernels' own tile, four rows).
+const ACT_TILE: usize = 8;
+
 /// A quantized matrix in its GGUF blocks, `rows × cols`, row-major: row `r`
 /// is `cols / block_len` consecutive blocks.
 pub(crate) struct QuantMatrix {
@@ -27,7 +34,7 @@ pub(crate) struct QuantMatrix {
     cols: usize,
     data: Vec<u8>,
     dot: fn(Format, &[u8], &[ActBlock]) -> f32,
-    simd: Option<x86::DotFn>,
+    simd: Option<x86::RowsFn>,
 }
 
 impl std::fmt::Debug for QuantMatrix {
@@ -108,13 +115,28 @@ impl QuantMatrix {
             // SAFETY: each task index is run exactly once (`Pool::run`), so
             // shard `task` is borrowed by this call alone.
             let out = unsafe { out.shard(task) };
-            for (i, out_row) in out.chunks_exact_mut(batch).enumerate() {
-                let weights = self.row(first + i);
-                for (o, x) in out_row.iter_mut().zip(quantized.chunks_exact(per_row)) {
-                    *o = match self.simd {
-                        Some(kernel) => kernel(weights, x),
-                        None => (self.dot)(self.format, weights, x),
-                    };
+            // Blocked both ways: WEIGHT_BLOCK weight rows (about 15 KB of
+            // Q4_1) stay in L1 while every tile of TILE activation rows
+            // passes over them, so at large batches the activations are
+            // read from L2 once per WEIGHT_BLOCK weight rows, not once per
+            // row.
+            for (block_index, out_block) in out.chunks_mut(WEIGHT_BLOCK * batch).enumerate() {
+                let block_first = first + block_index * WEIGHT_BLOCK;
+                for tile_first in (0..batch).step_by(ACT_TILE) {
+                    let tile_len = ACT_TILE.min(batch - tile_first);
+                    let x = &quantized[tile_first * per_row..(tile_first + tile_len) * per_row];
+                    for (i, out_row) in out_block.chunks_exact_mut(batch).enumerate() {
+                        let weights = self.row(block_first + i);
+                        let out = &mut out_row[tile_first..tile_first + tile_len];
+                        match self.simd {
+                            Some(kernel) => kernel(weights, x, per_row, out),
+                            None => {
+                                for (o, x) in out.iter_mut().zip(x.chunks_exact(per_row)) {
+                                    *o = (self.dot)(self.format, weights, x);
+                                }
+                            }
+                        }
+                    }
                 }
             }
         });

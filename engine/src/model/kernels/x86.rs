@@ -28,12 +28,18 @@ use std::arch::x86_64::*;
 use super::activations::ActBlock;
 use super::formats::Format;
 
-/// A dot product of one weight row with its activations.
-pub(crate) type DotFn = fn(&[u8], &[ActBlock]) -> f32;
+/// Dot products of one weight row with each of `out.len()` activation
+/// rows: `out[n] = row · x[n·per_row .. (n+1)·per_row]`.
+pub(crate) type RowsFn = fn(row: &[u8], x: &[ActBlock], per_row: usize, out: &mut [f32]);
+
+/// Activation rows a kernel takes per pass over a weight row: the weights
+/// of each block are decoded once for all of them, which is what makes a
+/// batched step cheaper per token than a single one.
+const TILE: usize = 4;
 
 /// The AVX2 kernel for `format`, when this CPU has AVX2, FMA and F16C and
 /// there is one.
-pub(crate) fn select(format: Format) -> Option<DotFn> {
+pub(crate) fn select(format: Format) -> Option<RowsFn> {
     #[cfg(target_arch = "x86_64")]
     {
         let avx2 =
@@ -43,12 +49,22 @@ pub(crate) fn select(format: Format) -> Option<DotFn> {
         }
         // SAFETY (each wrapper below): handed out only here, after the
         // features its target_feature function needs were detected.
-        let kernel: DotFn = match format {
-            Format::Q4_0 => |row, x| unsafe { q4(row, x, false) },
-            Format::Q4_1 => |row, x| unsafe { q4(row, x, true) },
-            Format::Q5_0 => |row, x| unsafe { q5(row, x, false) },
-            Format::Q5_1 => |row, x| unsafe { q5(row, x, true) },
-            Format::Q8_0 => |row, x| unsafe { q8_0(row, x) },
+        let kernel: RowsFn = match format {
+            Format::Q4_0 => {
+                |row, x, per_row, out| tiled(row, x, per_row, out, |r, x, o| unsafe { q4(r, x, per_row, false, o) })
+            }
+            Format::Q4_1 => {
+                |row, x, per_row, out| tiled(row, x, per_row, out, |r, x, o| unsafe { q4(r, x, per_row, true, o) })
+            }
+            Format::Q5_0 => {
+                |row, x, per_row, out| tiled(row, x, per_row, out, |r, x, o| unsafe { q5(r, x, per_row, false, o) })
+            }
+            Format::Q5_1 => {
+                |row, x, per_row, out| tiled(row, x, per_row, out, |r, x, o| unsafe { q5(r, x, per_row, true, o) })
+            }
+            Format::Q8_0 => {
+                |row, x, per_row, out| tiled(row, x, per_row, out, |r, x, o| unsafe { q8_0(r, x, per_row, o) })
+            }
             Format::Q4K | Format::Q5K | Format::Q6K => return None,
         };
         Some(kernel)
@@ -57,6 +73,18 @@ pub(crate) fn select(format: Format) -> Option<DotFn> {
     {
         let _ = format;
         None
+    }
+}
+
+/// Runs `kernel` over the activation rows in tiles of [`TILE`] (the last
+/// one shorter): `kernel(row, x, out)` with `x` starting at the tile's
+/// first row and `out` one value per row of the tile.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn tiled(row: &[u8], x: &[ActBlock], per_row: usize, out: &mut [f32], kernel: impl Fn(&[u8], &[ActBlock], &mut [f32])) {
+    for (tile, out) in out.chunks_mut(TILE).enumerate() {
+        let first = tile * TILE * per_row;
+        kernel(row, &x[first..first + out.len() * per_row], out);
     }
 }
 
@@ -116,45 +144,54 @@ fn activation_bytes(a: &ActBlock) -> __m256i {
     unsafe { _mm256_loadu_si256(a.q.as_ptr().cast()) }
 }
 
-/// Q4_0 (`with_min` false: value `d·(q−8)`) and Q4_1 (`d·q + m`).
+/// Q4_0 (`with_min` false: value `d·(q−8)`) and Q4_1 (`d·q + m`), for
+/// the `out.len()` (at most [`TILE`]) activation rows of `x`.
 ///
 /// # Safety
 ///
 /// The CPU must have AVX2, FMA and F16C.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn q4(row: &[u8], x: &[ActBlock], with_min: bool) -> f32 {
+unsafe fn q4(row: &[u8], x: &[ActBlock], per_row: usize, with_min: bool, out: &mut [f32]) {
     let (bytes, qs_at) = if with_min { (20, 4) } else { (18, 2) };
-    let mut acc = _mm256_setzero_ps();
-    let mut offsets = 0.0f32;
-    for (block, a) in row.chunks_exact(bytes).zip(x) {
+    let rows = out.len();
+    let mut acc = [_mm256_setzero_ps(); TILE];
+    let mut offsets = [0.0f32; TILE];
+    for (b, block) in row.chunks_exact(bytes).enumerate() {
         let (d, m) = scales(block);
         // SAFETY: `block` has `bytes` bytes; the nibbles are its last 16.
         let w = unsafe { nibbles(block[qs_at..].as_ptr()) };
-        let scale = d * a.d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), dot_u8_i8(w, activation_bytes(a)), acc);
-        offsets += if with_min { m * a.d } else { -8.0 * scale } * a.sum as f32;
+        let offset = if with_min { m } else { -8.0 * d };
+        for r in 0..rows {
+            let a = &x[r * per_row + b];
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), dot_u8_i8(w, activation_bytes(a)), acc[r]);
+            offsets[r] += offset * a.ds;
+        }
     }
-    horizontal_sum(acc) + offsets
+    for r in 0..rows {
+        out[r] = horizontal_sum(acc[r]) + offsets[r];
+    }
 }
 
-/// Q5_0 (`d·(q−16)`) and Q5_1 (`d·q + m`).
+/// Q5_0 (`d·(q−16)`) and Q5_1 (`d·q + m`), for the `out.len()` (at most
+/// [`TILE`]) activation rows of `x`.
 ///
 /// # Safety
 ///
 /// The CPU must have AVX2, FMA and F16C.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn q5(row: &[u8], x: &[ActBlock], with_min: bool) -> f32 {
+unsafe fn q5(row: &[u8], x: &[ActBlock], per_row: usize, with_min: bool, out: &mut [f32]) {
     let (bytes, qh_at) = if with_min { (24, 4) } else { (22, 2) };
     // Byte i of the spread mask is 0xFF iff bit i of the block's `qh` is
     // set (llama.cpp's `bytes_from_bits_32`).
     let shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
     let bit_of_byte = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
     let fifth = _mm256_set1_epi8(0x10);
-    let mut acc = _mm256_setzero_ps();
-    let mut offsets = 0.0f32;
-    for (block, a) in row.chunks_exact(bytes).zip(x) {
+    let rows = out.len();
+    let mut acc = [_mm256_setzero_ps(); TILE];
+    let mut offsets = [0.0f32; TILE];
+    for (b, block) in row.chunks_exact(bytes).enumerate() {
         let (d, m) = scales(block);
         let qh = u32::from_le_bytes([block[qh_at], block[qh_at + 1], block[qh_at + 2], block[qh_at + 3]]);
         let spread = _mm256_shuffle_epi8(_mm256_set1_epi32(qh as i32), shuffle);
@@ -162,31 +199,44 @@ unsafe fn q5(row: &[u8], x: &[ActBlock], with_min: bool) -> f32 {
         // SAFETY: `block` has `bytes` bytes; the nibbles are its last 16.
         let low = unsafe { nibbles(block[qh_at + 4..].as_ptr()) };
         let w = _mm256_or_si256(low, _mm256_and_si256(set, fifth));
-        let scale = d * a.d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), dot_u8_i8(w, activation_bytes(a)), acc);
-        offsets += if with_min { m * a.d } else { -16.0 * scale } * a.sum as f32;
+        let offset = if with_min { m } else { -16.0 * d };
+        for r in 0..rows {
+            let a = &x[r * per_row + b];
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), dot_u8_i8(w, activation_bytes(a)), acc[r]);
+            offsets[r] += offset * a.ds;
+        }
     }
-    horizontal_sum(acc) + offsets
+    for r in 0..rows {
+        out[r] = horizontal_sum(acc[r]) + offsets[r];
+    }
 }
 
-/// Q8_0 (`d·q`, signed q).
+/// Q8_0 (`d·q`, signed q), for the `out.len()` (at most [`TILE`])
+/// activation rows of `x`.
 ///
 /// # Safety
 ///
 /// The CPU must have AVX2, FMA and F16C.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn q8_0(row: &[u8], x: &[ActBlock]) -> f32 {
-    let mut acc = _mm256_setzero_ps();
-    for (block, a) in row.chunks_exact(34).zip(x) {
+unsafe fn q8_0(row: &[u8], x: &[ActBlock], per_row: usize, out: &mut [f32]) {
+    let rows = out.len();
+    let mut acc = [_mm256_setzero_ps(); TILE];
+    for (b, block) in row.chunks_exact(34).enumerate() {
         let (d, _) = scales(&[block[0], block[1], 0, 0]);
         // SAFETY: `block` has 34 bytes; the weights are its last 32.
         let w = unsafe { _mm256_loadu_si256(block[2..].as_ptr().cast()) };
-        // |w|·(q with w's sign) = w·q, with an unsigned left operand.
-        let q = _mm256_sign_epi8(activation_bytes(a), w);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), dot_u8_i8(_mm256_abs_epi8(w), q), acc);
+        let magnitude = _mm256_abs_epi8(w);
+        for r in 0..rows {
+            let a = &x[r * per_row + b];
+            // |w|·(q with w's sign) = w·q, with an unsigned left operand.
+            let q = _mm256_sign_epi8(activation_bytes(a), w);
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), dot_u8_i8(magnitude, q), acc[r]);
+        }
     }
-    horizontal_sum(acc)
+    for r in 0..rows {
+        out[r] = horizontal_sum(acc[r]);
+    }
 }
 
 #[cfg(test)]
@@ -202,12 +252,28 @@ mod tests {
             let Some(kernel) = select(format) else { continue };
             for seed in 0..50 {
                 let blocks = 1 + seed as usize % 23;
+                // 1 to 11 activation rows: whole tiles and remainders.
+                let batch = 1 + seed as usize % 11;
                 let (row, _) = candle_blocks(format, blocks, seed);
                 let mut x = Vec::new();
-                quantize_row(&scalar::tests::activations(blocks * format.block_len(), seed + 7), &mut x);
-                let (simd, reference) = (kernel(&row, &x), scalar::dot(format, &row, &x));
-                let scale = reference.abs().max(1.0);
-                assert!((simd - reference).abs() <= 1e-4 * scale, "{format:?} seed {seed}: {simd} against {reference}");
+                let mut one = Vec::new();
+                for n in 0..batch {
+                    quantize_row(
+                        &scalar::tests::activations(blocks * format.block_len(), seed + 7 + n as u64),
+                        &mut one,
+                    );
+                    x.extend_from_slice(&one);
+                }
+                let mut simd = vec![0.0; batch];
+                kernel(&row, &x, blocks, &mut simd);
+                for (n, simd) in simd.iter().enumerate() {
+                    let reference = scalar::dot(format, &row, &x[n * blocks..(n + 1) * blocks]);
+                    let scale = reference.abs().max(1.0);
+                    assert!(
+                        (simd - reference).abs() <= 1e-4 * scale,
+                        "{format:?} seed {seed} row {n}: {simd} against {reference}"
+                    );
+                }
             }
         }
     }

@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use trellis_token_index::{TokenId, Tokenizer, Vocabulary};
 
 pub use config::{Llama3RopeScaling, LlamaConfig, RopeLayout};
@@ -53,12 +53,14 @@ pub struct Llama {
     vocabulary: Arc<Vocabulary>,
     tokenizer: Option<Tokenizer>,
     source: PathBuf,
-    /// RoPE tables, `(max_sequence_len, head_dim / 2)`.
-    cos: Tensor,
-    sin: Tensor,
+    /// RoPE tables, `(max_sequence_len, head_dim / 2)` row-major.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    /// Each layer's attention and MLP norm weights, and the final norm's.
+    norms: Vec<(Vec<f32>, Vec<f32>)>,
+    final_norm: Vec<f32>,
     attention: AttentionShape,
     sequences: SequenceTable<LlamaSequence>,
-    device: Device,
 }
 
 #[derive(Clone)]
@@ -120,6 +122,13 @@ impl Llama {
         check_vocabulary_rows(&source, config.vocab_rows, &vocabulary)?;
         let device = Device::Cpu;
         let (cos, sin) = config.rope_tables(&device)?;
+        let (cos, sin) = (cos.flatten_all()?.to_vec1::<f32>()?, sin.flatten_all()?.to_vec1::<f32>()?);
+        let norms = weights
+            .layers
+            .iter()
+            .map(|layer| Ok((layer.attention_norm.to_vec1::<f32>()?, layer.mlp_norm.to_vec1::<f32>()?)))
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        let final_norm = weights.final_norm.to_vec1::<f32>()?;
         let attention = AttentionShape {
             kv: KvShape { layers: config.layers, kv_heads: config.kv_heads, head_dim: config.head_dim },
             heads: config.heads,
@@ -133,9 +142,10 @@ impl Llama {
             source,
             cos,
             sin,
+            norms,
+            final_norm,
             attention,
             sequences: SequenceTable::default(),
-            device,
         })
     }
 
@@ -184,58 +194,71 @@ impl Llama {
         let n = tokens.len();
         let config = &self.config;
         let eps = config.rms_norm_eps as f32;
+        let hidden = config.hidden_size;
         let head_dim = config.head_dim;
         let kv = self.attention.kv;
         let kv_width = config.kv_heads * head_dim;
+        let layout = config.rope_layout;
 
-        let ids = Tensor::new(tokens, &self.device)?;
-        let positions: Vec<u32> = rows.iter().map(|r| r.position as u32).collect();
-        let positions = Tensor::new(positions.as_slice(), &self.device)?;
-        // Per-row RoPE tables, (n, 1, head_dim / 2): candle's rope kernels
-        // take a batch of tables, one per row, so rows of different
-        // sequences and positions are rotated in one call.
-        let cos = self.cos.index_select(&positions, 0)?.unsqueeze(1)?;
-        let sin = self.sin.index_select(&positions, 0)?.unsqueeze(1)?;
-        let rope = |x: Tensor, heads: usize| -> Result<Tensor, ModelError> {
-            let x = x.reshape((n, heads, 1, head_dim))?.contiguous()?;
-            Ok(match config.rope_layout {
-                RopeLayout::Halves => candle_nn::rotary_emb::rope(&x, &cos, &sin)?,
-                RopeLayout::Interleaved => candle_nn::rotary_emb::rope_i(&x, &cos, &sin)?,
-            })
-        };
-
-        let mut x = self.weights.embedding.forward(&ids)?;
+        // Plain f32 buffers, row-major (row i is token i): every operation
+        // but the matrix products is a loop over them, so a step costs no
+        // tensor allocation or thread dispatch per small op.
+        let mut x = self.weights.embedding.rows(tokens)?;
+        let mut h = vec![0.0f32; n * hidden];
+        let (mut q, mut k, mut v) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut gate, mut up, mut projected) = (Vec::new(), Vec::new(), Vec::new());
         for (l, layer) in self.weights.layers.iter().enumerate() {
-            let h = candle_nn::ops::rms_norm(&x, &layer.attention_norm, eps)?;
-            let q = rope(layer.query.forward(&h)?, config.heads)?;
-            let k = rope(layer.key.forward(&h)?, config.kv_heads)?;
-            let v = layer.value.forward(&h)?;
-
-            let keys = k.flatten_all()?.to_vec1::<f32>()?;
-            let values = v.flatten_all()?.to_vec1::<f32>()?;
+            let (attention_norm, mlp_norm) = &self.norms[l];
+            rms_norm(&x, attention_norm, eps, &mut h);
+            layer.query.forward_rows(&h, n, &mut q)?;
+            layer.key.forward_rows(&h, n, &mut k)?;
+            layer.value.forward_rows(&h, n, &mut v)?;
             for (i, row) in rows.iter().enumerate() {
+                let (cos, sin) = self.rope_at(row.position);
+                for head in q[i * config.heads * head_dim..(i + 1) * config.heads * head_dim].chunks_exact_mut(head_dim)
+                {
+                    rope(layout, head, cos, sin);
+                }
+                for head in k[i * kv_width..(i + 1) * kv_width].chunks_exact_mut(head_dim) {
+                    rope(layout, head, cos, sin);
+                }
                 let span = i * kv_width..(i + 1) * kv_width;
-                caches[row.cache].write(&kv, l, row.position, &keys[span.clone()], &values[span]);
+                caches[row.cache].write(&kv, l, row.position, &k[span.clone()], &v[span]);
             }
-            let queries = q.flatten_all()?.to_vec1::<f32>()?;
-            let mixed = attention::attend(&self.attention, caches, rows, l, &queries);
-            let mixed = Tensor::from_vec(mixed, (n, config.heads * head_dim), &self.device)?;
-            x = (x + layer.attention_output.forward(&mixed)?)?;
+            let mixed = attention::attend(&self.attention, caches, rows, l, &q);
+            layer.attention_output.forward_rows(&mixed, n, &mut projected)?;
+            add(&mut x, &projected);
 
-            let h = candle_nn::ops::rms_norm(&x, &layer.mlp_norm, eps)?;
-            let gated = (candle_nn::ops::silu(&layer.gate.forward(&h)?)? * layer.up.forward(&h)?)?;
-            x = (x + layer.down.forward(&gated)?)?;
+            rms_norm(&x, mlp_norm, eps, &mut h);
+            layer.gate.forward_rows(&h, n, &mut gate)?;
+            layer.up.forward_rows(&h, n, &mut up)?;
+            for (g, u) in gate.iter_mut().zip(&up) {
+                // silu(g)·u
+                *g = *g / (1.0 + (-*g).exp()) * u;
+            }
+            layer.down.forward_rows(&gate, n, &mut projected)?;
+            add(&mut x, &projected);
         }
 
-        let picked: Vec<u32> = outputs.iter().map(|&i| i as u32).collect();
-        let picked = Tensor::new(picked.as_slice(), &self.device)?;
-        let last = x.index_select(&picked, 0)?;
-        let last = candle_nn::ops::rms_norm(&last, &self.weights.final_norm, eps)?;
-        let logits = self.weights.lm_head.forward(&last)?.to_vec2::<f32>()?;
+        let mut last = vec![0.0f32; outputs.len() * hidden];
+        for (out, &i) in last.chunks_exact_mut(hidden).zip(outputs) {
+            out.copy_from_slice(&x[i * hidden..(i + 1) * hidden]);
+        }
+        let mut normed = vec![0.0f32; last.len()];
+        rms_norm(&last, &self.final_norm, eps, &mut normed);
+        let mut logits = Vec::new();
+        self.weights.lm_head.forward_rows(&normed, outputs.len(), &mut logits)?;
         // Rows past the tokenizer's vocabulary are padding: no token has
         // them, so they are dropped before normalising.
         let vocab_len = self.vocabulary.len();
-        Ok(logits.iter().map(|row| Arc::from(log_softmax(&row[..vocab_len]))).collect())
+        Ok(logits.chunks_exact(config.vocab_rows).map(|row| Arc::from(log_softmax(&row[..vocab_len]))).collect())
+    }
+
+    /// The RoPE table rows of `position`: `head_dim / 2` cosines and sines.
+    fn rope_at(&self, position: usize) -> (&[f32], &[f32]) {
+        let half = self.config.head_dim / 2;
+        let span = position * half..(position + 1) * half;
+        (&self.cos[span.clone()], &self.sin[span])
     }
 
     /// Runs `tokens` after the current end of `cache`, returning the
@@ -362,6 +385,39 @@ impl LanguageModel for Llama {
 
     fn live_sequences(&self) -> usize {
         self.sequences.live()
+    }
+}
+
+/// `out = x / √(mean(x²) + ε) · w`, row by row.
+fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    for (row, out) in x.chunks_exact(weight.len()).zip(out.chunks_exact_mut(weight.len())) {
+        let mean_square = row.iter().map(|v| v * v).sum::<f32>() / weight.len() as f32;
+        let scale = 1.0 / (mean_square + eps).sqrt();
+        for ((o, v), w) in out.iter_mut().zip(row).zip(weight) {
+            *o = v * scale * w;
+        }
+    }
+}
+
+/// Rotates one head by the position's angles (RoFormer, Su et al. 2021):
+/// pairs `(i, i + d/2)` for [`RopeLayout::Halves`] (Llama's Hugging Face
+/// layout), `(2i, 2i + 1)` for [`RopeLayout::Interleaved`].
+fn rope(layout: RopeLayout, head: &mut [f32], cos: &[f32], sin: &[f32]) {
+    let half = head.len() / 2;
+    for i in 0..half {
+        let (a, b) = match layout {
+            RopeLayout::Halves => (i, i + half),
+            RopeLayout::Interleaved => (2 * i, 2 * i + 1),
+        };
+        let (x, y) = (head[a], head[b]);
+        head[a] = x * cos[i] - y * sin[i];
+        head[b] = x * sin[i] + y * cos[i];
+    }
+}
+
+fn add(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
     }
 }
 

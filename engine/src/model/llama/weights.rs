@@ -85,6 +85,28 @@ enum Product {
 }
 
 impl Linear {
+    /// `y = x·Wᵀ (+ b)` for the `n` rows of `x`, on plain buffers: the
+    /// forward pass's path (no tensor per operation).
+    pub(crate) fn forward_rows(&self, x: &[f32], n: usize, y: &mut Vec<f32>) -> Result<(), ModelError> {
+        match &self.weight {
+            Product::Ours(weight) => weight.matmul(x, y),
+            Product::Candle(_) => {
+                let input = Tensor::from_slice(x, (n, x.len() / n.max(1)), &candle_core::Device::Cpu)?;
+                *y = self.forward(&input)?.flatten_all()?.to_vec1::<f32>()?;
+                return Ok(());
+            }
+        }
+        if let Some(bias) = &self.bias {
+            let bias = bias.to_vec1::<f32>()?;
+            for row in y.chunks_exact_mut(bias.len()) {
+                for (v, b) in row.iter_mut().zip(&bias) {
+                    *v += b;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
         let y = match &self.weight {
             Product::Candle(weight) => weight.forward(x)?,
@@ -114,6 +136,24 @@ pub(crate) enum Embedding {
 }
 
 impl Embedding {
+    /// The rows of `ids`, concatenated.
+    pub(crate) fn rows(&self, ids: &[u32]) -> Result<Vec<f32>, ModelError> {
+        match self {
+            Embedding::Ours(table) => {
+                let cols = table.cols();
+                let mut rows = vec![0.0f32; ids.len() * cols];
+                for (&id, row) in ids.iter().zip(rows.chunks_exact_mut(cols)) {
+                    table.dequantize_row(id as usize, row);
+                }
+                Ok(rows)
+            }
+            _ => {
+                let ids = Tensor::new(ids, &candle_core::Device::Cpu)?;
+                Ok(self.forward(&ids)?.flatten_all()?.to_vec1::<f32>()?)
+            }
+        }
+    }
+
     pub(crate) fn forward(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
         Ok(match self {
             Embedding::Ours(table) => {
