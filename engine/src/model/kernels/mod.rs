@@ -8,7 +8,13 @@
 //! ([`formats`]), activations are quantized to 8 bits per 32 values
 //! ([`activations`]), and dot products run on integers, in SIMD where the
 //! CPU has it ([`x86`]) and in plain Rust otherwise ([`scalar`], also the
-//! reference the SIMD kernels are tested against).
+//! reference the SIMD kernels are tested against). Matrix products and
+//! attention run on [`pool`], which spins only within a step.
+//!
+//! What it bought (`trellis bench-model --threads 2`, SmolLM2-135M Q4_1,
+//! 2-core machine): decode at batch 1 from 15.7 to 86 tok/s, 16 sequences
+//! to 146, 64 sequences from 24 to 153, prefill of 128 tokens from 20 to
+//! 218 tok/s; llama.cpp on the same file, alternating, in the README.
 
 pub(crate) mod activations;
 pub(crate) mod formats;

@@ -44,9 +44,10 @@ use weights::LlamaWeights;
 /// blocks are shared copy-on-write with its forks.
 ///
 /// Numerics: activations and caches are `f32`; GGUF weights stay quantized
-/// (candle's `QMatMul` quantizes activations to 8 bits per block for the
-/// dot products, as llama.cpp does); safetensors weights are converted to
-/// `f32` at load.
+/// and are multiplied by Trellis's kernels (`model::kernels`: activations
+/// quantized to 8 bits per block of 32 for integer dot products, as
+/// llama.cpp does); safetensors weights are converted to `f32` at load and
+/// multiplied by candle.
 pub struct Llama {
     config: LlamaConfig,
     weights: LlamaWeights,
