@@ -29,7 +29,9 @@ use crate::model::error::without_backtrace;
 /// GGUF architectures this loader runs.
 const SUPPORTED: &str = "llama (Llama, SmolLM2, Mistral), qwen2";
 
-pub(super) fn load(path: &Path) -> Result<Llama, ModelError> {
+/// `dequantized`: every matrix decoded to `f32` at load (the accuracy
+/// reference, [`Llama::load_dequantized`]).
+pub(super) fn load(path: &Path, dequantized: bool) -> Result<Llama, ModelError> {
     let file = File::open(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
     let mut reader = BufReader::new(file);
     check_magic(path, &mut reader)?;
@@ -41,7 +43,7 @@ pub(super) fn load(path: &Path) -> Result<Llama, ModelError> {
     // Check the vocabulary before reading 100 MB of weights.
     super::check_vocabulary_rows(path, config.vocab_rows, tokenizer.vocabulary())?;
 
-    let mut source = GgufWeights { path: path.to_path_buf(), content: &content, reader: &mut reader };
+    let mut source = GgufWeights { path: path.to_path_buf(), content: &content, reader: &mut reader, dequantized };
     let weights = LlamaWeights::load(&config, &mut source)?;
     let vocabulary = Arc::clone(tokenizer.vocabulary());
     Llama::new(config, weights, vocabulary, Some(tokenizer), path.to_path_buf())
@@ -217,6 +219,7 @@ struct GgufWeights<'a, R> {
     path: PathBuf,
     content: &'a gguf_file::Content,
     reader: &'a mut R,
+    dequantized: bool,
 }
 
 impl<R: std::io::Read + std::io::Seek> WeightSource for GgufWeights<'_, R> {
@@ -257,6 +260,9 @@ impl<R: std::io::Read + std::io::Seek> WeightSource for GgufWeights<'_, R> {
                     .and_then(|t| t.to_dtype(DType::F32))
                     .map_err(|e| corrupt(&self.path, e))?,
             ),
+            _ if self.dequantized => {
+                Matrix::Dense(tensor.dequantize(&Device::Cpu).map_err(|e| corrupt(&self.path, e))?)
+            }
             _ => Matrix::Quantized(Arc::new(tensor)),
         }))
     }

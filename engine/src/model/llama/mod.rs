@@ -95,7 +95,21 @@ impl Llama {
     /// not fit the model's vocabulary.
     pub fn load(path: &Path) -> Result<Llama, ModelError> {
         let metadata = std::fs::metadata(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
-        if metadata.is_dir() { hf::load(path) } else { gguf::load(path) }
+        if metadata.is_dir() { hf::load(path) } else { gguf::load(path, false) }
+    }
+
+    /// A GGUF model with every quantized matrix decoded to `f32` at load
+    /// and multiplied in `f32` (by candle): the reference that the
+    /// quantized kernels' accuracy is measured against (same weights, no
+    /// activation quantization). Four to eight times the memory of
+    /// [`Llama::load`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Llama::load`]; a folder is refused (its weights are `f32`
+    /// already).
+    pub fn load_dequantized(path: &Path) -> Result<Llama, ModelError> {
+        gguf::load(path, true)
     }
 
     /// A model with seeded random weights: the same `(config, vocabulary,
