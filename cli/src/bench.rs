@@ -117,7 +117,7 @@ fn bench(args: &BenchArgs) -> Result<serde_json::Value, CliError> {
     }))
 }
 
-fn round(value: f64) -> f64 {
+pub(crate) fn round(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 

@@ -23,7 +23,7 @@ use serde_json::json;
 use trellis_engine::model::{LanguageModel, Llama, default_model_path, set_threads};
 use trellis_token_index::TokenId;
 
-use crate::bench::peak_rss_mb;
+use crate::bench::{peak_rss_mb, round};
 use crate::error::{CliError, Status};
 use crate::generate::available_memory;
 
@@ -157,8 +157,4 @@ fn progress(line: &str) {
     if std::io::stderr().is_terminal() {
         eprintln!("{line}");
     }
-}
-
-fn round(value: f64) -> f64 {
-    (value * 1000.0).round() / 1000.0
 }

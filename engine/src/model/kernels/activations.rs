@@ -46,10 +46,12 @@ impl ActBlock {
     }
 }
 
-/// Quantizes `x` (a multiple of 32 values) into `out`, one block per 32.
-pub(crate) fn quantize_row(x: &[f32], out: &mut Vec<ActBlock>) {
-    out.clear();
-    out.extend(x.chunks_exact(BLOCK).map(ActBlock::quantize));
+/// The blocks of every row of `x` (rows of `cols` values, `cols` a
+/// multiple of 32), concatenated: row `n` is blocks
+/// `n·cols/32 .. (n+1)·cols/32`.
+pub(crate) fn quantize_rows(x: &[f32], cols: usize) -> Vec<ActBlock> {
+    debug_assert!(cols.is_multiple_of(BLOCK) && x.len().is_multiple_of(cols));
+    x.chunks_exact(BLOCK).map(ActBlock::quantize).collect()
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! `y = x·Wᵀ` for a quantized `W` over a batch of activation rows: the
 //! product every weight matrix of the model goes through.
 //!
-//! The activations are quantized once per call ([`activations`]); then
+//! The activations come quantized ([`activations`]: once per input, shared
+//! by the products that read it); then
 //! each task takes a run of weight rows and, for each row, computes its dot
 //! product with **every** activation row before moving on, so a weight row
 //! is read from memory once per call, whatever the batch (a 64-sequence
@@ -33,7 +34,6 @@ pub(crate) struct QuantMatrix {
     rows: usize,
     cols: usize,
     data: Vec<u8>,
-    dot: fn(Format, &[u8], &[ActBlock]) -> f32,
     simd: Option<x86::RowsFn>,
 }
 
@@ -60,12 +60,7 @@ impl QuantMatrix {
         if rows.checked_mul(row_bytes) != Some(data.len()) {
             return None;
         }
-        Some(QuantMatrix { format, rows, cols, data, dot: scalar::dot, simd: x86::select(format) })
-    }
-
-    /// Output rows.
-    pub(crate) fn rows(&self) -> usize {
-        self.rows
+        Some(QuantMatrix { format, rows, cols, data, simd: x86::select(format) })
     }
 
     /// Input columns.
@@ -91,18 +86,12 @@ impl QuantMatrix {
         }
     }
 
-    /// `y[n][o] = Σ_c x[n][c] · W[o][c]` for the `x.len() / cols` rows of
-    /// `x`; `y` gets `rows` values per input row.
-    pub(crate) fn matmul(&self, x: &[f32], y: &mut Vec<f32>) {
-        let batch = x.len() / self.cols;
-        debug_assert_eq!(batch * self.cols, x.len());
+    /// `y[n][o] = Σ_c x[n][c] · W[o][c]` for the `batch` rows of `quantized`
+    /// (each `cols / 32` blocks, [`activations::quantize_rows`]); `y` gets
+    /// `rows` values per input row.
+    pub(crate) fn matmul(&self, quantized: &[ActBlock], batch: usize, y: &mut Vec<f32>) {
         let per_row = self.cols / activations::BLOCK;
-        let mut quantized = Vec::with_capacity(batch * per_row);
-        let mut blocks = Vec::new();
-        for row in x.chunks_exact(self.cols) {
-            activations::quantize_row(row, &mut blocks);
-            quantized.extend_from_slice(&blocks);
-        }
+        debug_assert_eq!(batch * per_row, quantized.len());
         // Computed transposed (weight row-major, the batch inner) so each
         // task writes one contiguous run; transposed back below.
         let mut transposed = vec![0.0f32; self.rows * batch];
@@ -132,7 +121,7 @@ impl QuantMatrix {
                             Some(kernel) => kernel(weights, x, per_row, out),
                             None => {
                                 for (o, x) in out.iter_mut().zip(x.chunks_exact(per_row)) {
-                                    *o = (self.dot)(self.format, weights, x);
+                                    *o = scalar::dot(self.format, weights, x);
                                 }
                             }
                         }
@@ -167,7 +156,7 @@ mod tests {
             let matrix = QuantMatrix::new(format, rows, cols, data).expect("shape");
             let x = activations(batch * cols, 9);
             let mut y = Vec::new();
-            matrix.matmul(&x, &mut y);
+            matrix.matmul(&activations::quantize_rows(&x, cols), batch, &mut y);
             assert_eq!(y.len(), batch * rows);
             for n in 0..batch {
                 let xs = &x[n * cols..(n + 1) * cols];

@@ -118,7 +118,7 @@ fn dot_block(format: Format, block: &[u8], x: &[ActBlock]) -> f32 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::kernels::activations::quantize_row;
+    use crate::model::kernels::activations::quantize_rows;
     use crate::model::kernels::formats::tests::candle_blocks;
 
     /// Random activations, some blocks small, some large.
@@ -151,8 +151,8 @@ pub(crate) mod tests {
         for format in Format::ALL {
             for seed in 0..20 {
                 let (row, _) = candle_blocks(format, 4, seed);
-                let mut x = Vec::new();
-                quantize_row(&activations(4 * format.block_len(), seed + 100), &mut x);
+                let len = 4 * format.block_len();
+                let x = quantize_rows(&activations(len, seed + 100), len);
                 let (ours, exact) = (dot(format, &row, &x), reference(format, &row, &x));
                 let scale: f64 = exact.abs().max(1.0);
                 assert!(

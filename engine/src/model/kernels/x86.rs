@@ -144,6 +144,47 @@ fn activation_bytes(a: &ActBlock) -> __m256i {
     unsafe { _mm256_loadu_si256(a.q.as_ptr().cast()) }
 }
 
+/// The running sums of one tile: a float accumulator of `d_w·d_x·Σ w·q`
+/// and the scalar sum of the blocks' offsets, per activation row.
+#[cfg(target_arch = "x86_64")]
+struct Tile<'x> {
+    /// The tile's activation rows, `per_row` blocks each; `rows` of them.
+    x: &'x [ActBlock],
+    per_row: usize,
+    rows: usize,
+    acc: [__m256; TILE],
+    offsets: [f32; TILE],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'x> Tile<'x> {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new(x: &'x [ActBlock], per_row: usize, rows: usize) -> Tile<'x> {
+        Tile { x, per_row, rows, acc: [_mm256_setzero_ps(); TILE], offsets: [0.0; TILE] }
+    }
+
+    /// Adds block `b` of every row: weights `w` (32 unsigned bytes) with
+    /// scale `d` and offset `offset · d_x · Σq_x`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn add(&mut self, b: usize, w: __m256i, d: f32, offset: f32) {
+        for r in 0..self.rows {
+            let a = &self.x[r * self.per_row + b];
+            self.acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), dot_u8_i8(w, activation_bytes(a)), self.acc[r]);
+            self.offsets[r] += offset * a.ds;
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn finish(&self, out: &mut [f32]) {
+        for (r, out) in out.iter_mut().enumerate() {
+            *out = horizontal_sum(self.acc[r]) + self.offsets[r];
+        }
+    }
+}
+
 /// Q4_0 (`with_min` false: value `d·(q−8)`) and Q4_1 (`d·q + m`), for
 /// the `out.len()` (at most [`TILE`]) activation rows of `x`.
 ///
@@ -154,23 +195,14 @@ fn activation_bytes(a: &ActBlock) -> __m256i {
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q4(row: &[u8], x: &[ActBlock], per_row: usize, with_min: bool, out: &mut [f32]) {
     let (bytes, qs_at) = if with_min { (20, 4) } else { (18, 2) };
-    let rows = out.len();
-    let mut acc = [_mm256_setzero_ps(); TILE];
-    let mut offsets = [0.0f32; TILE];
+    let mut tile = Tile::new(x, per_row, out.len());
     for (b, block) in row.chunks_exact(bytes).enumerate() {
         let (d, m) = scales(block);
         // SAFETY: `block` has `bytes` bytes; the nibbles are its last 16.
         let w = unsafe { nibbles(block[qs_at..].as_ptr()) };
-        let offset = if with_min { m } else { -8.0 * d };
-        for r in 0..rows {
-            let a = &x[r * per_row + b];
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), dot_u8_i8(w, activation_bytes(a)), acc[r]);
-            offsets[r] += offset * a.ds;
-        }
+        tile.add(b, w, d, if with_min { m } else { -8.0 * d });
     }
-    for r in 0..rows {
-        out[r] = horizontal_sum(acc[r]) + offsets[r];
-    }
+    tile.finish(out);
 }
 
 /// Q5_0 (`d·(q−16)`) and Q5_1 (`d·q + m`), for the `out.len()` (at most
@@ -188,9 +220,7 @@ unsafe fn q5(row: &[u8], x: &[ActBlock], per_row: usize, with_min: bool, out: &m
     let shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
     let bit_of_byte = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
     let fifth = _mm256_set1_epi8(0x10);
-    let rows = out.len();
-    let mut acc = [_mm256_setzero_ps(); TILE];
-    let mut offsets = [0.0f32; TILE];
+    let mut tile = Tile::new(x, per_row, out.len());
     for (b, block) in row.chunks_exact(bytes).enumerate() {
         let (d, m) = scales(block);
         let qh = u32::from_le_bytes([block[qh_at], block[qh_at + 1], block[qh_at + 2], block[qh_at + 3]]);
@@ -199,16 +229,9 @@ unsafe fn q5(row: &[u8], x: &[ActBlock], per_row: usize, with_min: bool, out: &m
         // SAFETY: `block` has `bytes` bytes; the nibbles are its last 16.
         let low = unsafe { nibbles(block[qh_at + 4..].as_ptr()) };
         let w = _mm256_or_si256(low, _mm256_and_si256(set, fifth));
-        let offset = if with_min { m } else { -16.0 * d };
-        for r in 0..rows {
-            let a = &x[r * per_row + b];
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), dot_u8_i8(w, activation_bytes(a)), acc[r]);
-            offsets[r] += offset * a.ds;
-        }
+        tile.add(b, w, d, if with_min { m } else { -16.0 * d });
     }
-    for r in 0..rows {
-        out[r] = horizontal_sum(acc[r]) + offsets[r];
-    }
+    tile.finish(out);
 }
 
 /// Q8_0 (`d·q`, signed q), for the `out.len()` (at most [`TILE`])
@@ -242,7 +265,7 @@ unsafe fn q8_0(row: &[u8], x: &[ActBlock], per_row: usize, out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::kernels::activations::quantize_row;
+    use crate::model::kernels::activations::quantize_rows;
     use crate::model::kernels::formats::tests::candle_blocks;
     use crate::model::kernels::scalar;
 
@@ -255,15 +278,10 @@ mod tests {
                 // 1 to 11 activation rows: whole tiles and remainders.
                 let batch = 1 + seed as usize % 11;
                 let (row, _) = candle_blocks(format, blocks, seed);
-                let mut x = Vec::new();
-                let mut one = Vec::new();
-                for n in 0..batch {
-                    quantize_row(
-                        &scalar::tests::activations(blocks * format.block_len(), seed + 7 + n as u64),
-                        &mut one,
-                    );
-                    x.extend_from_slice(&one);
-                }
+                let len = blocks * format.block_len();
+                let x: Vec<_> = (0..batch)
+                    .flat_map(|n| quantize_rows(&scalar::tests::activations(len, seed + 7 + n as u64), len))
+                    .collect();
                 let mut simd = vec![0.0; batch];
                 kernel(&row, &x, blocks, &mut simd);
                 for (n, simd) in simd.iter().enumerate() {

@@ -1,7 +1,5 @@
 //! [`LlamaConfig`]: the hyperparameters of a Llama-family transformer.
 
-use candle_core::{DType, Device, Tensor};
-
 use crate::model::ModelError;
 
 /// How rotary position embeddings pair up the dimensions of a head.
@@ -178,8 +176,9 @@ impl LlamaConfig {
             .collect()
     }
 
-    /// `(cos, sin)` tables of shape `(max_sequence_len, head_dim / 2)`.
-    pub(crate) fn rope_tables(&self, device: &Device) -> Result<(Tensor, Tensor), ModelError> {
+    /// `(cos, sin)` tables of shape `(max_sequence_len, head_dim / 2)`,
+    /// row-major.
+    pub(crate) fn rope_tables(&self) -> (Vec<f32>, Vec<f32>) {
         let frequencies = self.inverse_frequencies();
         let half = frequencies.len();
         let mut angles = Vec::with_capacity(self.max_sequence_len * half);
@@ -188,7 +187,6 @@ impl LlamaConfig {
             // the low bits of large angles.
             angles.extend(frequencies.iter().map(|&f| (position as f64 * f as f64) as f32));
         }
-        let angles = Tensor::from_vec(angles, (self.max_sequence_len, half), device)?;
-        Ok((angles.cos()?.to_dtype(DType::F32)?, angles.sin()?.to_dtype(DType::F32)?))
+        (angles.iter().map(|a| a.cos()).collect(), angles.iter().map(|a| a.sin()).collect())
     }
 }

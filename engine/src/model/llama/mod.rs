@@ -25,7 +25,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use candle_core::Device;
 use trellis_token_index::{TokenId, Tokenizer, Vocabulary};
 
 pub use config::{Llama3RopeScaling, LlamaConfig, RopeLayout};
@@ -34,7 +33,7 @@ use super::sequences::SequenceTable;
 use super::{LanguageModel, ModelError, SeqId, check_tokens, check_vocabulary_rows, log_softmax};
 use attention::{AttentionShape, QueryRow};
 use kv_cache::{KvCache, KvShape};
-use weights::LlamaWeights;
+use weights::{Activations, LlamaWeights};
 
 /// A Llama-family transformer (Llama, SmolLM2, Mistral, Qwen2) on the CPU.
 ///
@@ -57,9 +56,6 @@ pub struct Llama {
     /// RoPE tables, `(max_sequence_len, head_dim / 2)` row-major.
     cos: Vec<f32>,
     sin: Vec<f32>,
-    /// Each layer's attention and MLP norm weights, and the final norm's.
-    norms: Vec<(Vec<f32>, Vec<f32>)>,
-    final_norm: Vec<f32>,
     attention: AttentionShape,
     sequences: SequenceTable<LlamaSequence>,
 }
@@ -135,15 +131,7 @@ impl Llama {
     ) -> Result<Llama, ModelError> {
         config.validate(&source)?;
         check_vocabulary_rows(&source, config.vocab_rows, &vocabulary)?;
-        let device = Device::Cpu;
-        let (cos, sin) = config.rope_tables(&device)?;
-        let (cos, sin) = (cos.flatten_all()?.to_vec1::<f32>()?, sin.flatten_all()?.to_vec1::<f32>()?);
-        let norms = weights
-            .layers
-            .iter()
-            .map(|layer| Ok((layer.attention_norm.to_vec1::<f32>()?, layer.mlp_norm.to_vec1::<f32>()?)))
-            .collect::<Result<Vec<_>, ModelError>>()?;
-        let final_norm = weights.final_norm.to_vec1::<f32>()?;
+        let (cos, sin) = config.rope_tables();
         let attention = AttentionShape {
             kv: KvShape { layers: config.layers, kv_heads: config.kv_heads, head_dim: config.head_dim },
             heads: config.heads,
@@ -157,8 +145,6 @@ impl Llama {
             source,
             cos,
             sin,
-            norms,
-            final_norm,
             attention,
             sequences: SequenceTable::default(),
         })
@@ -223,11 +209,11 @@ impl Llama {
         let (mut q, mut k, mut v) = (Vec::new(), Vec::new(), Vec::new());
         let (mut gate, mut up, mut projected) = (Vec::new(), Vec::new(), Vec::new());
         for (l, layer) in self.weights.layers.iter().enumerate() {
-            let (attention_norm, mlp_norm) = &self.norms[l];
-            rms_norm(&x, attention_norm, eps, &mut h);
-            layer.query.forward_rows(&h, n, &mut q)?;
-            layer.key.forward_rows(&h, n, &mut k)?;
-            layer.value.forward_rows(&h, n, &mut v)?;
+            rms_norm(&x, &layer.attention_norm, eps, &mut h);
+            let input = Activations::new(&h, n);
+            layer.query.forward(&input, &mut q)?;
+            layer.key.forward(&input, &mut k)?;
+            layer.value.forward(&input, &mut v)?;
             for (i, row) in rows.iter().enumerate() {
                 let (cos, sin) = self.rope_at(row.position);
                 for head in q[i * config.heads * head_dim..(i + 1) * config.heads * head_dim].chunks_exact_mut(head_dim)
@@ -241,17 +227,18 @@ impl Llama {
                 caches[row.cache].write(&kv, l, row.position, &k[span.clone()], &v[span]);
             }
             let mixed = attention::attend(&self.attention, caches, rows, l, &q);
-            layer.attention_output.forward_rows(&mixed, n, &mut projected)?;
+            layer.attention_output.forward(&Activations::new(&mixed, n), &mut projected)?;
             add(&mut x, &projected);
 
-            rms_norm(&x, mlp_norm, eps, &mut h);
-            layer.gate.forward_rows(&h, n, &mut gate)?;
-            layer.up.forward_rows(&h, n, &mut up)?;
+            rms_norm(&x, &layer.mlp_norm, eps, &mut h);
+            let input = Activations::new(&h, n);
+            layer.gate.forward(&input, &mut gate)?;
+            layer.up.forward(&input, &mut up)?;
             for (g, u) in gate.iter_mut().zip(&up) {
                 // silu(g)·u
                 *g = *g / (1.0 + (-*g).exp()) * u;
             }
-            layer.down.forward_rows(&gate, n, &mut projected)?;
+            layer.down.forward(&Activations::new(&gate, n), &mut projected)?;
             add(&mut x, &projected);
         }
 
@@ -260,9 +247,9 @@ impl Llama {
             out.copy_from_slice(&x[i * hidden..(i + 1) * hidden]);
         }
         let mut normed = vec![0.0f32; last.len()];
-        rms_norm(&last, &self.final_norm, eps, &mut normed);
+        rms_norm(&last, &self.weights.final_norm, eps, &mut normed);
         let mut logits = Vec::new();
-        self.weights.lm_head.forward_rows(&normed, outputs.len(), &mut logits)?;
+        self.weights.lm_head.forward(&Activations::new(&normed, outputs.len()), &mut logits)?;
         // Rows past the tokenizer's vocabulary are padding: no token has
         // them, so they are dropped before normalising.
         let vocab_len = self.vocabulary.len();

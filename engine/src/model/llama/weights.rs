@@ -11,10 +11,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor};
-use candle_core::{Module, Tensor};
+use std::cell::OnceCell;
+
+use candle_core::{Device, Module, Tensor};
 
 use super::config::LlamaConfig;
 use crate::model::ModelError;
+use crate::model::kernels::activations::{self, ActBlock};
 use crate::model::kernels::{Format, QuantMatrix};
 
 /// A parameter of the architecture, named independently of file formats.
@@ -72,12 +75,12 @@ pub(crate) trait WeightSource {
 #[derive(Clone, Debug)]
 pub(crate) struct Linear {
     weight: Product,
-    bias: Option<Tensor>,
+    bias: Option<Vec<f32>>,
 }
 
 /// How a weight matrix is multiplied: Trellis's kernels for the GGUF block
-/// formats they cover ([`kernels`]), candle's for the rest (`f32`
-/// safetensors, other GGUF types).
+/// formats they cover ([`kernels`](crate::model::kernels)), candle's for
+/// the rest (`f32` safetensors, other GGUF types).
 #[derive(Clone, Debug)]
 enum Product {
     Ours(Arc<QuantMatrix>),
@@ -85,43 +88,44 @@ enum Product {
 }
 
 impl Linear {
-    /// `y = x·Wᵀ (+ b)` for the `n` rows of `x`, on plain buffers: the
-    /// forward pass's path (no tensor per operation).
-    pub(crate) fn forward_rows(&self, x: &[f32], n: usize, y: &mut Vec<f32>) -> Result<(), ModelError> {
+    /// `y = x·Wᵀ (+ b)` for the rows of `x`, on plain buffers (no tensor
+    /// per operation). The products that read the same input (Q, K and V;
+    /// gate and up) share its 8-bit quantization through `x`.
+    pub(crate) fn forward(&self, x: &Activations<'_>, y: &mut Vec<f32>) -> Result<(), ModelError> {
         match &self.weight {
-            Product::Ours(weight) => weight.matmul(x, y),
-            Product::Candle(_) => {
-                let input = Tensor::from_slice(x, (n, x.len() / n.max(1)), &candle_core::Device::Cpu)?;
-                *y = self.forward(&input)?.flatten_all()?.to_vec1::<f32>()?;
-                return Ok(());
+            Product::Ours(weight) => weight.matmul(x.quantized(weight.cols()), x.batch, y),
+            Product::Candle(weight) => {
+                let input = Tensor::from_slice(x.rows, (x.batch, x.rows.len() / x.batch), &Device::Cpu)?;
+                *y = weight.forward(&input)?.flatten_all()?.to_vec1::<f32>()?;
             }
         }
         if let Some(bias) = &self.bias {
-            let bias = bias.to_vec1::<f32>()?;
             for row in y.chunks_exact_mut(bias.len()) {
-                for (v, b) in row.iter_mut().zip(&bias) {
+                for (v, b) in row.iter_mut().zip(bias) {
                     *v += b;
                 }
             }
         }
         Ok(())
     }
+}
 
-    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
-        let y = match &self.weight {
-            Product::Candle(weight) => weight.forward(x)?,
-            Product::Ours(weight) => {
-                let (n, _) = x.dims2()?;
-                let input = x.flatten_all()?.to_vec1::<f32>()?;
-                let mut output = Vec::new();
-                weight.matmul(&input, &mut output);
-                Tensor::from_vec(output, (n, weight.rows()), x.device())?
-            }
-        };
-        Ok(match &self.bias {
-            Some(bias) => y.broadcast_add(bias)?,
-            None => y,
-        })
+/// The input rows of one or more products, with their 8-bit blocks made
+/// on first use and kept for the next product of the same input.
+pub(crate) struct Activations<'a> {
+    rows: &'a [f32],
+    batch: usize,
+    quantized: OnceCell<Vec<ActBlock>>,
+}
+
+impl<'a> Activations<'a> {
+    /// `batch` rows, concatenated in `rows`.
+    pub(crate) fn new(rows: &'a [f32], batch: usize) -> Activations<'a> {
+        Activations { rows, batch, quantized: OnceCell::new() }
+    }
+
+    fn quantized(&self, cols: usize) -> &[ActBlock] {
+        self.quantized.get_or_init(|| activations::quantize_rows(self.rows, cols))
     }
 }
 
@@ -138,47 +142,30 @@ pub(crate) enum Embedding {
 impl Embedding {
     /// The rows of `ids`, concatenated.
     pub(crate) fn rows(&self, ids: &[u32]) -> Result<Vec<f32>, ModelError> {
-        match self {
+        let table = match self {
             Embedding::Ours(table) => {
                 let cols = table.cols();
                 let mut rows = vec![0.0f32; ids.len() * cols];
                 for (&id, row) in ids.iter().zip(rows.chunks_exact_mut(cols)) {
                     table.dequantize_row(id as usize, row);
                 }
-                Ok(rows)
+                return Ok(rows);
             }
-            _ => {
-                let ids = Tensor::new(ids, &candle_core::Device::Cpu)?;
-                Ok(self.forward(&ids)?.flatten_all()?.to_vec1::<f32>()?)
-            }
-        }
-    }
-
-    pub(crate) fn forward(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
-        Ok(match self {
-            Embedding::Ours(table) => {
-                let ids = ids.to_vec1::<u32>()?;
-                let cols = table.cols();
-                let mut rows = vec![0.0f32; ids.len() * cols];
-                for (&id, row) in ids.iter().zip(rows.chunks_exact_mut(cols)) {
-                    table.dequantize_row(id as usize, row);
-                }
-                Tensor::from_vec(rows, (ids.len(), cols), &candle_core::Device::Cpu)?
-            }
-            Embedding::Quantized(table) => table.embedding(ids)?,
-            Embedding::Dense(table) => table.index_select(ids, 0)?,
-        })
+            Embedding::Quantized(table) => table.embedding(&Tensor::new(ids, &Device::Cpu)?)?,
+            Embedding::Dense(table) => table.index_select(&Tensor::new(ids, &Device::Cpu)?, 0)?,
+        };
+        Ok(table.flatten_all()?.to_vec1::<f32>()?)
     }
 }
 
 #[derive(Clone, Debug)]
 pub(crate) struct LayerWeights {
-    pub(crate) attention_norm: Tensor,
+    pub(crate) attention_norm: Vec<f32>,
     pub(crate) query: Linear,
     pub(crate) key: Linear,
     pub(crate) value: Linear,
     pub(crate) attention_output: Linear,
-    pub(crate) mlp_norm: Tensor,
+    pub(crate) mlp_norm: Vec<f32>,
     pub(crate) gate: Linear,
     pub(crate) up: Linear,
     pub(crate) down: Linear,
@@ -188,7 +175,7 @@ pub(crate) struct LayerWeights {
 pub(crate) struct LlamaWeights {
     pub(crate) embedding: Embedding,
     pub(crate) layers: Vec<LayerWeights>,
-    pub(crate) final_norm: Tensor,
+    pub(crate) final_norm: Vec<f32>,
     pub(crate) lm_head: Linear,
 }
 
@@ -220,26 +207,31 @@ impl LlamaWeights {
         for l in 0..config.layers {
             let biased = |source: &mut dyn WeightSource, w: Param, b: Param, out: usize| {
                 let weight = matrix(source, w, (out, hidden))?;
-                let bias = if config.attention_bias { Some(vector(source, b, out)?) } else { None };
+                let bias = if config.attention_bias { Some(vector(source, b, out)?.to_vec1::<f32>()?) } else { None };
                 linear(weight, bias)
             };
             layers.push(LayerWeights {
-                attention_norm: vector(source, Param::AttentionNorm(l), hidden)?,
+                attention_norm: vector(source, Param::AttentionNorm(l), hidden)?.to_vec1::<f32>()?,
                 query: biased(source, Param::Query(l), Param::QueryBias(l), q_out)?,
                 key: biased(source, Param::Key(l), Param::KeyBias(l), kv_out)?,
                 value: biased(source, Param::Value(l), Param::ValueBias(l), kv_out)?,
                 attention_output: linear(matrix(source, Param::AttentionOutput(l), (hidden, q_out))?, None)?,
-                mlp_norm: vector(source, Param::MlpNorm(l), hidden)?,
+                mlp_norm: vector(source, Param::MlpNorm(l), hidden)?.to_vec1::<f32>()?,
                 gate: linear(matrix(source, Param::Gate(l), (inter, hidden))?, None)?,
                 up: linear(matrix(source, Param::Up(l), (inter, hidden))?, None)?,
                 down: linear(matrix(source, Param::Down(l), (hidden, inter))?, None)?,
             });
         }
-        Ok(LlamaWeights { embedding, layers, final_norm: vector(source, Param::FinalNorm, hidden)?, lm_head })
+        Ok(LlamaWeights {
+            embedding,
+            layers,
+            final_norm: vector(source, Param::FinalNorm, hidden)?.to_vec1::<f32>()?,
+            lm_head,
+        })
     }
 }
 
-fn linear(weight: Matrix, bias: Option<Tensor>) -> Result<Linear, ModelError> {
+fn linear(weight: Matrix, bias: Option<Vec<f32>>) -> Result<Linear, ModelError> {
     Ok(Linear { weight: product(weight)?, bias })
 }
 
