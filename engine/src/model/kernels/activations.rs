@@ -31,17 +31,36 @@ impl ActBlock {
     pub(crate) const ZERO: ActBlock = ActBlock { q: [0; BLOCK], d: 0.0, sum: 0, ds: 0.0 };
 
     /// The block of 32 values.
+    ///
+    /// Written as fixed-width loops without calls (`round` is a libm call
+    /// on baseline x86-64), so the compiler vectorizes it: quantizing was
+    /// 4 % of a decode step as scalar code.
     pub(crate) fn quantize(x: &[f32]) -> ActBlock {
-        let amax = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let x: &[f32; BLOCK] = match x.try_into() {
+            Ok(x) => x,
+            Err(_) => panic!("an activation block is {BLOCK} values, not {}", x.len()),
+        };
+        let mut lanes = [0.0f32; 8];
+        for chunk in x.chunks_exact(8) {
+            for (lane, v) in lanes.iter_mut().zip(chunk) {
+                *lane = lane.max(v.abs());
+            }
+        }
+        let amax = lanes.iter().fold(0.0f32, |m, &v| m.max(v));
         let d = amax / 127.0;
         let inverse = if d > 0.0 { 1.0 / d } else { 0.0 };
         let mut block = ActBlock { q: [0; BLOCK], d, sum: 0, ds: 0.0 };
+        let mut sum = 0i32;
         for (q, &v) in block.q.iter_mut().zip(x) {
-            // |v·inverse| ≤ 127 by construction, so the cast cannot wrap.
-            *q = (v * inverse).round() as i8;
+            // Round to nearest (ties to even) by the float trick: adding
+            // 1.5·2²³ leaves no fraction bits, and |v·inverse| ≤ 127.
+            const SHIFT: f32 = 12_582_912.0;
+            let rounded = (v * inverse + SHIFT) - SHIFT;
+            *q = rounded as i32 as i8;
+            sum += rounded as i32;
         }
-        block.sum = block.q.iter().map(|&q| i32::from(q)).sum();
-        block.ds = d * block.sum as f32;
+        block.sum = sum;
+        block.ds = d * sum as f32;
         block
     }
 }

@@ -14,7 +14,7 @@
 use super::activations::{self, ActBlock};
 use super::formats::Format;
 use super::pool::{self, Shards};
-use super::{scalar, x86};
+use super::{packed, scalar, x86};
 
 /// Weight rows per task at the least: 64 rows of 576 Q4_1 weights are 23 KB
 /// and about 10 µs of work at batch 1.
@@ -34,7 +34,17 @@ pub(crate) struct QuantMatrix {
     rows: usize,
     cols: usize,
     data: Vec<u8>,
-    simd: Option<x86::RowsFn>,
+    layout: Layout,
+}
+
+/// How `data` holds the weights and which kernel reads them.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// ggml's rows of blocks, read by the row kernels ([`x86`], else
+    /// [`scalar`]).
+    Rows(Option<x86::RowsFn>),
+    /// Groups of eight interleaved rows ([`packed`]), on CPUs with VNNI.
+    Packed(packed::GroupFn),
 }
 
 impl std::fmt::Debug for QuantMatrix {
@@ -43,7 +53,14 @@ impl std::fmt::Debug for QuantMatrix {
             .field("format", &self.format)
             .field("rows", &self.rows)
             .field("cols", &self.cols)
-            .field("simd", &self.simd.is_some())
+            .field(
+                "kernel",
+                &match self.layout {
+                    Layout::Rows(Some(_)) => "rows, SIMD",
+                    Layout::Rows(None) => "rows, scalar",
+                    Layout::Packed(_) => "packed, VNNI",
+                },
+            )
             .finish()
     }
 }
@@ -60,7 +77,14 @@ impl QuantMatrix {
         if rows.checked_mul(row_bytes) != Some(data.len()) {
             return None;
         }
-        Some(QuantMatrix { format, rows, cols, data, simd: x86::select(format) })
+        // Repacked where the VNNI kernels cover the format: the same
+        // bytes moved, so nothing is lost and memory does not grow.
+        if let Some(kernel) = packed::select(format)
+            && let Some(interleaved) = packed::pack(format, rows, cols, &data)
+        {
+            return Some(QuantMatrix { format, rows, cols, data: interleaved, layout: Layout::Packed(kernel) });
+        }
+        Some(QuantMatrix { format, rows, cols, data, layout: Layout::Rows(x86::select(format)) })
     }
 
     /// Input columns.
@@ -80,6 +104,10 @@ impl QuantMatrix {
     /// Row `r` decoded into `out` (`cols` values): an embedding lookup.
     pub(crate) fn dequantize_row(&self, r: usize, out: &mut [f32]) {
         let format = self.format;
+        if let Layout::Packed(_) = self.layout {
+            packed::unpack_row(format, self.cols, &self.data, r, out);
+            return;
+        }
         for (block, out) in self.row(r).chunks_exact(format.block_bytes()).zip(out.chunks_exact_mut(format.block_len()))
         {
             format.dequantize_block(block, out);
@@ -92,6 +120,10 @@ impl QuantMatrix {
     pub(crate) fn matmul(&self, quantized: &[ActBlock], batch: usize, y: &mut Vec<f32>) {
         let per_row = self.cols / activations::BLOCK;
         debug_assert_eq!(batch * per_row, quantized.len());
+        let simd = match self.layout {
+            Layout::Packed(kernel) => return self.matmul_packed(kernel, quantized, batch, y),
+            Layout::Rows(simd) => simd,
+        };
         // Computed transposed (weight row-major, the batch inner) so each
         // task writes one contiguous run; transposed back below.
         let mut transposed = vec![0.0f32; self.rows * batch];
@@ -117,7 +149,7 @@ impl QuantMatrix {
                     for (i, out_row) in out_block.chunks_exact_mut(batch).enumerate() {
                         let weights = self.row(block_first + i);
                         let out = &mut out_row[tile_first..tile_first + tile_len];
-                        match self.simd {
+                        match simd {
                             Some(kernel) => kernel(weights, x, per_row, out),
                             None => {
                                 for (o, x) in out.iter_mut().zip(x.chunks_exact(per_row)) {
@@ -139,6 +171,70 @@ impl QuantMatrix {
     }
 }
 
+impl QuantMatrix {
+    /// [`QuantMatrix::matmul`] on the packed layout: each task takes a run
+    /// of groups of eight weight rows and, for each group, every tile of
+    /// [`packed::TILE`] activation rows while the group's weights (3–8 KB)
+    /// stay in L1; the kernel's eight outputs per activation row are eight
+    /// consecutive values of `y`, written in place.
+    fn matmul_packed(&self, kernel: packed::GroupFn, quantized: &[ActBlock], batch: usize, y: &mut Vec<f32>) {
+        let per_row = self.cols / activations::BLOCK;
+        let group_bytes = per_row * packed::block_bytes(self.format).unwrap_or(0);
+        let groups = self.rows / packed::ROWS;
+        y.clear();
+        y.resize(batch * self.rows, 0.0);
+        let pool = pool::global();
+        let groups_per_task = (MIN_ROWS_PER_TASK / packed::ROWS).max(groups / (4 * pool.threads()));
+        let out = Scatter::new(y);
+        pool.run(groups.div_ceil(groups_per_task), &|task| {
+            let mut tile = [0.0f32; packed::ROWS * packed::TILE];
+            for g in task * groups_per_task..groups.min((task + 1) * groups_per_task) {
+                let weights = &self.data[g * group_bytes..(g + 1) * group_bytes];
+                for first in (0..batch).step_by(packed::TILE) {
+                    let rows = packed::TILE.min(batch - first);
+                    let tile = &mut tile[..rows * packed::ROWS];
+                    kernel(weights, &quantized[first * per_row..(first + rows) * per_row], per_row, tile);
+                    for (n, values) in tile.chunks_exact(packed::ROWS).enumerate() {
+                        // SAFETY: outputs `g·8 .. g·8 + 8` of every input
+                        // row belong to group `g`, which only this task
+                        // computes.
+                        unsafe { out.write((first + n) * self.rows + g * packed::ROWS, values) };
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// A slice that the tasks of one job write at disjoint places.
+struct Scatter<'a> {
+    ptr: *mut f32,
+    len: usize,
+    _slice: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: the tasks sharing a `Scatter` write disjoint ranges of a slice it
+// borrows mutably (the contract of `write`); `f32` is `Send`.
+unsafe impl Sync for Scatter<'_> {}
+
+impl<'a> Scatter<'a> {
+    fn new(slice: &'a mut [f32]) -> Scatter<'a> {
+        Scatter { ptr: slice.as_mut_ptr(), len: slice.len(), _slice: std::marker::PhantomData }
+    }
+
+    /// Copies `values` to `at..at + values.len()`.
+    ///
+    /// # Safety
+    ///
+    /// No other thread may read or write that range during the job.
+    unsafe fn write(&self, at: usize, values: &[f32]) {
+        assert!(at + values.len() <= self.len, "a write past the output");
+        // SAFETY: in bounds (checked above); exclusive by the caller's
+        // guarantee.
+        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr.add(at), values.len()) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,8 +245,11 @@ mod tests {
     /// activations: the error is the activations' 8-bit rounding only.
     #[test]
     fn matmul_matches_the_decoded_product() {
-        for format in Format::ALL {
-            let (rows, cols, batch) = (70, 2 * format.block_len(), 3);
+        // 70 rows: the row layout; 72: whole groups of eight, packed where
+        // the CPU has the VNNI kernels. Batches of 3 and 9: one short tile,
+        // and whole tiles with a remainder.
+        for (format, rows, batch) in Format::ALL.iter().flat_map(|&f| [(f, 70, 3), (f, 72, 3), (f, 72, 9)]) {
+            let cols = 2 * format.block_len();
             let blocks_per_row = cols / format.block_len();
             let (data, decoded) = candle_blocks(format, rows * blocks_per_row, 5);
             let matrix = QuantMatrix::new(format, rows, cols, data).expect("shape");

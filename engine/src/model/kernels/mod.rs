@@ -19,6 +19,7 @@
 pub(crate) mod activations;
 pub(crate) mod formats;
 pub(crate) mod matmul;
+pub(crate) mod packed;
 pub(crate) mod pool;
 pub(crate) mod scalar;
 pub(crate) mod x86;

@@ -37,8 +37,10 @@ pub(crate) struct AttentionShape {
 /// `queries` holds `rows.len() × heads × head_dim` floats (rotary embedding
 /// already applied); the result has the same layout. Query head `h` reads
 /// KV head `h / (heads / kv_heads)` (grouped-query attention, Ainslie et al.
-/// 2023). Work is split over (row, KV head) pairs across threads; each pair
-/// reads its keys once for all the query heads of its group.
+/// 2023). Work is split over (row, KV head) pairs across threads, each pair
+/// reading its keys once for all the query heads of its group; when there
+/// are too few pairs to keep every thread busy (a single sequence's decode
+/// step has three), over (row, query head) instead.
 pub(crate) fn attend(
     shape: &AttentionShape,
     caches: &[KvCache],
@@ -51,22 +53,27 @@ pub(crate) fn attend(
     let group = shape.heads / kv_heads;
     let scale = 1.0 / (head_dim as f32).sqrt();
     let mut output = vec![0.0f32; queries.len()];
-    let pairs = rows.len() * kv_heads;
-    let out = Shards::new(&mut output, group * head_dim);
-    pool::global().run(pairs, &|pair| {
-        let row = rows[pair / kv_heads];
-        let kv_head = pair % kv_heads;
-        let q_start = pair * group * head_dim;
-        let group_queries = &queries[q_start..q_start + group * head_dim];
-        // SAFETY: each pair index is one task of the job, run once.
-        let out = unsafe { out.shard(pair) };
+    let pool = pool::global();
+    // Query heads per task: a KV head's group, or one.
+    let per_task = if rows.len() * kv_heads >= 4 * pool.threads() { group } else { 1 };
+    let tasks_per_row = shape.heads / per_task;
+    let out = Shards::new(&mut output, per_task * head_dim);
+    pool.run(rows.len() * tasks_per_row, &|task| {
+        let row = rows[task / tasks_per_row];
+        let first_head = (task % tasks_per_row) * per_task;
+        let q_start = task * per_task * head_dim;
+        let task_queries = &queries[q_start..q_start + per_task * head_dim];
+        // SAFETY: each task index is one task of the job, run once.
+        let out = unsafe { out.shard(task) };
         let mut scores = Vec::new();
-        attend_group(shape, &caches[row.cache], row.position, layer, kv_head, group_queries, scale, &mut scores, out);
+        let kv_head = first_head / group;
+        attend_group(shape, &caches[row.cache], row.position, layer, kv_head, task_queries, scale, &mut scores, out);
     });
     output
 }
 
-/// Attention of the `group` query heads sharing one KV head.
+/// Attention of query heads (`queries`, one or more heads) that share one
+/// KV head.
 #[allow(clippy::too_many_arguments)]
 fn attend_group(
     shape: &AttentionShape,
@@ -82,9 +89,8 @@ fn attend_group(
     let kv = &shape.kv;
     let head_dim = kv.head_dim;
     let group = queries.len() / head_dim;
-    let per_position = kv.per_position();
-    let key_at = kv.key_offset(layer) + kv_head * head_dim;
-    let value_at = kv.value_offset(layer) + kv_head * head_dim;
+    let keys = kv.run(layer, false, kv_head);
+    let values = kv.run(layer, true, kv_head);
     let end = position + 1;
     let start = shape.window.map_or(0, |w| end.saturating_sub(w));
     let visible = end - start;
@@ -92,8 +98,8 @@ fn attend_group(
     // scores[h * visible + t] = q_h · k_{start+t} / √d
     scores.clear();
     scores.resize(group * visible, 0.0);
-    for_each_position(cache, per_position, start, end, |t, entry| {
-        let key = &entry[key_at..key_at + head_dim];
+    for_each_position(cache, start, end, |t, block, p| {
+        let key = &block[keys + p * head_dim..keys + (p + 1) * head_dim];
         for h in 0..group {
             let query = &queries[h * head_dim..(h + 1) * head_dim];
             scores[h * visible + t] = dot(query, key) * scale;
@@ -103,8 +109,8 @@ fn attend_group(
         softmax_in_place(&mut scores[h * visible..(h + 1) * visible]);
     }
     out.fill(0.0);
-    for_each_position(cache, per_position, start, end, |t, entry| {
-        let value = &entry[value_at..value_at + head_dim];
+    for_each_position(cache, start, end, |t, block, p| {
+        let value = &block[values + p * head_dim..values + (p + 1) * head_dim];
         for h in 0..group {
             let weight = scores[h * visible + t];
             let out_h = &mut out[h * head_dim..(h + 1) * head_dim];
@@ -115,18 +121,14 @@ fn attend_group(
     });
 }
 
-/// Calls `f(t, entry)` for positions `start + t` in `[start, end)`, where
-/// `entry` is that position's `per_position` floats.
-fn for_each_position(cache: &KvCache, per_position: usize, start: usize, end: usize, mut f: impl FnMut(usize, &[f32])) {
+/// Calls `f(t, block, p)` for positions `start + t` in `[start, end)`,
+/// where the position is `p` of its cache block `block`.
+fn for_each_position(cache: &KvCache, start: usize, end: usize, mut f: impl FnMut(usize, &[f32], usize)) {
     let mut block_start = 0;
-    for block in cache.blocks() {
-        let block_len = block.len() / per_position;
-        let block_end = block_start + block_len;
-        let from = start.max(block_start);
-        let to = end.min(block_end);
-        for position in from..to {
-            let at = (position - block_start) * per_position;
-            f(position - start, &block[at..at + per_position]);
+    for (block, filled) in cache.blocks() {
+        let block_end = block_start + filled;
+        for position in start.max(block_start)..end.min(block_end) {
+            f(position - start, block, position - block_start);
         }
         if block_end >= end {
             break;

@@ -25,11 +25,16 @@
 //!
 //! # Layout
 //!
-//! Within a block, positions are contiguous and each position holds
-//! `[layer][key|value][kv_head][head_dim]` as `f32`. Position-major order
-//! makes a block's filled part a prefix of its buffer, so copy-on-write
-//! copies exactly the filled positions, and appending needs no zeroing of
-//! positions that are not yet there.
+//! A block is `[layer][key|value][kv_head][position][head_dim]` as `f32`:
+//! the keys one query head reads in one layer are `BLOCK_LEN · head_dim`
+//! consecutive floats (4 KB for SmolLM2), read front to back. The first
+//! layout, position-major (`[position][layer][key|value]…`), put
+//! consecutive positions of one layer 46 KB apart, one page each, so
+//! attention stalled on the cache and TLB misses. The price of this one
+//! is that a block's filled part is no longer a prefix of its buffer: a
+//! block is allocated whole (untouched pages cost no memory), and the
+//! copy-on-write copy copies the filled positions of each of its
+//! `layers · 2 · kv_heads` runs.
 
 use std::sync::Arc;
 
@@ -50,39 +55,43 @@ impl KvShape {
         self.layers * 2 * self.kv_heads * self.head_dim
     }
 
-    /// Offset of layer `layer`'s keys (all KV heads) within a position.
-    pub(crate) fn key_offset(&self, layer: usize) -> usize {
-        layer * 2 * self.kv_heads * self.head_dim
+    /// Floats of one block.
+    fn block_floats(&self) -> usize {
+        BLOCK_LEN * self.per_position()
     }
 
-    /// Offset of layer `layer`'s values (all KV heads) within a position.
-    pub(crate) fn value_offset(&self, layer: usize) -> usize {
-        self.key_offset(layer) + self.kv_heads * self.head_dim
+    /// Where, in a block, the run of `BLOCK_LEN` keys (`value` false) or
+    /// values of `layer` and `kv_head` starts; position `p` of the block is
+    /// `head_dim` floats at `run + p · head_dim`.
+    pub(crate) fn run(&self, layer: usize, value: bool, kv_head: usize) -> usize {
+        ((layer * 2 + usize::from(value)) * self.kv_heads + kv_head) * BLOCK_LEN * self.head_dim
     }
 }
 
-/// `BLOCK_LEN` positions of keys and values; `data.len()` is the filled part.
+/// `BLOCK_LEN` positions of keys and values, of which the first `filled`
+/// are written.
 #[derive(Debug)]
 struct KvBlock {
     data: Vec<f32>,
+    filled: usize,
+    head_dim: usize,
 }
 
 impl Clone for KvBlock {
-    /// The copy-on-write copy: only the filled positions are copied, into a
-    /// buffer with room for the whole block so appends do not reallocate.
+    /// The copy-on-write copy: only the filled positions of each run are
+    /// copied, into a zeroed buffer (whose pages the allocator maps lazily).
     fn clone(&self) -> Self {
-        let mut data = Vec::with_capacity(self.data.capacity());
-        data.extend_from_slice(&self.data);
-        KvBlock { data }
+        let mut data = vec![0.0f32; self.data.len()];
+        let run = BLOCK_LEN * self.head_dim;
+        let filled = self.filled * self.head_dim;
+        for (to, from) in data.chunks_exact_mut(run).zip(self.data.chunks_exact(run)) {
+            to[..filled].copy_from_slice(&from[..filled]);
+        }
+        KvBlock { data, filled: self.filled, head_dim: self.head_dim }
     }
 }
 
-/// One sequence's cache: its blocks and its length in positions.
-///
-/// Invariant: every block but the last holds exactly `BLOCK_LEN` positions,
-/// the last holds `len - BLOCK_LEN * (blocks - 1)` (at least one), and a
-/// block is only mutated while this cache is its sole owner. Two caches that
-/// share a block therefore agree on its contents.
+/// One sequence's keys and values, in shared blocks.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct KvCache {
     blocks: Vec<Arc<KvBlock>>,
@@ -90,35 +99,34 @@ pub(crate) struct KvCache {
 }
 
 impl KvCache {
-    /// Positions stored.
+    /// Positions held.
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    /// Appends `count` positions (zeroed; the forward pass fills them layer
-    /// by layer through [`write`](Self::write)). Copies the last block first
-    /// if it is shared.
+    /// Makes room for `count` more positions (zeroed until written). A
+    /// shared tail block is copied first, so other sequences never see
+    /// these positions.
     pub(crate) fn grow(&mut self, shape: &KvShape, count: usize) {
-        let per_position = shape.per_position();
         let mut remaining = count;
         while remaining > 0 {
             let room = BLOCK_LEN - self.len % BLOCK_LEN;
             if room == BLOCK_LEN {
-                self.blocks.push(Arc::new(KvBlock { data: Vec::with_capacity(BLOCK_LEN * per_position) }));
+                let data = vec![0.0f32; shape.block_floats()];
+                self.blocks.push(Arc::new(KvBlock { data, filled: 0, head_dim: shape.head_dim }));
             }
             let take = room.min(remaining);
-            let block = self.blocks.last_mut().map(Arc::make_mut);
-            if let Some(block) = block {
-                let filled = block.data.len();
-                block.data.resize(filled + take * per_position, 0.0);
+            if let Some(block) = self.blocks.last_mut() {
+                Arc::make_mut(block).filled += take;
             }
             self.len += take;
             remaining -= take;
         }
     }
 
-    /// Shortens the cache to `len` positions (undoing a failed
-    /// [`grow`](Self::grow)).
+    /// Drops positions `len..`, keeping the first `len`. Positions dropped
+    /// from a block this sequence still holds are zeroed, so that the
+    /// block reads as if they had never been there.
     pub(crate) fn truncate(&mut self, shape: &KvShape, len: usize) {
         if len >= self.len {
             return;
@@ -126,40 +134,46 @@ impl KvCache {
         let blocks = len.div_ceil(BLOCK_LEN);
         self.blocks.truncate(blocks);
         if let Some(last) = self.blocks.last_mut() {
-            let keep = (len - (blocks - 1) * BLOCK_LEN) * shape.per_position();
-            if last.data.len() > keep {
-                Arc::make_mut(last).data.truncate(keep);
+            let keep = len - (blocks - 1) * BLOCK_LEN;
+            if last.filled > keep {
+                let block = Arc::make_mut(last);
+                let run = BLOCK_LEN * shape.head_dim;
+                for chunk in block.data.chunks_exact_mut(run) {
+                    chunk[keep * shape.head_dim..block.filled * shape.head_dim].fill(0.0);
+                }
+                block.filled = keep;
             }
         }
         self.len = len;
     }
 
-    /// Stores one position's keys and values for `layer` (`kv_heads ×
-    /// head_dim` floats each). The position must have been added by
-    /// [`grow`](Self::grow).
+    /// Writes one position's key and value (each `kv_heads × head_dim`) of
+    /// `layer`. `position` must be below `len()`.
     pub(crate) fn write(&mut self, shape: &KvShape, layer: usize, position: usize, key: &[f32], value: &[f32]) {
         debug_assert!(position < self.len);
-        let per_position = shape.per_position();
-        let start = (position % BLOCK_LEN) * per_position;
-        // `grow` made this block unique; `make_mut` only checks that.
+        let head_dim = shape.head_dim;
+        let at = (position % BLOCK_LEN) * head_dim;
         let block = Arc::make_mut(&mut self.blocks[position / BLOCK_LEN]);
-        let at_key = start + shape.key_offset(layer);
-        block.data[at_key..at_key + key.len()].copy_from_slice(key);
-        let at_value = start + shape.value_offset(layer);
-        block.data[at_value..at_value + value.len()].copy_from_slice(value);
+        for (kv_head, (key, value)) in key.chunks_exact(head_dim).zip(value.chunks_exact(head_dim)).enumerate() {
+            let run = shape.run(layer, false, kv_head) + at;
+            block.data[run..run + head_dim].copy_from_slice(key);
+            let run = shape.run(layer, true, kv_head) + at;
+            block.data[run..run + head_dim].copy_from_slice(value);
+        }
     }
 
-    /// The stored positions, block by block: each slice holds whole
-    /// positions of [`KvShape::per_position`] floats.
-    pub(crate) fn blocks(&self) -> impl Iterator<Item = &[f32]> {
-        self.blocks.iter().map(|block| block.data.as_slice())
+    /// The blocks in order, each with its filled positions: block `i`
+    /// holds positions `i · BLOCK_LEN ..`, laid out as [`KvShape::run`]
+    /// says.
+    pub(crate) fn blocks(&self) -> impl Iterator<Item = (&[f32], usize)> {
+        self.blocks.iter().map(|block| (block.data.as_slice(), block.filled))
     }
 
-    /// Calls `f` with the address and allocated bytes of each block, so
-    /// that a caller can count shared blocks once.
+    /// Calls `f(block identity, bytes)` for each block, for memory
+    /// accounting that counts shared blocks once.
     pub(crate) fn for_each_block(&self, mut f: impl FnMut(*const (), usize)) {
         for block in &self.blocks {
-            let bytes = block.data.capacity() * std::mem::size_of::<f32>();
+            let bytes = block.data.len() * std::mem::size_of::<f32>();
             f(Arc::as_ptr(block).cast(), bytes);
         }
     }
@@ -183,19 +197,37 @@ mod tests {
         cache
     }
 
+    /// Every filled position's floats, position by position, in the
+    /// order `[layer][key|value][kv_head][head_dim]`.
     fn contents(cache: &KvCache) -> Vec<f32> {
-        cache.blocks().flatten().copied().collect()
+        let mut out = Vec::new();
+        for (block, filled) in cache.blocks() {
+            for p in 0..filled {
+                for layer in 0..SHAPE.layers {
+                    for value in [false, true] {
+                        for kv_head in 0..SHAPE.kv_heads {
+                            let at = SHAPE.run(layer, value, kv_head) + p * SHAPE.head_dim;
+                            out.extend_from_slice(&block[at..at + SHAPE.head_dim]);
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     #[test]
     fn positions_span_blocks() {
         let cache = filled(BLOCK_LEN + 3);
         assert_eq!(cache.len(), BLOCK_LEN + 3);
-        let sizes: Vec<usize> = cache.blocks().map(|b| b.len() / SHAPE.per_position()).collect();
+        let sizes: Vec<usize> = cache.blocks().map(|(_, filled)| filled).collect();
         assert_eq!(sizes, [BLOCK_LEN, 3]);
-        let data = contents(&cache);
+        let (block, _) = cache.blocks().nth(1).expect("two blocks");
         let position = BLOCK_LEN + 1;
-        let at = position * SHAPE.per_position() + SHAPE.value_offset(1);
+        let at = SHAPE.run(1, true, 0) + (position % BLOCK_LEN) * SHAPE.head_dim;
+        assert_eq!(block[at], -((position * 10 + 1) as f32));
+        let data = contents(&cache);
+        let at = position * SHAPE.per_position() + 3 * SHAPE.head_dim;
         assert_eq!(data[at], -((position * 10 + 1) as f32));
     }
 
@@ -219,9 +251,15 @@ mod tests {
         let mut cache = filled(BLOCK_LEN - 1);
         let before = contents(&cache);
         cache.grow(&SHAPE, 3);
+        let grown: Vec<Vec<f32>> = cache.blocks().map(|(block, _)| block.to_vec()).collect();
         cache.truncate(&SHAPE, BLOCK_LEN - 1);
         assert_eq!(cache.len(), BLOCK_LEN - 1);
         assert_eq!(contents(&cache), before);
+        assert_eq!(cache.blocks().map(|(block, _)| block.to_vec()).collect::<Vec<_>>()[0], grown[0][..]);
+        let mut written = filled(BLOCK_LEN);
+        written.truncate(&SHAPE, 2);
+        let (block, _) = written.blocks().next().expect("a block");
+        assert_eq!(block, filled(2).blocks().next().expect("a block").0, "dropped positions read as zeros");
         cache.truncate(&SHAPE, 0);
         assert_eq!(cache.blocks().count(), 0);
     }
