@@ -218,15 +218,27 @@ pub(crate) fn check_vocabulary_rows(
 /// `log_softmax` of `logits`, accumulated in `f64` (49k terms in `f32`
 /// lose about three digits).
 pub(crate) fn log_softmax(logits: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; logits.len()];
+    log_softmax_into(logits, &mut out);
+    out
+}
+
+/// [`log_softmax`] into `out` (`logits.len()` values).
+pub(crate) fn log_softmax_into(logits: &[f32], out: &mut [f32]) {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     if max == f32::INFINITY || max.is_nan() {
         // An infinite or NaN logit: keep the NaN visible rather than invent
         // a distribution.
-        return vec![f32::NAN; logits.len()];
+        out.fill(f32::NAN);
+        return;
     }
-    let sum: f64 = logits.iter().map(|&x| ((x - max) as f64).exp()).sum();
+    // Each term in f32 (exp(x − max) ≤ 1, relative error 1e-7), summed
+    // in f64 so that 49,152 of them lose nothing.
+    let sum: f64 = logits.iter().map(|&x| f64::from((x - max).exp())).sum();
     let log_norm = max as f64 + sum.ln();
-    logits.iter().map(|&x| (x as f64 - log_norm) as f32).collect()
+    for (o, &x) in out.iter_mut().zip(logits) {
+        *o = (x as f64 - log_norm) as f32;
+    }
 }
 
 /// Checks that every token of `tokens` is in a vocabulary of `len` tokens.

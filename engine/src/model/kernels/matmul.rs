@@ -114,16 +114,19 @@ impl QuantMatrix {
         }
     }
 
-    /// `y[n][o] = Σ_c x[n][c] · W[o][c]` for the `batch` rows of `quantized`
-    /// (each `cols / 32` blocks, [`activations::quantize_rows`]); `y` gets
-    /// `rows` values per input row.
-    pub(crate) fn matmul(&self, quantized: &[ActBlock], batch: usize, y: &mut Vec<f32>) {
+    /// `y[n][o] = Σ_c x[n][c] · W[o][c]` for the `batch` rows of `x`, given
+    /// as `terms` (1 or 2) rows of blocks each (each `cols / 32` blocks,
+    /// [`activations::quantize_rows`]); `y` gets `rows` values per row of
+    /// `x`.
+    pub(crate) fn matmul(&self, quantized: &[ActBlock], batch: usize, terms: usize, y: &mut Vec<f32>) {
         let per_row = self.cols / activations::BLOCK;
-        debug_assert_eq!(batch * per_row, quantized.len());
+        debug_assert!(terms == 1 || terms == 2);
+        debug_assert_eq!(batch * terms * per_row, quantized.len());
         let simd = match self.layout {
-            Layout::Packed(kernel) => return self.matmul_packed(kernel, quantized, batch, y),
+            Layout::Packed(kernel) => return self.matmul_packed(kernel, quantized, batch, terms, y),
             Layout::Rows(simd) => simd,
         };
+        let (outputs, batch) = (batch, batch * terms);
         // Computed transposed (weight row-major, the batch inner) so each
         // task writes one contiguous run; transposed back below.
         let mut transposed = vec![0.0f32; self.rows * batch];
@@ -162,10 +165,10 @@ impl QuantMatrix {
             }
         });
         y.clear();
-        y.resize(batch * self.rows, 0.0);
+        y.resize(outputs * self.rows, 0.0);
         for (o, column) in transposed.chunks_exact(batch).enumerate() {
-            for (n, &value) in column.iter().enumerate() {
-                y[n * self.rows + o] = value;
+            for (n, terms) in column.chunks_exact(terms).enumerate() {
+                y[n * self.rows + o] = terms.iter().sum();
             }
         }
     }
@@ -177,12 +180,21 @@ impl QuantMatrix {
     /// [`packed::TILE`] activation rows while the group's weights (3–8 KB)
     /// stay in L1; the kernel's eight outputs per activation row are eight
     /// consecutive values of `y`, written in place.
-    fn matmul_packed(&self, kernel: packed::GroupFn, quantized: &[ActBlock], batch: usize, y: &mut Vec<f32>) {
+    fn matmul_packed(
+        &self,
+        kernel: packed::GroupFn,
+        quantized: &[ActBlock],
+        outputs: usize,
+        terms: usize,
+        y: &mut Vec<f32>,
+    ) {
         let per_row = self.cols / activations::BLOCK;
         let group_bytes = per_row * packed::block_bytes(self.format).unwrap_or(0);
         let groups = self.rows / packed::ROWS;
+        // Tiles hold whole outputs: TILE is a multiple of `terms`.
+        let batch = outputs * terms;
         y.clear();
-        y.resize(batch * self.rows, 0.0);
+        y.resize(outputs * self.rows, 0.0);
         let pool = pool::global();
         let groups_per_task = (MIN_ROWS_PER_TASK / packed::ROWS).max(groups / (4 * pool.threads()));
         let out = Scatter::new(y);
@@ -194,11 +206,17 @@ impl QuantMatrix {
                     let rows = packed::TILE.min(batch - first);
                     let tile = &mut tile[..rows * packed::ROWS];
                     kernel(weights, &quantized[first * per_row..(first + rows) * per_row], per_row, tile);
-                    for (n, values) in tile.chunks_exact(packed::ROWS).enumerate() {
+                    for (n, values) in tile.chunks_exact(packed::ROWS * terms).enumerate() {
+                        let mut sum = [0.0f32; packed::ROWS];
+                        for term in values.chunks_exact(packed::ROWS) {
+                            for (s, v) in sum.iter_mut().zip(term) {
+                                *s += v;
+                            }
+                        }
                         // SAFETY: outputs `g·8 .. g·8 + 8` of every input
                         // row belong to group `g`, which only this task
                         // computes.
-                        unsafe { out.write((first + n) * self.rows + g * packed::ROWS, values) };
+                        unsafe { out.write((first / terms + n) * self.rows + g * packed::ROWS, &sum) };
                     }
                 }
             }
@@ -255,7 +273,9 @@ mod tests {
             let matrix = QuantMatrix::new(format, rows, cols, data).expect("shape");
             let x = activations(batch * cols, 9);
             let mut y = Vec::new();
-            matrix.matmul(&activations::quantize_rows(&x, cols), batch, &mut y);
+            matrix.matmul(&activations::quantize_rows(&x, cols, 1), batch, 1, &mut y);
+            let mut two_terms = Vec::new();
+            matrix.matmul(&activations::quantize_rows(&x, cols, 2), batch, 2, &mut two_terms);
             assert_eq!(y.len(), batch * rows);
             for n in 0..batch {
                 let xs = &x[n * cols..(n + 1) * cols];
@@ -267,6 +287,13 @@ mod tests {
                     assert!(
                         (got - exact).abs() <= 0.02 * magnitude.max(1e-3),
                         "{format:?} ({n}, {o}): {got} against {exact}"
+                    );
+                    // Two terms: the activations' error is 254 times
+                    // smaller, so the bound is 100 times tighter.
+                    let got = f64::from(two_terms[n * rows + o]);
+                    assert!(
+                        (got - exact).abs() <= 2e-4 * magnitude.max(1e-3),
+                        "{format:?} ({n}, {o}), two terms: {got} against {exact}"
                     );
                 }
             }

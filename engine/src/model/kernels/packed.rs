@@ -369,7 +369,7 @@ mod tests {
                 let (data, _) = candle_blocks(format, ROWS * blocks, seed);
                 let packed = pack(format, ROWS, cols, &data).expect("packs");
                 let x: Vec<_> = (0..acts)
-                    .flat_map(|n| quantize_rows(&scalar::tests::activations(cols, seed + 7 + n as u64), cols))
+                    .flat_map(|n| quantize_rows(&scalar::tests::activations(cols, seed + 7 + n as u64), cols, 1))
                     .collect();
                 let mut out = vec![0.0; acts * ROWS];
                 kernel(&packed, &x, blocks, &mut out);

@@ -252,6 +252,25 @@ impl<'a, T> Shards<'a, T> {
     }
 }
 
+/// Calls `f(i, row)` for every row `i` of `rows` (rows of `row_len`
+/// values), spread over the global pool in runs of at least `min_rows`
+/// rows: the elementwise passes of a batched step (quantizing
+/// activations, SiLU, log-softmax), which on one thread left the other
+/// cores idle for a fifth of a 64-sequence step.
+pub(crate) fn for_rows<T: Send>(rows: &mut [T], row_len: usize, min_rows: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let count = rows.len() / row_len.max(1);
+    let pool = global();
+    let per_task = min_rows.max(count.div_ceil(pool.threads())).max(1);
+    let shards = Shards::new(rows, per_task * row_len);
+    pool.run(count.div_ceil(per_task), &|task| {
+        // SAFETY: one task per index.
+        let shard = unsafe { shards.shard(task) };
+        for (i, row) in shard.chunks_exact_mut(row_len).enumerate() {
+            f(task * per_task + i, row);
+        }
+    });
+}
+
 /// The process-wide pool, sized by [`set_threads`] or, by default, one
 /// thread per core.
 pub(crate) fn global() -> &'static Pool {

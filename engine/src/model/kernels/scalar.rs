@@ -152,7 +152,7 @@ pub(crate) mod tests {
             for seed in 0..20 {
                 let (row, _) = candle_blocks(format, 4, seed);
                 let len = 4 * format.block_len();
-                let x = quantize_rows(&activations(len, seed + 100), len);
+                let x = quantize_rows(&activations(len, seed + 100), len, 1);
                 let (ours, exact) = (dot(format, &row, &x), reference(format, &row, &x));
                 let scale: f64 = exact.abs().max(1.0);
                 assert!(

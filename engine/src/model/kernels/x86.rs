@@ -280,7 +280,7 @@ mod tests {
                 let (row, _) = candle_blocks(format, blocks, seed);
                 let len = blocks * format.block_len();
                 let x: Vec<_> = (0..batch)
-                    .flat_map(|n| quantize_rows(&scalar::tests::activations(len, seed + 7 + n as u64), len))
+                    .flat_map(|n| quantize_rows(&scalar::tests::activations(len, seed + 7 + n as u64), len, 1))
                     .collect();
                 let mut simd = vec![0.0; batch];
                 kernel(&row, &x, blocks, &mut simd);

@@ -30,7 +30,8 @@ use trellis_token_index::{TokenId, Tokenizer, Vocabulary};
 pub use config::{Llama3RopeScaling, LlamaConfig, RopeLayout};
 
 use super::sequences::SequenceTable;
-use super::{LanguageModel, ModelError, SeqId, check_tokens, check_vocabulary_rows, log_softmax};
+use super::{LanguageModel, ModelError, SeqId, check_tokens, check_vocabulary_rows, log_softmax_into};
+use crate::model::kernels::pool;
 use attention::{AttentionShape, QueryRow};
 use kv_cache::{KvCache, KvShape};
 use weights::{Activations, LlamaWeights};
@@ -210,7 +211,7 @@ impl Llama {
         let (mut gate, mut up, mut projected) = (Vec::new(), Vec::new(), Vec::new());
         for (l, layer) in self.weights.layers.iter().enumerate() {
             rms_norm(&x, &layer.attention_norm, eps, &mut h);
-            let input = Activations::new(&h, n);
+            let input = Activations::precise(&h, n);
             layer.query.forward(&input, &mut q)?;
             layer.key.forward(&input, &mut k)?;
             layer.value.forward(&input, &mut v)?;
@@ -231,13 +232,16 @@ impl Llama {
             add(&mut x, &projected);
 
             rms_norm(&x, &layer.mlp_norm, eps, &mut h);
-            let input = Activations::new(&h, n);
+            let input = Activations::precise(&h, n);
             layer.gate.forward(&input, &mut gate)?;
             layer.up.forward(&input, &mut up)?;
-            for (g, u) in gate.iter_mut().zip(&up) {
-                // silu(g)·u
-                *g = *g / (1.0 + (-*g).exp()) * u;
-            }
+            let width = config.intermediate_size;
+            pool::for_rows(&mut gate, width, 4, |i, row| {
+                for (g, u) in row.iter_mut().zip(&up[i * width..(i + 1) * width]) {
+                    // silu(g)·u
+                    *g = *g / (1.0 + (-*g).exp()) * u;
+                }
+            });
             layer.down.forward(&Activations::new(&gate, n), &mut projected)?;
             add(&mut x, &projected);
         }
@@ -249,11 +253,16 @@ impl Llama {
         let mut normed = vec![0.0f32; last.len()];
         rms_norm(&last, &self.weights.final_norm, eps, &mut normed);
         let mut logits = Vec::new();
-        self.weights.lm_head.forward(&Activations::new(&normed, outputs.len()), &mut logits)?;
+        self.weights.lm_head.forward(&Activations::precise(&normed, outputs.len()), &mut logits)?;
         // Rows past the tokenizer's vocabulary are padding: no token has
         // them, so they are dropped before normalising.
         let vocab_len = self.vocabulary.len();
-        Ok(logits.chunks_exact(config.vocab_rows).map(|row| Arc::from(log_softmax(&row[..vocab_len]))).collect())
+        let rows = config.vocab_rows;
+        let mut normalised = vec![0.0f32; outputs.len() * vocab_len];
+        pool::for_rows(&mut normalised, vocab_len, 1, |i, out| {
+            log_softmax_into(&logits[i * rows..i * rows + vocab_len], out);
+        });
+        Ok(normalised.chunks_exact(vocab_len).map(Arc::from).collect())
     }
 
     /// The RoPE table rows of `position`: `head_dim / 2` cosines and sines.

@@ -93,7 +93,7 @@ impl Linear {
     /// gate and up) share its 8-bit quantization through `x`.
     pub(crate) fn forward(&self, x: &Activations<'_>, y: &mut Vec<f32>) -> Result<(), ModelError> {
         match &self.weight {
-            Product::Ours(weight) => weight.matmul(x.quantized(weight.cols()), x.batch, y),
+            Product::Ours(weight) => weight.matmul(x.quantized(weight.cols()), x.batch, x.terms, y),
             Product::Candle(weight) => {
                 let input = Tensor::from_slice(x.rows, (x.batch, x.rows.len() / x.batch), &Device::Cpu)?;
                 *y = weight.forward(&input)?.flatten_all()?.to_vec1::<f32>()?;
@@ -115,17 +115,26 @@ impl Linear {
 pub(crate) struct Activations<'a> {
     rows: &'a [f32],
     batch: usize,
+    /// 8-bit terms per row: 1, or 2 for the inputs whose rounding moves the
+    /// model's distributions most ([`activations::quantize_rows`]).
+    terms: usize,
     quantized: OnceCell<Vec<ActBlock>>,
 }
 
 impl<'a> Activations<'a> {
-    /// `batch` rows, concatenated in `rows`.
+    /// `batch` rows, concatenated in `rows`, quantized to one 8-bit term.
     pub(crate) fn new(rows: &'a [f32], batch: usize) -> Activations<'a> {
-        Activations { rows, batch, quantized: OnceCell::new() }
+        Activations { rows, batch, terms: 1, quantized: OnceCell::new() }
+    }
+
+    /// `batch` rows quantized to two 8-bit terms (about 15 bits): for the
+    /// normalised inputs of the Q/K/V, gate/up and output products.
+    pub(crate) fn precise(rows: &'a [f32], batch: usize) -> Activations<'a> {
+        Activations { rows, batch, terms: 2, quantized: OnceCell::new() }
     }
 
     fn quantized(&self, cols: usize) -> &[ActBlock] {
-        self.quantized.get_or_init(|| activations::quantize_rows(self.rows, cols))
+        self.quantized.get_or_init(|| activations::quantize_rows(self.rows, cols, self.terms))
     }
 }
 
