@@ -91,6 +91,7 @@
 //! [`model::default_model_path`] looks. Models run on the CPU.
 
 pub mod model;
+mod numeric;
 pub mod sampler;
 
 pub use model::{LanguageModel, ModelError, SeqId};

@@ -55,7 +55,7 @@ impl Allowed {
                 }
             }
         }
-        self.log_mass = log_sum_exp(&self.logprobs);
+        self.log_mass = log_sum_exp_wide(&self.logprobs);
     }
 
     fn push(&mut self, token: TokenId, logprobs: &[f32]) {
@@ -74,8 +74,29 @@ impl Allowed {
 
     /// Draws a token from `q` (the allowed tokens in proportion to their
     /// model probability). `None` when empty.
+    ///
+    /// One pass, against the mass already known (`log_mass`), with the
+    /// terms' exponentials in `f32` as in [`log_sum_exp_wide`]: drawing
+    /// from 40,000 allowed tokens was three passes of libm's `exp`.
     pub fn sample(&self, rng: &mut (impl Rng + ?Sized)) -> Option<TokenId> {
-        sample_log_weights(&self.logprobs, rng).map(|i| self.tokens[i])
+        if self.log_mass == f64::NEG_INFINITY || self.log_mass.is_nan() {
+            return None;
+        }
+        // Σ exp(lp − log_mass) is 1 up to the rounding of the terms.
+        let mut target = rng.random::<f64>();
+        let mut last_positive = None;
+        for (i, &lp) in self.logprobs.iter().enumerate() {
+            if lp == f64::NEG_INFINITY {
+                continue;
+            }
+            last_positive = Some(i);
+            target -= f64::from(crate::numeric::exp((lp - self.log_mass) as f32));
+            if target < 0.0 {
+                return Some(self.tokens[i]);
+            }
+        }
+        // Rounding left a sliver of mass past the last token.
+        last_positive.map(|i| self.tokens[i])
     }
 }
 
@@ -86,6 +107,17 @@ pub(crate) fn log_sum_exp(values: &[f64]) -> f64 {
         return f64::NEG_INFINITY;
     }
     max + values.iter().map(|&x| (x - max).exp()).sum::<f64>().ln()
+}
+
+/// [`log_sum_exp`] for vocabulary-sized slices (a mask's allowed mass):
+/// the terms' exponentials in `f32` ([`crate::numeric::exp`], relative
+/// error 3e-7), summed in `f64`, so the loop vectorizes.
+pub(crate) fn log_sum_exp_wide(values: &[f64]) -> f64 {
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        return f64::NEG_INFINITY;
+    }
+    max + crate::numeric::sum_exp_f64(values, max).ln()
 }
 
 /// An index drawn in proportion to `exp(log_weights)`; `None` when every

@@ -282,12 +282,18 @@ impl<'p> Smc<'p> {
         let mut ess_trace = Vec::new();
         let mut log_z = 0.0;
         let mut resamples = 0;
+        let mut stepping = Vec::with_capacity(n);
         while particles.iter().any(|p| p.state == State::Active) {
-            for particle in particles.iter_mut().filter(|p| p.state == State::Active) {
-                if particle.draft.seq.is_none() {
-                    continue;
-                }
-                let allowed = drafting.allowed(&particle.draft, true)?;
+            // Every stepping particle's mask at once (in parallel), then
+            // the draws in particle order, so a seed gives the same run.
+            stepping.clear();
+            stepping
+                .extend((0..n).filter(|&i| particles[i].state == State::Active && particles[i].draft.seq.is_some()));
+            let drafts: Vec<&Draft> = stepping.iter().map(|&i| &particles[i].draft).collect();
+            drafting.allowed_all(&drafts)?;
+            for (k, &i) in stepping.iter().enumerate() {
+                let particle = &mut particles[i];
+                let allowed = drafting.batch(k);
                 let token = match self.twist {
                     None => {
                         particle.log_weight += allowed.log_mass;

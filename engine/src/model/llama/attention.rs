@@ -157,7 +157,7 @@ fn softmax_in_place(xs: &mut [f32]) {
     let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     for x in xs.iter_mut() {
-        *x = (*x - max).exp();
+        *x = crate::numeric::exp(*x - max);
         sum += *x;
     }
     let inverse = 1.0 / sum;

@@ -239,7 +239,7 @@ impl Llama {
             pool::for_rows(&mut gate, width, 4, |i, row| {
                 for (g, u) in row.iter_mut().zip(&up[i * width..(i + 1) * width]) {
                     // silu(g)·u
-                    *g = *g / (1.0 + (-*g).exp()) * u;
+                    *g = *g / (1.0 + crate::numeric::exp(-*g)) * u;
                 }
             });
             layer.down.forward(&Activations::new(&gate, n), &mut projected)?;
