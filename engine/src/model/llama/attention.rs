@@ -58,6 +58,7 @@ pub(crate) fn attend(
     let per_task = if rows.len() * kv_heads >= 4 * pool.threads() { group } else { 1 };
     let tasks_per_row = shape.heads / per_task;
     let out = Shards::new(&mut output, per_task * head_dim);
+    let avx2 = has_avx2();
     pool.run(rows.len() * tasks_per_row, &|task| {
         let row = rows[task / tasks_per_row];
         let first_head = (task % tasks_per_row) * per_task;
@@ -67,14 +68,77 @@ pub(crate) fn attend(
         let out = unsafe { out.shard(task) };
         let mut scores = Vec::new();
         let kv_head = first_head / group;
-        attend_group(shape, &caches[row.cache], row.position, layer, kv_head, task_queries, scale, &mut scores, out);
+        let cache = &caches[row.cache];
+        match avx2 {
+            // SAFETY: AVX2 and FMA were detected above.
+            true => unsafe {
+                attend_group_avx2(shape, cache, row.position, layer, kv_head, task_queries, scale, &mut scores, out)
+            },
+            false => attend_group(shape, cache, row.position, layer, kv_head, task_queries, scale, &mut scores, out),
+        }
     });
     output
 }
 
-/// Attention of query heads (`queries`, one or more heads) that share one
-/// KV head.
+/// Whether this CPU has AVX2 and FMA, for [`attend_group_avx2`].
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`attend_group`] compiled for AVX2 and FMA: the same code, whose loops
+/// the compiler then vectorizes eight floats wide instead of baseline
+/// x86-64's four. Attention was a tenth of a 16-particle SMC step in
+/// SSE2 code.
+///
+/// # Safety
+///
+/// The CPU must have AVX2 and FMA ([`has_avx2`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
+unsafe fn attend_group_avx2(
+    shape: &AttentionShape,
+    cache: &KvCache,
+    position: usize,
+    layer: usize,
+    kv_head: usize,
+    queries: &[f32],
+    scale: f32,
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    attend_group(shape, cache, position, layer, kv_head, queries, scale, scores, out);
+}
+
+/// Never called: [`has_avx2`] is false off x86-64.
+#[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn attend_group_avx2(
+    shape: &AttentionShape,
+    cache: &KvCache,
+    position: usize,
+    layer: usize,
+    kv_head: usize,
+    queries: &[f32],
+    scale: f32,
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    attend_group(shape, cache, position, layer, kv_head, queries, scale, scores, out);
+}
+
+/// Attention of query heads (`queries`, one or more heads) that share one
+/// KV head. Inlined into [`attend_group_avx2`] so that it and the loops
+/// below are compiled for AVX2 there.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn attend_group(
     shape: &AttentionShape,
     cache: &KvCache,
@@ -123,6 +187,7 @@ fn attend_group(
 
 /// Calls `f(t, block, p)` for positions `start + t` in `[start, end)`,
 /// where the position is `p` of its cache block `block`.
+#[inline(always)]
 fn for_each_position(cache: &KvCache, start: usize, end: usize, mut f: impl FnMut(usize, &[f32], usize)) {
     let mut block_start = 0;
     for (block, filled) in cache.blocks() {
@@ -140,6 +205,7 @@ fn for_each_position(cache: &KvCache, start: usize, end: usize, mut f: impl FnMu
 /// A dot product with eight independent accumulators, so that the compiler
 /// can keep them in one SIMD register (a single running sum is a serial
 /// dependency it may not reorder).
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let chunks_a = a.chunks_exact(8);
@@ -153,6 +219,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+#[inline(always)]
 fn softmax_in_place(xs: &mut [f32]) {
     let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
@@ -207,5 +274,43 @@ mod tests {
         };
         let out = attend(&windowed, &[cache], &rows[1..], 0, &queries[2..]);
         assert_eq!(out, [0.0, 10.0]);
+    }
+
+    /// The AVX2 build of a group's attention against the baseline one, on
+    /// random keys and values over three cache blocks.
+    #[test]
+    fn the_avx2_build_agrees_with_the_baseline() {
+        if !has_avx2() {
+            return;
+        }
+        let kv = KvShape { layers: 2, kv_heads: 2, head_dim: 64 };
+        let shape = AttentionShape { kv, heads: 6, window: None };
+        let mut state = 7u64;
+        let mut random = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0
+                })
+                .collect()
+        };
+        let mut cache = KvCache::default();
+        let len = 2 * super::super::kv_cache::BLOCK_LEN + 5;
+        cache.grow(&kv, len);
+        for position in 0..len {
+            for layer in 0..2 {
+                cache.write(&kv, layer, position, &random(128), &random(128));
+            }
+        }
+        let queries = random(3 * 64);
+        let (mut portable, mut fast) = (vec![0.0; 3 * 64], vec![0.0; 3 * 64]);
+        let (mut s1, mut s2) = (Vec::new(), Vec::new());
+        attend_group(&shape, &cache, len - 1, 1, 1, &queries, 0.125, &mut s1, &mut portable);
+        // SAFETY: AVX2 and FMA were detected.
+        unsafe { attend_group_avx2(&shape, &cache, len - 1, 1, 1, &queries, 0.125, &mut s2, &mut fast) };
+        for (a, b) in portable.iter().zip(&fast) {
+            assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{a} against {b}");
+        }
+        assert!(portable.iter().any(|&v| v != 0.0));
     }
 }
