@@ -160,40 +160,43 @@ fn attend_group(
     let visible = end - start;
 
     // scores[h * visible + t] = q_h · k_{start+t} / √d
+    // Plain loops over the blocks, no closures: a closure is compiled on
+    // its own, without the AVX2 of `attend_group_avx2`.
     scores.clear();
     scores.resize(group * visible, 0.0);
-    for_each_position(cache, start, end, |t, block, p| {
-        let key = &block[keys + p * head_dim..keys + (p + 1) * head_dim];
-        for h in 0..group {
-            let query = &queries[h * head_dim..(h + 1) * head_dim];
-            scores[h * visible + t] = dot(query, key) * scale;
-        }
-    });
-    for h in 0..group {
-        softmax_in_place(&mut scores[h * visible..(h + 1) * visible]);
-    }
-    out.fill(0.0);
-    for_each_position(cache, start, end, |t, block, p| {
-        let value = &block[values + p * head_dim..values + (p + 1) * head_dim];
-        for h in 0..group {
-            let weight = scores[h * visible + t];
-            let out_h = &mut out[h * head_dim..(h + 1) * head_dim];
-            for (o, v) in out_h.iter_mut().zip(value) {
-                *o += weight * v;
-            }
-        }
-    });
-}
-
-/// Calls `f(t, block, p)` for positions `start + t` in `[start, end)`,
-/// where the position is `p` of its cache block `block`.
-#[inline(always)]
-fn for_each_position(cache: &KvCache, start: usize, end: usize, mut f: impl FnMut(usize, &[f32], usize)) {
     let mut block_start = 0;
     for (block, filled) in cache.blocks() {
         let block_end = block_start + filled;
         for position in start.max(block_start)..end.min(block_end) {
-            f(position - start, block, position - block_start);
+            let (t, p) = (position - start, position - block_start);
+            let key = &block[keys + p * head_dim..keys + (p + 1) * head_dim];
+            for h in 0..group {
+                let query = &queries[h * head_dim..(h + 1) * head_dim];
+                scores[h * visible + t] = dot(query, key) * scale;
+            }
+        }
+        if block_end >= end {
+            break;
+        }
+        block_start = block_end;
+    }
+    for h in 0..group {
+        softmax_in_place(&mut scores[h * visible..(h + 1) * visible]);
+    }
+    out.fill(0.0);
+    let mut block_start = 0;
+    for (block, filled) in cache.blocks() {
+        let block_end = block_start + filled;
+        for position in start.max(block_start)..end.min(block_end) {
+            let (t, p) = (position - start, position - block_start);
+            let value = &block[values + p * head_dim..values + (p + 1) * head_dim];
+            for h in 0..group {
+                let weight = scores[h * visible + t];
+                let out_h = &mut out[h * head_dim..(h + 1) * head_dim];
+                for (o, v) in out_h.iter_mut().zip(value) {
+                    *o += weight * v;
+                }
+            }
         }
         if block_end >= end {
             break;
