@@ -136,9 +136,9 @@ impl<'r, 't> Drafting<'r, 't> {
         match masked {
             true => {
                 let at_limit = draft.sample.tokens.len() >= self.budget;
-                self.allowed.fill(logprobs, draft.matcher.as_ref(), at_limit, &self.vocabulary, &mut self.mask);
+                self.allowed.fill(logprobs, draft.matcher.as_ref(), at_limit, &self.vocabulary, &mut self.mask)?;
             }
-            false => self.allowed.fill(logprobs, None, false, &self.vocabulary, &mut self.mask),
+            false => self.allowed.fill(logprobs, None, false, &self.vocabulary, &mut self.mask)?,
         }
         self.stats.mask_seconds += started.elapsed().as_secs_f64();
         Ok(&self.allowed)

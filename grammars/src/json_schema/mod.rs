@@ -571,6 +571,8 @@ struct EnumFilter {
     /// The rule for the sibling keywords.
     check: String,
     values: Vec<Value>,
+    /// The schema's pointer, for errors.
+    pointer: String,
 }
 
 pub(super) struct Builder<'a> {
@@ -957,7 +959,7 @@ impl<'a> Builder<'a> {
         self.rules.push(rule(&check, check_body));
         let name = self.fresh_name(&format!("{pointer}-enum"));
         self.rules.push(rule(&name, literals));
-        self.filters.push(EnumFilter { rule: name.clone(), check, values });
+        self.filters.push(EnumFilter { rule: name.clone(), check, values, pointer: pointer.to_owned() });
         Ok(reference(&name))
     }
 
@@ -1000,12 +1002,28 @@ impl<'a> Builder<'a> {
         for filter in filters {
             let ebnf = self.ebnf(&filter.check);
             let kept: Vec<Expr> = match CompiledGrammar::from_ebnf(&ebnf, &Config::default()) {
-                Ok(grammar) => filter
-                    .values
-                    .iter()
-                    .filter(|value| grammar.accepts(canonical(value).as_bytes()))
-                    .map(|value| self.value_expr(value))
-                    .collect(),
+                Ok(grammar) => {
+                    let mut kept = Vec::new();
+                    for value in &filter.values {
+                        let text = canonical(value);
+                        match grammar.check(text.as_bytes()) {
+                            crate::Verdict::Complete => kept.push(self.value_expr(value)),
+                            // A limit must not drop a value: refuse instead.
+                            crate::Verdict::GaveUp { offset } => {
+                                return Err(GrammarError::new(
+                                    ErrorKind::TooLarge,
+                                    format!(
+                                        "cannot decide whether the `enum` value {text} satisfies the keywords beside \
+                                         it: the check gave up at byte {offset} (at {})",
+                                        shown(&filter.pointer)
+                                    ),
+                                ));
+                            }
+                            _ => {}
+                        }
+                    }
+                    kept
+                }
                 Err(error) if error.kind == ErrorKind::EmptyLanguage => Vec::new(),
                 Err(error) => return Err(error),
             };
@@ -1672,6 +1690,57 @@ mod tests {
             assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end), "{text:?}: {span:?}");
             let _ = error.render("schema.json", text);
         }
+    }
+
+    /// Issue 18: an `anyOf` of 14 objects, each an optional `enum` field
+    /// and an optional string with a searched `pattern` (JSONSchemaBench
+    /// `Github_trivial---o35155` without `required`), took 30 s to compile:
+    /// conflict reports asked each terminal for an example, and a search of
+    /// the lazy lexer's DFA built 180,000 states for them, kept for good.
+    /// With the lexer that full, a mask walk then met its state limit, and
+    /// the walk counted the tokens it could not step as refused: valid
+    /// documents of the last branches lost their tokens. Examples now come
+    /// from the NFA (no state is built), and a limit makes a mask undecided
+    /// (`trellis-token-index`'s `a_limit_makes_the_mask_undecided_...`).
+    #[test]
+    fn many_searched_patterns_compile_without_building_lexer_states() {
+        let branches = [
+            ("INSPIRE ID", r"INSPIRE-\\d{8}", "INSPIRE-12345678"),
+            ("INSPIRE BAI", r"(\\w+\\.)+\\d+", "J.Smith.1"),
+            ("ORCID", r"\\d{4}-\\d{4}-\\d{4}-\\d{3}[0-9Xx]", "1234-5678-9012-345X"),
+            ("JACOW", r"JACoW-\\d{8}", "JACoW-12345678"),
+            ("KAKEN", r"KAKEN-\\d{8}", "KAKEN-12345678"),
+            ("ARXIV", r"\\w+_(\\w_)?\\d+", "smith_j_1"),
+            ("CERN", r"CERN-\\d+", "CERN-1"),
+            ("DESY", r"DESY-\\d+", "DESY-2"),
+            ("GOOGLESCHOLAR", r"(\\w|-){12}", "abcdef-12345"),
+            ("VIAF", r"\\d{7,9}", "12345678"),
+            ("RESEARCHERID", r"[A-z]-\\d{4}-\\d{4}", "A-1234-5678"),
+            ("SCOPUS", r"\\d{10,11}", "12345678901"),
+            ("WIKIPEDIA", r"\\w+", "Ada_Lovelace"),
+            ("SLAC", r"SLAC-\\d+", "SLAC-123"),
+        ];
+        let any_of: Vec<String> = branches
+            .iter()
+            .map(|(kind, pattern, _)| {
+                format!(
+                    r#"{{"type": "object", "properties": {{"type": {{"type": "string", "enum": ["{kind}"]}}, "value": {{"type": "string", "pattern": "{pattern}"}}}}}}"#
+                )
+            })
+            .collect();
+        let schema = format!(r#"{{"anyOf": [{}]}}"#, any_of.join(", "));
+        let grammar = CompiledGrammar::new(&schema, crate::Format::JsonSchema).expect("compiles");
+        assert!(
+            grammar.stats().lexer_states < 1000,
+            "{} lexer states built while compiling",
+            grammar.stats().lexer_states
+        );
+        for (kind, _, value) in branches {
+            let document = format!(r#"{{"type": "{kind}", "value": "x {value} y"}}"#);
+            assert_eq!(grammar.check(document.as_bytes()), crate::Verdict::Complete, "{document}");
+        }
+        assert!(!grammar.accepts(br#"{"type": "SLAC", "value": "SLAC-"}"#));
+        assert!(!grammar.accepts(br#"{"type": "ORCID", "value": "1234-5678-9012-345Y"}"#));
     }
 
     fn string_of_at_most(count: usize) -> String {
