@@ -29,6 +29,8 @@ pub(super) const KEYWORDS: &[&str] = &[
     // Core and identifiers.
     "$schema",
     "$id",
+    // Draft 4's spelling of `$id`.
+    "id",
     "$anchor",
     "$dynamicAnchor",
     "$recursiveAnchor",

@@ -488,28 +488,61 @@ fn shown(pointer: &str) -> String {
     format!("#{pointer}")
 }
 
-/// Keywords with no effect on validity.
+/// Keywords with no effect on validity: every keyword but the assertions
+/// and applicators below. That is the annotations JSON Schema defines
+/// (`title`, `description`, `examples`, `default`, `$comment`, `readOnly`,
+/// the content keywords, ...), identifiers and containers (`$id`, draft-4
+/// `id`, `$anchor`, `$defs`, `definitions`), and every keyword JSON Schema
+/// does not define (`x-*` extensions, `nullable`, editors' keywords), which
+/// validation ignores. So two schemas that differ only in such keywords
+/// merge (`allOf`), a `$ref` beside them has no siblings, and they never
+/// make a schema refused.
 fn is_annotation(keyword: &str) -> bool {
-    matches!(
+    !matches!(
         keyword,
-        "title"
-            | "description"
-            | "examples"
-            | "default"
-            | "$comment"
-            | "$schema"
-            | "$id"
-            | "$anchor"
-            | "$dynamicAnchor"
-            | "$vocabulary"
-            | "$defs"
-            | "definitions"
-            | "deprecated"
-            | "readOnly"
-            | "writeOnly"
-            | "contentMediaType"
-            | "contentEncoding"
-            | "contentSchema"
+        "type"
+            | "enum"
+            | "const"
+            | "properties"
+            | "required"
+            | "additionalProperties"
+            | "patternProperties"
+            | "propertyNames"
+            | "minProperties"
+            | "maxProperties"
+            | "dependentRequired"
+            | "dependentSchemas"
+            | "dependencies"
+            | "unevaluatedProperties"
+            | "items"
+            | "prefixItems"
+            | "additionalItems"
+            | "minItems"
+            | "maxItems"
+            | "uniqueItems"
+            | "contains"
+            | "minContains"
+            | "maxContains"
+            | "unevaluatedItems"
+            | "minLength"
+            | "maxLength"
+            | "pattern"
+            | "format"
+            | "minimum"
+            | "maximum"
+            | "exclusiveMinimum"
+            | "exclusiveMaximum"
+            | "multipleOf"
+            | "allOf"
+            | "anyOf"
+            | "oneOf"
+            | "not"
+            | "if"
+            | "then"
+            | "else"
+            | "$ref"
+            | "$dynamicRef"
+            | "$recursiveRef"
     )
 }
 
