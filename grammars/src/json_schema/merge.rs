@@ -65,6 +65,9 @@ impl Builder<'_> {
             if let Some(target) = map.remove("$ref") {
                 let target = self.ref_pointer(&target, pointer)?;
                 let resolved = self.resolve(&target);
+                if !self.ref_siblings_apply {
+                    return self.expand(resolved, pointer);
+                }
                 let merged = self.merge(resolved, &Value::Object(map), pointer)?;
                 return self.expand(&merged, pointer);
             }

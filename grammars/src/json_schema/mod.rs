@@ -626,6 +626,19 @@ pub(super) struct Builder<'a> {
     /// (see [`locate`]), found when first needed.
     source: Option<&'a str>,
     spans: Option<HashMap<String, Span>>,
+    /// Whether keywords beside `$ref` apply (draft 2019-09 and later), or
+    /// are ignored, as drafts 4 to 7 say (see [`siblings_of_ref_apply`]).
+    ref_siblings_apply: bool,
+}
+
+/// Whether keywords beside `$ref` apply: in drafts 3 to 7 a `$ref` stands
+/// for its target alone ("All other properties in a "$ref" object MUST be
+/// ignored", draft-07 §8.3); from 2019-09 they apply with it. The draft is
+/// the root's `$schema`; without one, 2020-12 (as the `jsonschema` crate
+/// assumes).
+fn siblings_of_ref_apply(root: &Value) -> bool {
+    let Some(uri) = root.get("$schema").and_then(Value::as_str) else { return true };
+    !["draft-03", "draft-04", "draft-05", "draft-06", "draft-07"].iter().any(|draft| uri.contains(draft))
 }
 
 /// Nesting limit of schemas (inline, merged or referenced without a rule),
@@ -647,6 +660,7 @@ impl<'a> Builder<'a> {
             depth: 0,
             source: None,
             spans: None,
+            ref_siblings_apply: siblings_of_ref_apply(root),
         }
     }
 
@@ -802,8 +816,11 @@ impl<'a> Builder<'a> {
         self.refs.insert(target.to_owned(), name.clone());
         let index = self.rules.len();
         self.rules.push(rule(&name, expr(ExprKind::Empty)));
-        let body = self.schema(self.resolve(target), target)?;
-        self.rules[index].body = body;
+        let body = self.schema(self.resolve(target), target);
+        // A target with no valid document matches nothing wherever it is
+        // referenced again (the caller may forbid just the property).
+        self.rules[index].body = body.as_ref().map_or_else(|_| never(), Clone::clone);
+        body?;
         Ok(name)
     }
 
@@ -817,9 +834,19 @@ impl<'a> Builder<'a> {
         self.merged.insert(key, name.clone());
         let index = self.rules.len();
         self.rules.push(rule(&name, expr(ExprKind::Empty)));
-        let body = self.schema(merged, pointer)?;
-        self.rules[index].body = body;
+        let body = self.schema(merged, pointer);
+        self.rules[index].body = body.as_ref().map_or_else(|_| never(), Clone::clone);
+        body?;
         Ok(reference(&name))
+    }
+
+    /// [`Builder::schema`], with a schema that no value satisfies as a
+    /// leaf that matches nothing instead of an error.
+    fn schema_or_never(&mut self, schema: &Value, pointer: &str) -> Result<Expr, GrammarError> {
+        match self.schema(schema, pointer) {
+            Err(error) if error.kind == ErrorKind::EmptyLanguage => Ok(never()),
+            result => result,
+        }
     }
 
     /// The expression for the schema at `pointer`.
@@ -843,7 +870,7 @@ impl<'a> Builder<'a> {
         if let Some(target) = map.get("$ref") {
             let target = self.ref_pointer(target, pointer)?;
             let siblings = map.keys().any(|key| key != "$ref" && !is_annotation(key));
-            if !siblings {
+            if !siblings || !self.ref_siblings_apply {
                 return Ok(reference(&self.ref_rule(&target)?));
             }
             let mut rest = map.clone();
@@ -879,11 +906,23 @@ impl<'a> Builder<'a> {
                 if keyword == "oneOf" {
                     self.check_disjoint(&merged, &at)?;
                 }
+                // A branch with no valid document only drops out; the
+                // schema is refused when none is left.
                 let mut alternatives = Vec::with_capacity(merged.len());
+                let mut contradiction = None;
                 for (i, branch) in merged.iter().enumerate() {
-                    alternatives.push(self.schema(branch, &format!("{at}/{i}"))?);
+                    match self.schema(branch, &format!("{at}/{i}")) {
+                        Ok(expression) => alternatives.push(expression),
+                        Err(error) if error.kind == ErrorKind::EmptyLanguage => {
+                            contradiction.get_or_insert(error);
+                        }
+                        Err(error) => return Err(error),
+                    }
                 }
-                return Ok(alt(alternatives));
+                return match contradiction {
+                    Some(error) if alternatives.is_empty() => Err(error),
+                    _ => Ok(alt(alternatives)),
+                };
             }
         }
         let mut dropped = Vec::new();
@@ -1301,11 +1340,20 @@ impl<'a> Builder<'a> {
                     format_hir =
                         Some(pattern::whole_strings(hir).map_err(|e| self.error(ErrorKind::Regex, pointer, e))?);
                 }
-                None => self.unsupported(
+                None if formats::is_defined(name) || !format.is_string() => self.unsupported(
                     pointer,
                     "format",
-                    &format!("format `{name}` is unknown to Trellis (known: {})", formats::KNOWN_FORMATS),
+                    &format!("format `{name}` is not enforced by Trellis (known: {})", formats::KNOWN_FORMATS),
                 )?,
+                // No validator knows it, so validation ignores it.
+                None => self.warnings.push(Warning {
+                    pointer: shown(&format!("{pointer}/format")),
+                    keyword: "format".to_owned(),
+                    reason: format!(
+                        "format `{name}` is not defined by JSON Schema, so it constrains nothing: any string is \
+                         accepted"
+                    ),
+                }),
             }
         }
         let Some(pattern_value) = map.get("pattern") else { return Ok(format_hir) };
@@ -1399,13 +1447,15 @@ impl<'a> Builder<'a> {
                 (prefix, items.map(|s| (s.clone(), format!("{pointer}/items"))))
             }
         };
+        // An item schema with no valid value ends the array before its
+        // position (a leaf that matches nothing cuts every longer layout).
         let mut elements = Vec::with_capacity(prefix.len());
         for (schema, at) in &prefix {
-            elements.push(self.schema(schema, at)?);
+            elements.push(self.schema_or_never(schema, at)?);
         }
         let rest = match &rest {
             Some((Value::Bool(false), _)) => None,
-            Some((schema, at)) => Some(self.schema(schema, at)?),
+            Some((schema, at)) => Some(self.schema_or_never(schema, at)?).filter(|item| !is_never(item)),
             None => Some(self.any_value()),
         };
         let max_count = max.map_or(u32::MAX, |max| max);
@@ -1460,6 +1510,16 @@ impl<'a> Builder<'a> {
     }
 
     // ---- Objects --------------------------------------------------------
+
+    /// The extra member that stands for a `patternProperties` dropped in
+    /// lenient mode: any key but the declared ones, with any value. Dropping
+    /// the keyword must not narrow the language (the patterns' keys are
+    /// allowed whatever `additionalProperties` says), so it widens it.
+    fn any_other_member(&mut self, declared: &[(String, Value, String)]) -> (Expr, Expr) {
+        let names: Vec<&str> = declared.iter().map(|(name, _, _)| name.as_str()).collect();
+        let key = if names.is_empty() { quoted(hir_repeat(string_char(), 0, None)) } else { other_keys(&names) };
+        (pat(key), self.any_value())
+    }
 
     fn object(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
         let min = self.count_keyword(map, pointer, "minProperties")?.unwrap_or(0);
@@ -1521,6 +1581,7 @@ impl<'a> Builder<'a> {
             let at = format!("{pointer}/patternProperties");
             if patterns.len() > 1 {
                 self.unsupported(pointer, "patternProperties", "only one pattern is supported")?;
+                extra = Some(self.any_other_member(&declared));
             } else if let Some((pattern_text, schema)) = patterns.iter().next() {
                 let pattern_at = format!("{at}/{}", token(pattern_text));
                 let keys = pattern::pattern_strings(pattern_text)
@@ -1545,6 +1606,7 @@ impl<'a> Builder<'a> {
                         "patternProperties",
                         "a declared property matches the pattern, so pattern keys could repeat it",
                     )?;
+                    extra = Some(self.any_other_member(&declared));
                 } else {
                     let value = self.schema(schema, &pattern_at)?;
                     extra = Some((pat(quoted(pattern::json_encoded(&keys))), value));
@@ -1567,7 +1629,21 @@ impl<'a> Builder<'a> {
         let mut members = Vec::with_capacity(declared.len());
         for (name, schema, at) in &declared {
             let key = lit(&Value::String(name.clone()).to_string());
-            let value = self.schema(schema, at)?;
+            let value = match self.schema(schema, at) {
+                Ok(value) => value,
+                // An optional property no value can satisfy is forbidden:
+                // its key is left out (extra keys never take a declared
+                // name). A required one leaves no valid object.
+                Err(error) if error.kind == ErrorKind::EmptyLanguage && !required.contains(name) => continue,
+                Err(error) if error.kind == ErrorKind::EmptyLanguage => {
+                    return Err(self.error(
+                        ErrorKind::EmptyLanguage,
+                        at,
+                        format!("the required property `{name}` has no valid value: {}", error.message),
+                    ));
+                }
+                Err(error) => return Err(error),
+            };
             members.push((seq(vec![key, self.colon(), value]), required.contains(name)));
         }
         let extra = extra.map(|(key, value)| seq(vec![key, self.colon(), value]));
