@@ -148,6 +148,7 @@
 
 mod formats;
 mod keywords;
+mod lengths;
 mod locate;
 mod merge;
 mod numbers;
@@ -1397,12 +1398,24 @@ impl<'a> Builder<'a> {
             let span = self.span_of(&format!("{pointer}/{keyword}"));
             return Ok(Expr::new(ExprKind::Pattern(counted), span));
         };
-        // A regular language cannot be intersected with a length range in
-        // the Hir; accept the combination only when the lengths follow from
-        // the language (bytes bound code points: 1 to 4 bytes each).
+        // Lengths that do not follow from the language (bytes bound code
+        // points: 1 to 4 bytes each) are pushed down into it, where its
+        // shape allows that exactly (see `lengths.rs`).
         let properties = decoded.properties();
         let max_implied = max.is_none_or(|max| properties.maximum_len().is_some_and(|bytes| bytes <= max as usize));
         let min_implied = min.is_none_or(|min| properties.minimum_len().unwrap_or(0).div_ceil(4) >= min as usize);
+        if (!max_implied || !min_implied)
+            && let Some(bounded) = lengths::bounded(&decoded, min.unwrap_or(0) as usize, max.map(|max| max as usize))
+        {
+            if is_never(&pat(bounded.clone())) {
+                return Err(self.error(
+                    ErrorKind::EmptyLanguage,
+                    pointer,
+                    "no string of the allowed lengths matches the `pattern` or `format`",
+                ));
+            }
+            return Ok(pat(quoted(pattern::json_encoded(&bounded))));
+        }
         if !max_implied {
             self.unsupported(pointer, "maxLength", "`maxLength` together with `pattern` or `format` is not supported")?;
         }
