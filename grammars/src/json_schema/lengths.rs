@@ -285,7 +285,7 @@ mod tests {
 
     /// For patterns of every shape the construction handles (and some it
     /// refuses), the bounded language is exactly the pattern's strings
-    /// with a length in range, over all strings of up to 9 characters of a
+    /// with a length in range, over all strings of up to 5 characters of a
     /// small alphabet.
     #[test]
     fn bounded_languages_are_exact() {

@@ -82,8 +82,11 @@
 //!   exactly. Strings constrained by a length, `pattern` or `format` write each
 //!   character one way: raw, or for `"`, `\` and control characters the
 //!   short escape (`\n`, `\"`) or `\u00xx`; that keeps the
-//!   decoded-value constraint exact. `pattern` together with `format`, or
-//!   with length bounds that the pattern does not already imply, is refused.
+//!   decoded-value constraint exact. Length bounds together with a
+//!   `pattern` or `format` are pushed down into its language exactly where
+//!   its shape allows (`lengths.rs`: `^[a-z]+$`, a searched `[0-9a-f]+`,
+//!   optional groups, up to 4096 splits by length); beyond that, and
+//!   `pattern` together with `format`, they are refused.
 //!   A length bound costs the lexer a copy of the character per count
 //!   (about 500 bytes of NFA): bounds up to about 130,000 fit the default
 //!   [`LexerLimits::nfa_size_limit`](crate::LexerLimits::nfa_size_limit);
@@ -113,7 +116,19 @@
 //!   at most 4096 multiples, or has no bounds at all and a step up to
 //!   100 (then multiples have at most 15 digits, exact as IEEE doubles).
 //! * **Formats**: see `formats.rs` for the exact subset of each of date,
-//!   time, date-time, email, uuid, ipv4, ipv6, uri, hostname.
+//!   time, date-time, email, uuid, ipv4, ipv6, uri, uri-reference,
+//!   hostname. A format JSON Schema does not define (`byte`, `color`) is
+//!   ignored by validators, so it is a plain string, with a [`Warning`];
+//!   the defined formats Trellis does not enforce (`duration`, `iri`,
+//!   `uri-template`, ...) are refused.
+//! * **Schemas with no valid value.** An optional property, an item
+//!   position or an `anyOf`/`oneOf` branch whose schema no value satisfies
+//!   is left out (the property is forbidden, the array ends before the
+//!   position); a schema with no valid document at all is an
+//!   [`ErrorKind::EmptyLanguage`] error naming the pointer.
+//! * **`$ref` beside other keywords**: from draft 2019-09 on (and without
+//!   `$schema`) both apply, merged like `allOf`; under a draft-3 to draft-7
+//!   `$schema` the other keywords are ignored, as those drafts say.
 //! * **`enum`/`const`** values are written in the compact form above. With
 //!   other keywords beside them, each value is kept only if the grammar of
 //!   those keywords accepts it.
@@ -123,13 +138,16 @@
 //!   error: use `anyOf` if the overlap is harmless.
 //! * **Refused** (an error naming the keyword and its JSON pointer, or with
 //!   [`JsonSchemaOptions::lenient`] a [`Warning`] and the keyword dropped):
-//!   `uniqueItems: true`, unknown `format`s, `not`, `if`/`then`/`else`,
+//!   `uniqueItems: true`, defined `format`s Trellis does not enforce, `not`,
+//!   `if`/`then`/`else`,
 //!   `contains`, `dependentRequired`, `dependentSchemas`, `propertyNames`,
 //!   `unevaluatedProperties`, `unevaluatedItems`, `$dynamicRef`, and the
-//!   unsupported uses of the keywords above. References must be local
+//!   unsupported uses of the keywords above. Lenient mode never narrows the
+//!   language: a `patternProperties` it drops allows any other key. References must be local
 //!   (`#`, `#/...` JSON pointers). Annotations (`title`, `description`,
 //!   `examples`, `default`, `$comment`, ...) are ignored, as are keywords
-//!   JSON Schema does not define; but an unknown keyword that looks like a
+//!   JSON Schema does not define (`x-*`, draft-4 `id`), also where
+//!   `allOf` branches give them different values; but an unknown keyword that looks like a
 //!   typo of a known one (`requried`, `propeties`, `additionalProperty`) is
 //!   reported as a [`Warning`] naming its JSON pointer and the keyword
 //!   probably meant, even without lenient mode (see `keywords.rs`).
