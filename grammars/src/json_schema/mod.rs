@@ -596,6 +596,19 @@ fn has_type(value: &Value, kind: &str) -> bool {
     }
 }
 
+/// An integral number's two plain spellings, `2` and `2.0`: JSON Schema
+/// compares numbers by value, so `enum: [2.0]` admits `2` and `enum: [2]`
+/// admits `2.0`. `None` for other numbers, and for magnitudes from 10^15
+/// on, whose doubles are no longer every integer.
+fn integral_spellings(number: &serde_json::Number) -> Option<(String, String)> {
+    let integer = match (number.as_i64(), number.as_f64()) {
+        (Some(integer), _) => integer,
+        (None, Some(value)) if value.fract() == 0.0 && value.abs() < 1e15 => value as i64,
+        _ => return None,
+    };
+    (integer.unsigned_abs() < 1_000_000_000_000_000).then(|| (integer.to_string(), format!("{integer}.0")))
+}
+
 /// The compact, canonical text of a JSON value (what `enum` and `const`
 /// produce); also valid under the flexible policy.
 pub(crate) fn canonical(value: &Value) -> String {
@@ -1081,6 +1094,10 @@ impl<'a> Builder<'a> {
             }
             Value::Array(_) => seq(vec![self.open("["), lit("]")]),
             Value::Object(_) => seq(vec![self.open("{"), lit("}")]),
+            Value::Number(number) => match integral_spellings(number) {
+                Some((integer, decimal)) => alt(vec![lit(&integer), lit(&decimal)]),
+                None => lit(&number.to_string()),
+            },
             other => lit(&other.to_string()),
         }
     }
@@ -1096,7 +1113,13 @@ impl<'a> Builder<'a> {
                 Ok(grammar) => {
                     let mut kept = Vec::new();
                     for value in &filter.values {
-                        let text = canonical(value);
+                        // An integral number is checked as the integer:
+                        // integer grammars do not spell it `2.0`.
+                        let text = match value {
+                            Value::Number(number) => integral_spellings(number).map(|(integer, _)| integer),
+                            _ => None,
+                        }
+                        .unwrap_or_else(|| canonical(value));
                         match grammar.check(text.as_bytes()) {
                             crate::Verdict::Complete => kept.push(self.value_expr(value)),
                             // A limit must not drop a value: refuse instead.
