@@ -72,7 +72,11 @@
 //! * **Property order.** Properties come in the order the schema declares
 //!   them (in `properties`, then required names missing from `properties`
 //!   in `required` order), then any additional or pattern properties.
-//!   Optional properties may be left out.
+//!   Optional properties may be left out. `dependentRequired` (and the
+//!   list form of `dependencies`) makes one layout per set of trigger
+//!   properties present: those present are required with their
+//!   dependents, the others forbidden; names they mention that
+//!   `properties` lacks are declared after it.
 //! * **Additional properties** (allowed unless `additionalProperties` is
 //!   `false`) have keys without escape sequences that differ from every
 //!   declared property. With `patternProperties`, only keys matching the
@@ -140,7 +144,8 @@
 //!   [`JsonSchemaOptions::lenient`] a [`Warning`] and the keyword dropped):
 //!   `uniqueItems: true`, defined `format`s Trellis does not enforce, `not`,
 //!   `if`/`then`/`else`,
-//!   `contains`, `dependentRequired`, `dependentSchemas`, `propertyNames`,
+//!   `contains`, `dependentSchemas` (and schema-valued `dependencies`),
+//!   more than four properties with `dependentRequired`, `propertyNames`,
 //!   `unevaluatedProperties`, `unevaluatedItems`, `$dynamicRef`, and the
 //!   unsupported uses of the keywords above. Lenient mode never narrows the
 //!   language: a `patternProperties` it drops allows any other key. References must be local
@@ -572,7 +577,10 @@ fn unenforceable(keyword: &str, value: &Value) -> Option<&'static str> {
         "not" => "negation of a schema cannot be compiled into a grammar",
         "if" | "then" | "else" => "conditional schemas are not supported",
         "contains" | "minContains" | "maxContains" => "`contains` is not supported",
-        "dependentRequired" | "dependentSchemas" | "dependencies" => "property dependencies are not supported",
+        "dependentSchemas" => "schema dependencies are not supported",
+        "dependencies" if value.as_object().is_some_and(|map| map.values().any(|v| !v.is_array())) => {
+            "schema dependencies are not supported (only lists of property names)"
+        }
         "propertyNames" => "`propertyNames` is not supported",
         "unevaluatedProperties" | "unevaluatedItems" => "unevaluated-keyword tracking is not supported",
         "$dynamicRef" | "$recursiveRef" => "dynamic references are not supported",
@@ -1575,6 +1583,67 @@ impl<'a> Builder<'a> {
         (pat(key), self.any_value())
     }
 
+    /// Most dependency triggers in one object: each doubles the object's
+    /// layouts (one per set of triggers present).
+    const MAX_DEPENDENCIES: usize = 4;
+
+    /// `dependentRequired` and the list form of draft-7 `dependencies`:
+    /// (trigger, the names it requires), triggers that require nothing
+    /// left out.
+    fn dependencies(
+        &mut self,
+        map: &Map<String, Value>,
+        pointer: &str,
+    ) -> Result<Vec<(String, Vec<String>)>, GrammarError> {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for keyword in ["dependentRequired", "dependencies"] {
+            let Some(value) = map.get(keyword) else { continue };
+            let Some(entries) = value.as_object() else {
+                return Err(self.error(
+                    ErrorKind::Syntax,
+                    &format!("{pointer}/{keyword}"),
+                    format!("`{keyword}` must be an object"),
+                ));
+            };
+            for (trigger, dependents) in entries {
+                // Schema values of `dependencies` were refused (or dropped
+                // in lenient mode) with the other unenforceable keywords.
+                let Some(dependents) = dependents.as_array() else { continue };
+                let mut names = Vec::new();
+                for name in dependents {
+                    match name.as_str() {
+                        Some(name) => names.push(name.to_owned()),
+                        None => {
+                            return Err(self.error(
+                                ErrorKind::Syntax,
+                                &format!("{pointer}/{keyword}/{}", token(trigger)),
+                                "dependencies must list property names",
+                            ));
+                        }
+                    }
+                }
+                names.retain(|name| name != trigger);
+                if names.is_empty() {
+                    continue;
+                }
+                match out.iter_mut().find(|(t, _)| t == trigger) {
+                    Some((_, existing)) => existing.extend(names),
+                    None => out.push((trigger.clone(), names)),
+                }
+            }
+            if out.len() > Self::MAX_DEPENDENCIES {
+                self.unsupported(
+                    pointer,
+                    keyword,
+                    &format!("more than {} properties with dependencies in one object", Self::MAX_DEPENDENCIES),
+                )?;
+                // Dropped (lenient): no dependency is enforced.
+                return Ok(Vec::new());
+            }
+        }
+        Ok(out)
+    }
+
     fn object(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
         let min = self.count_keyword(map, pointer, "minProperties")?.unwrap_or(0);
         let max = self.count_keyword(map, pointer, "maxProperties")?;
@@ -1616,6 +1685,17 @@ impl<'a> Builder<'a> {
                     None => Value::Bool(true),
                 };
                 declared.push((name.clone(), schema, format!("{pointer}/required")));
+            }
+        }
+        // Names that dependencies mention are declared members, so that
+        // extra keys never take them (a forbidden trigger stays forbidden).
+        let dependencies = self.dependencies(map, pointer)?;
+        for (trigger, dependents) in &dependencies {
+            for name in std::iter::once(trigger).chain(dependents) {
+                if !declared.iter().any(|(n, _, _)| n == name) {
+                    let schema = map.get("additionalProperties").cloned().unwrap_or(Value::Bool(true));
+                    declared.push((name.clone(), schema, format!("{pointer}/dependentRequired")));
+                }
             }
         }
         let patterns = match map.get("patternProperties") {
@@ -1680,7 +1760,7 @@ impl<'a> Builder<'a> {
                 extra = Some((pat(key), value));
             }
         }
-        let mut members = Vec::with_capacity(declared.len());
+        let mut members: Vec<(String, Expr)> = Vec::with_capacity(declared.len());
         for (name, schema, at) in &declared {
             let key = lit(&Value::String(name.clone()).to_string());
             let value = match self.schema(schema, at) {
@@ -1698,17 +1778,45 @@ impl<'a> Builder<'a> {
                 }
                 Err(error) => return Err(error),
             };
-            members.push((seq(vec![key, self.colon(), value]), required.contains(name)));
+            members.push((name.clone(), seq(vec![key, self.colon(), value])));
         }
         let extra = extra.map(|(key, value)| seq(vec![key, self.colon(), value]));
-        let layout = ObjectLayout { members, extra, min, max };
-        let body = layout.build(self, pointer);
+        // One layout per set of dependency triggers present: those present
+        // are required with their dependents, the others are forbidden, so
+        // the layouts are disjoint and their union is exact.
         let mut alternatives = Vec::new();
-        if layout.members.iter().all(|(_, required)| !required) && min == 0 {
-            alternatives.push(seq(vec![self.open("{"), lit("}")]));
+        let mut empty_allowed = false;
+        for present in 0u32..(1 << dependencies.len()) {
+            let is_present = |i: usize| present & (1 << i) != 0;
+            let mut needed: Vec<&str> = required.iter().map(String::as_str).collect();
+            for (i, (trigger, dependents)) in dependencies.iter().enumerate() {
+                if is_present(i) {
+                    needed.push(trigger);
+                    needed.extend(dependents.iter().map(String::as_str));
+                }
+            }
+            let absent: Vec<&str> =
+                (0..dependencies.len()).filter(|&i| !is_present(i)).map(|i| dependencies[i].0.as_str()).collect();
+            let satisfiable = needed.iter().all(|name| !absent.contains(name))
+                && needed.iter().all(|name| members.iter().any(|(member, _)| member == name));
+            if !satisfiable {
+                continue;
+            }
+            let layout_members: Vec<(Expr, bool)> = members
+                .iter()
+                .filter(|(name, _)| !absent.contains(&name.as_str()))
+                .map(|(name, member)| (member.clone(), needed.contains(&name.as_str())))
+                .collect();
+            let layout = ObjectLayout { members: layout_members, extra: extra.clone(), min, max };
+            if layout.members.iter().all(|(_, required)| !required) && min == 0 {
+                empty_allowed = true;
+            }
+            if let Some(body) = layout.build(self, pointer) {
+                alternatives.push(seq(vec![self.open("{"), body, self.close("}")]));
+            }
         }
-        if let Some(body) = body {
-            alternatives.push(seq(vec![self.open("{"), body, self.close("}")]));
+        if empty_allowed {
+            alternatives.insert(0, seq(vec![self.open("{"), lit("}")]));
         }
         if alternatives.is_empty() {
             return Err(self.error(
