@@ -49,7 +49,7 @@ const UPPER: [&str; 5] = ["maximum", "exclusiveMaximum", "maxLength", "maxItems"
 impl Builder<'_> {
     /// The schema as a keyword map with `$ref` and `allOf` merged in and
     /// draft-7 array `items` renamed; `None` for the schema `false`.
-    fn expand(&mut self, schema: &Value, pointer: &str) -> Result<Option<Map<String, Value>>, GrammarError> {
+    pub(super) fn expand(&mut self, schema: &Value, pointer: &str) -> Result<Option<Map<String, Value>>, GrammarError> {
         let mut map = match schema {
             Value::Bool(true) => return Ok(Some(Map::new())),
             Value::Bool(false) => return Ok(None),

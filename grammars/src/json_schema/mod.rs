@@ -145,7 +145,9 @@
 //!   `uniqueItems: true`, defined `format`s Trellis does not enforce, `not`,
 //!   `if`/`then`/`else`,
 //!   `contains`, `dependentSchemas` (and schema-valued `dependencies`),
-//!   more than four properties with `dependentRequired`, `propertyNames`,
+//!   more than four properties with `dependentRequired`, `propertyNames`
+//!   beyond a schema over strings (or a pattern beside declared
+//!   properties or `patternProperties`),
 //!   `unevaluatedProperties`, `unevaluatedItems`, `$dynamicRef`, and the
 //!   unsupported uses of the keywords above. Lenient mode never narrows the
 //!   language: a `patternProperties` it drops allows any other key. References must be local
@@ -581,7 +583,6 @@ fn unenforceable(keyword: &str, value: &Value) -> Option<&'static str> {
         "dependencies" if value.as_object().is_some_and(|map| map.values().any(|v| !v.is_array())) => {
             "schema dependencies are not supported (only lists of property names)"
         }
-        "propertyNames" => "`propertyNames` is not supported",
         "unevaluatedProperties" | "unevaluatedItems" => "unevaluated-keyword tracking is not supported",
         "$dynamicRef" | "$recursiveRef" => "dynamic references are not supported",
         _ => return None,
@@ -1583,6 +1584,76 @@ impl<'a> Builder<'a> {
         (pat(key), self.any_value())
     }
 
+    /// The names `propertyNames` allows: a schema over strings with only
+    /// `type`, `enum`/`const`, `pattern`, `format` and lengths (after
+    /// `$ref` and `allOf`), as a finite list or a regular language.
+    fn property_names(&mut self, schema: &Value, pointer: &str) -> Result<Names, GrammarError> {
+        let Some(map) = self.expand(schema, pointer)? else { return Ok(Names::Listed(Vec::new())) };
+        let string_keywords = ["type", "enum", "const", "pattern", "format", "minLength", "maxLength"];
+        if let Some(other) = map.keys().find(|key| !is_annotation(key) && !string_keywords.contains(&key.as_str())) {
+            let reason = format!(
+                "only `propertyNames` over `type`, `enum`, `const`, `pattern`, `format` and lengths are supported, not `{other}`"
+            );
+            self.unsupported(pointer.rsplit_once('/').map_or(pointer, |(parent, _)| parent), "propertyNames", &reason)?;
+            return Ok(Names::Any);
+        }
+        if map.contains_key("type") && !self.types(&map, pointer)?.iter().any(|t| t == "string") {
+            return Ok(Names::Listed(Vec::new()));
+        }
+        let min = self.count_keyword(&map, pointer, "minLength")?;
+        let max = self.count_keyword(&map, pointer, "maxLength")?;
+        let mut language = self.string_language(&map, pointer)?;
+        if min.is_some() || max.is_some() {
+            let any = hir_repeat(class(&[('\0', char::MAX)]), 0, None);
+            match lengths::bounded(
+                language.as_ref().unwrap_or(&any),
+                min.unwrap_or(0) as usize,
+                max.map(|m| m as usize),
+            ) {
+                Some(bounded) => language = Some(bounded),
+                None => {
+                    self.unsupported(pointer, "maxLength", "these lengths with this `pattern` are not supported")?;
+                    return Ok(Names::Any);
+                }
+            }
+        }
+        let listed: Option<Vec<Value>> = match (map.get("enum"), map.get("const")) {
+            (_, Some(constant)) => Some(vec![constant.clone()]),
+            (Some(Value::Array(values)), None) => Some(values.clone()),
+            (Some(_), None) => {
+                return Err(self.error(ErrorKind::Syntax, &format!("{pointer}/enum"), "`enum` must be an array"));
+            }
+            (None, None) => None,
+        };
+        let matcher = match &language {
+            Some(hir) => Some(
+                regex_automata::meta::Regex::builder()
+                    .build_from_hir(&Hir::concat(vec![
+                        Hir::look(regex_syntax::hir::Look::Start),
+                        hir.clone(),
+                        Hir::look(regex_syntax::hir::Look::End),
+                    ]))
+                    .map_err(|error| self.error(ErrorKind::Regex, pointer, error))?,
+            ),
+            None => None,
+        };
+        Ok(match (listed, language) {
+            (Some(values), _) => Names::Listed(
+                values
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|name| matcher.as_ref().is_none_or(|m| m.is_match(*name)))
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            (None, Some(language)) => match matcher {
+                Some(matcher) => Names::Strings { language, matcher },
+                None => Names::Any,
+            },
+            (None, None) => Names::Any,
+        })
+    }
+
     /// Most dependency triggers in one object: each doubles the object's
     /// layouts (one per set of triggers present).
     const MAX_DEPENDENCIES: usize = 4;
@@ -1698,6 +1769,28 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+        // `propertyNames`: declared names outside its language are
+        // forbidden (an error if required); extra keys come from it.
+        let names_at = format!("{pointer}/propertyNames");
+        let names = match map.get("propertyNames") {
+            Some(schema) => self.property_names(schema, &names_at)?,
+            None => Names::Any,
+        };
+        if !matches!(names, Names::Any) {
+            let mut kept = Vec::with_capacity(declared.len());
+            for entry in declared {
+                if names.contains(&entry.0) {
+                    kept.push(entry);
+                } else if required.contains(&entry.0) {
+                    return Err(self.error(
+                        ErrorKind::EmptyLanguage,
+                        &names_at,
+                        format!("the required property `{}` is not a valid name under `propertyNames`", entry.0),
+                    ));
+                }
+            }
+            declared = kept;
+        }
         let patterns = match map.get("patternProperties") {
             Some(Value::Object(patterns)) if !patterns.is_empty() => Some(patterns),
             Some(Value::Object(_)) | None => None,
@@ -1711,6 +1804,9 @@ impl<'a> Builder<'a> {
         };
         // Extra members: (key, value) expressions.
         let mut extra: Option<(Expr, Expr)> = None;
+        if patterns.is_some() && !matches!(names, Names::Any) {
+            self.unsupported(pointer, "propertyNames", "`propertyNames` beside `patternProperties` is not supported")?;
+        }
         if let Some(patterns) = patterns {
             let at = format!("{pointer}/patternProperties");
             if patterns.len() > 1 {
@@ -1754,10 +1850,35 @@ impl<'a> Builder<'a> {
                 Some(schema) => Some(self.schema(schema, &format!("{pointer}/additionalProperties"))?),
             };
             if let Some(value) = value {
-                let names: Vec<&str> = declared.iter().map(|(name, _, _)| name.as_str()).collect();
-                let key =
-                    if names.is_empty() { quoted(hir_repeat(string_char(), 0, None)) } else { other_keys(&names) };
-                extra = Some((pat(key), value));
+                let declared_names: Vec<&str> = declared.iter().map(|(name, _, _)| name.as_str()).collect();
+                let key = match &names {
+                    Names::Any if declared_names.is_empty() => Some(quoted(hir_repeat(string_char(), 0, None))),
+                    Names::Any => Some(other_keys(&declared_names)),
+                    // The listed names not declared, each spelled one way.
+                    Names::Listed(listed) => {
+                        let keys: Vec<Hir> = listed
+                            .iter()
+                            .filter(|name| !declared_names.contains(&name.as_str()))
+                            .map(|name| Hir::literal(Value::String(name.clone()).to_string().into_bytes()))
+                            .collect();
+                        Some(hir_alt(keys))
+                    }
+                    Names::Strings { language, .. } if declared_names.is_empty() => {
+                        Some(quoted(pattern::json_encoded(language)))
+                    }
+                    Names::Strings { .. } => {
+                        self.unsupported(
+                            pointer,
+                            "propertyNames",
+                            "a `propertyNames` pattern beside declared properties is not supported",
+                        )?;
+                        Some(other_keys(&declared_names))
+                    }
+                };
+                // No name left (an empty list): no extra member.
+                if let Some(key) = key.filter(|key| key.properties().minimum_len().is_some()) {
+                    extra = Some((pat(key), value));
+                }
             }
         }
         let mut members: Vec<(String, Expr)> = Vec::with_capacity(declared.len());
@@ -1826,6 +1947,28 @@ impl<'a> Builder<'a> {
             ));
         }
         Ok(alt(alternatives))
+    }
+}
+
+/// The property names `propertyNames` allows.
+enum Names {
+    Any,
+    /// Exactly these (from `enum`/`const`).
+    Listed(Vec<String>),
+    /// The decoded strings of a regular language, and a matcher for it.
+    Strings {
+        language: Hir,
+        matcher: regex_automata::meta::Regex,
+    },
+}
+
+impl Names {
+    fn contains(&self, name: &str) -> bool {
+        match self {
+            Names::Any => true,
+            Names::Listed(names) => names.iter().any(|listed| listed == name),
+            Names::Strings { matcher, .. } => matcher.is_match(name),
+        }
     }
 }
 
