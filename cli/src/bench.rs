@@ -72,7 +72,9 @@ fn bench(args: &BenchArgs) -> Result<serde_json::Value, CliError> {
             let mut matcher = constraint.matcher();
             for &token in ids.iter().chain(index.vocabulary().eos_tokens().first()) {
                 let started = Instant::now();
-                matcher.mask(&mut mask);
+                matcher.mask(&mut mask).map_err(|e| {
+                    CliError::Input(format!("{}:{line}: the mask is undecided: {e}", args.docs.display()))
+                })?;
                 let elapsed = started.elapsed();
                 if timed {
                     times_us.push(elapsed.as_secs_f64() * 1e6);

@@ -66,7 +66,10 @@ pub fn run(args: MaskArgs, io: &mut crate::Io<'_>) -> Result<Status, CliError> {
         }
     }
     let mut allowed = TokenSet::new(index.vocabulary().len());
-    matcher.mask(&mut allowed);
+    if let Err(e) = matcher.mask(&mut allowed) {
+        eprintln!("undecided: {e}");
+        return Ok(Status::Undecided);
+    }
     let vocabulary = index.vocabulary();
     let tokens: Vec<serde_json::Value> = allowed
         .iter()

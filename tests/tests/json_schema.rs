@@ -267,6 +267,26 @@ fn errors_name_the_json_pointer() {
     }
 }
 
+/// A `format` JSON Schema does not define (`byte`, `color`, ...) is
+/// ignored by validators, so it is compiled as a plain string, with a
+/// warning naming its pointer; the oracle agrees on every document.
+#[test]
+fn formats_json_schema_does_not_define_are_plain_strings_with_a_warning() {
+    let text = r#"{"type": "object", "properties": {"b": {"type": "string", "format": "byte"}, "c": {"type": "string", "format": "color", "maxLength": 3}}}"#;
+    let (ebnf, warnings) = compile_json_schema(text, &JsonSchemaOptions::default()).expect("compiles");
+    let pointers: Vec<&str> = warnings.iter().map(|w| w.pointer.as_str()).collect();
+    assert_eq!(pointers, ["#/properties/b/format", "#/properties/c/format"]);
+    let grammar = CompiledGrammar::from_ebnf(&ebnf, &Config::default()).expect("grammar");
+    let schema: Value = serde_json::from_str(text).expect("JSON");
+    let validator = oracle(&schema);
+    for document in [r#"{"b": "not base64 at all!"}"#, r#"{"c": "red"}"#, r#"{"b": "", "c": ""}"#] {
+        assert!(validator.is_valid(&serde_json::from_str(document).expect("JSON")), "{document}");
+        assert!(grammar.accepts(document.as_bytes()), "{document}");
+    }
+    assert!(!grammar.accepts(br#"{"c": "blue"}"#), "maxLength still holds");
+    check_soundness("unknown formats", &grammar, &validator, 7);
+}
+
 #[test]
 fn lenient_mode_lists_every_dropped_keyword() {
     for line in read_jsonl(&root().join("schemas/lenient.jsonl")) {

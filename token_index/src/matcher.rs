@@ -78,10 +78,10 @@ pub enum TokenError {
 /// let mut matcher = TokenMatcher::new(&grammar, &index);
 ///
 /// let mut mask = TokenSet::new(texts.len());
-/// matcher.mask(&mut mask);
+/// matcher.mask(&mut mask)?;
 /// assert_eq!(mask.iter().collect::<Vec<_>>(), [1, 2, 3]); // digits only
 /// matcher.commit(3)?; // "12"
-/// matcher.mask(&mut mask);
+/// matcher.mask(&mut mask)?;
 /// assert_eq!(mask.iter().collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]); // EOS too
 /// assert!(matcher.commit(6).is_err()); // "a" is refused; nothing changes
 /// matcher.commit(4)?; // "+"
@@ -130,15 +130,24 @@ impl TokenMatcher {
 
     /// Writes the allowed tokens into `out` (cleared first; resized to the
     /// vocabulary if its length differs).
-    pub fn mask(&self, out: &mut TokenSet) {
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::GaveUp`] when a limit (the lazy lexer's states, the
+    /// matcher's branches or GLR steps) left some token undecided: `out`
+    /// then holds only tokens known to be allowed, and is no exact mask.
+    /// A limit never silently removes a token.
+    pub fn mask(&self, out: &mut TokenSet) -> Result<(), TokenError> {
         if self.finished {
             mask::clear(out, self.vocabulary_len());
+            Ok(())
         } else {
-            self.constraint.masks().fill(&self.matcher, out);
+            self.constraint.masks().fill(&self.matcher, out).map_err(TokenError::GaveUp)
         }
     }
 
-    /// Whether `token` is allowed now (the mask's bit, for one token).
+    /// Whether `token` is allowed now (the mask's bit, for one token);
+    /// [`TokenError::GaveUp`] when a limit leaves it undecided.
     pub fn is_allowed(&self, token: TokenId) -> Result<bool, TokenError> {
         let vocabulary = self.constraint.index().vocabulary();
         let kind =
@@ -152,7 +161,11 @@ impl TokenMatcher {
         Ok(match kind {
             TokenKind::Normal | TokenKind::ByteFallback => {
                 let bytes = vocabulary.token_bytes(token).unwrap_or_default();
-                self.matcher.accepts_prefix(bytes)
+                match self.matcher.check(bytes) {
+                    Ok(()) => true,
+                    Err(MatchError::Rejected { .. }) => false,
+                    Err(limit) => return Err(TokenError::GaveUp(limit)),
+                }
             }
             _ => false,
         })
@@ -240,6 +253,11 @@ impl TokenMatcher {
                         break;
                     }
                 }
+            }
+            // A byte a limit left undecided may be viable: nothing is
+            // forced past it.
+            if walker.limit().is_some() {
+                break;
             }
             match (count, only) {
                 (1, Some(byte)) => {

@@ -82,7 +82,7 @@ fn check_exact(name: &str, constraint: &TokenConstraint, matcher: Matcher) -> Re
     let vocabulary = constraint.index().vocabulary().clone();
     let token_matcher = constraint.matcher_from(matcher.clone());
     let mut mask = TokenSet::new(vocabulary.len());
-    token_matcher.mask(&mut mask);
+    token_matcher.mask(&mut mask).expect("the mask is decided");
     for (token, bytes, kind) in vocabulary.iter() {
         let expected = if vocabulary.is_eos(token) {
             matcher.is_complete()
@@ -175,10 +175,10 @@ fn recalled_masks_equal_fresh_masks() {
             (TokenSet::new(vocabulary.len()), TokenSet::new(vocabulary.len()), TokenSet::new(vocabulary.len()));
         for seed in 0..150u64 {
             let state = random_state(grammar, seed, (seed % 12) as usize);
-            remembering.matcher_from(state.clone()).mask(&mut recalled);
-            remembering.matcher_from(state.clone()).mask(&mut again);
+            remembering.matcher_from(state.clone()).mask(&mut recalled).expect("the mask is decided");
+            remembering.matcher_from(state.clone()).mask(&mut again).expect("the mask is decided");
             forgetting.forget_states();
-            forgetting.matcher_from(state.clone()).mask(&mut fresh);
+            forgetting.matcher_from(state.clone()).mask(&mut fresh).expect("the mask is decided");
             assert!(recalled == fresh && again == fresh, "{name}: seed {seed}, after {} bytes", state.consumed());
             if seed % 10 == 0 {
                 check_exact(name, &remembering, state).unwrap_or_else(|e| panic!("{e}"));
@@ -231,9 +231,9 @@ fn masks_recalled_by_the_top_of_the_stack_are_exact() {
             let mut state = grammar.matcher();
             state.advance(text.as_bytes()).unwrap_or_else(|e| panic!("{name}: {text:?}: {e}"));
             let before = remembering.cache_stats().memo;
-            remembering.matcher_from(state.clone()).mask(&mut recalled);
+            remembering.matcher_from(state.clone()).mask(&mut recalled).expect("the mask is decided");
             forgetting.forget_states();
-            forgetting.matcher_from(state.clone()).mask(&mut fresh);
+            forgetting.matcher_from(state.clone()).mask(&mut fresh).expect("the mask is decided");
             assert!(recalled == fresh, "{name}: {text:?}");
             let new_state = state.state_key().is_some_and(|key| seen.insert(key));
             if new_state && remembering.cache_stats().memo.recalls_by_top > before.recalls_by_top {
@@ -247,4 +247,55 @@ fn masks_recalled_by_the_top_of_the_stack_are_exact() {
         assert!(stats.stack_tops > 0, "{name}: {stats:?}");
         assert!(served_by_top > 10, "{name}: only {served_by_top} new states recalled by a stack top ({stats:?})");
     }
+}
+
+/// Issue 18: a mask walk that met the lazy lexer's state limit treated the
+/// tokens it could not step as refused, a silent false negative. Now a
+/// limit makes the whole mask undecided ([`TokenError::GaveUp`]), and every
+/// mask that is returned is exact.
+#[test]
+fn a_limit_makes_the_mask_undecided_never_drops_a_token() {
+    use trellis_grammars::{Config, LexerLimits, MatchError};
+    use trellis_token_index::TokenError;
+    let config = Config { lexer: LexerLimits { lazy_states: 40, ..LexerLimits::default() }, ..Config::default() };
+    let grammar = CompiledGrammar::with_config("[a-c]{0,200}x[a-c]{0,30}", Format::Regex, &config).expect("compiles");
+    let texts = ["<eos>", "a", "b", "c", "x", "ab", "abc", "bca", "xa", "cx"];
+    let tokens = texts
+        .iter()
+        .enumerate()
+        .map(|(id, text)| (text.as_bytes().to_vec(), if id == 0 { TokenKind::Special } else { TokenKind::Normal }));
+    let vocabulary = Vocabulary::from_tokens(tokens.collect(), vec![0], None).expect("vocabulary");
+    let index = TokenIndex::new(Arc::new(vocabulary));
+    let constraint = TokenConstraint::new(&grammar, &index);
+    let mut matcher = constraint.matcher();
+    let mut undecided = false;
+    'steps: for step in 0..60 {
+        let mut mask = TokenSet::new(texts.len());
+        match matcher.mask(&mut mask) {
+            Ok(()) => {
+                for (token, text) in texts.iter().enumerate().skip(1) {
+                    let expected = match matcher.byte_matcher().check(text.as_bytes()) {
+                        Ok(()) => true,
+                        Err(MatchError::Rejected { .. }) => false,
+                        Err(limit) => panic!("step {step}: a decided mask, but {text:?} is undecided: {limit}"),
+                    };
+                    assert_eq!(mask.contains(token as u32), expected, "step {step}: {text:?}");
+                }
+            }
+            Err(TokenError::GaveUp(_)) => {
+                undecided = true;
+                break 'steps;
+            }
+            Err(other) => panic!("{other}"),
+        }
+        match matcher.commit([1, 2, 6][step % 3]) {
+            Ok(()) => {}
+            Err(TokenError::GaveUp(_)) => {
+                undecided = true;
+                break 'steps;
+            }
+            Err(other) => panic!("step {step}: {other}"),
+        }
+    }
+    assert!(undecided, "the limit of 40 lexer states is reached");
 }

@@ -217,7 +217,7 @@ impl Compiled for TrellisCompiled {
         let mut mask = TokenSet::new(self.vocab_len);
         for (i, &t) in tokens.iter().enumerate() {
             let start = Instant::now();
-            matcher.mask(&mut mask);
+            matcher.mask(&mut mask).expect("the mask is decided");
             times.push(start.elapsed().as_nanos() as u64);
             if !mask.contains(t) {
                 return Err(format!("token #{i} ({t}) not in mask"));
@@ -225,7 +225,7 @@ impl Compiled for TrellisCompiled {
             matcher.commit(t).map_err(|e| format!("commit #{i}: {e}"))?;
         }
         let start = Instant::now();
-        matcher.mask(&mut mask);
+        matcher.mask(&mut mask).expect("the mask is decided");
         times.push(start.elapsed().as_nanos() as u64);
         let eos = self.constraint.index().vocabulary().eos_tokens()[0];
         if !mask.contains(eos) {

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use trellis_token_index::{TokenId, TokenMatcher, TokenSet, Vocabulary};
+use trellis_token_index::{TokenError, TokenId, TokenMatcher, TokenSet, Vocabulary};
 
 use super::proposal::Allowed;
 use super::{Progress, RunStats, Sample, SamplerError, Task};
@@ -39,6 +39,15 @@ pub(crate) enum Step {
     Ended,
 }
 
+/// One draft's entry of [`Drafting::allowed_all`]: its allowed tokens, its
+/// mask scratch, and the matcher's error if its mask could not be decided.
+#[derive(Debug)]
+struct BatchSlot {
+    allowed: Allowed,
+    mask: TokenSet,
+    error: Option<TokenError>,
+}
+
 /// The model, the task and the clock of one run.
 pub(crate) struct Drafting<'r, 't> {
     pub model: &'r mut dyn LanguageModel,
@@ -51,7 +60,7 @@ pub(crate) struct Drafting<'r, 't> {
     mask: TokenSet,
     /// The allowed tokens of each draft of the last
     /// [`Drafting::allowed_all`] call, with each one's mask scratch.
-    batch: Vec<(Allowed, TokenSet)>,
+    batch: Vec<BatchSlot>,
     /// Tokens committed since the last [`Drafting::extend`].
     pending: Vec<(SeqId, TokenId)>,
     pub stats: RunStats,
@@ -140,9 +149,9 @@ impl<'r, 't> Drafting<'r, 't> {
         match masked {
             true => {
                 let at_limit = draft.sample.tokens.len() >= self.budget;
-                self.allowed.fill(logprobs, draft.matcher.as_ref(), at_limit, &self.vocabulary, &mut self.mask);
+                self.allowed.fill(logprobs, draft.matcher.as_ref(), at_limit, &self.vocabulary, &mut self.mask)?;
             }
-            false => self.allowed.fill(logprobs, None, false, &self.vocabulary, &mut self.mask),
+            false => self.allowed.fill(logprobs, None, false, &self.vocabulary, &mut self.mask)?,
         }
         self.stats.mask_seconds += started.elapsed().as_secs_f64();
         Ok(&self.allowed)
@@ -171,13 +180,18 @@ impl<'r, 't> Drafting<'r, 't> {
         }
         let vocabulary_len = self.vocabulary.len();
         if self.batch.len() < drafts.len() {
-            self.batch.resize_with(drafts.len(), || (Allowed::default(), TokenSet::new(vocabulary_len)));
+            self.batch.resize_with(drafts.len(), || BatchSlot {
+                allowed: Allowed::default(),
+                mask: TokenSet::new(vocabulary_len),
+                error: None,
+            });
         }
         let (budget, vocabulary) = (self.budget, &*self.vocabulary);
-        let fill = |i: usize, (allowed, mask): &mut (Allowed, TokenSet)| {
+        let fill = |i: usize, slot: &mut BatchSlot| {
             let draft = drafts[i];
             let at_limit = draft.sample.tokens.len() >= budget;
-            allowed.fill(logprobs[i], draft.matcher.as_ref(), at_limit, vocabulary, mask);
+            slot.error =
+                slot.allowed.fill(logprobs[i], draft.matcher.as_ref(), at_limit, vocabulary, &mut slot.mask).err();
         };
         let batch = &mut self.batch[..drafts.len()];
         if vocabulary_len >= PARALLEL_VOCABULARY && drafts.len() > 1 {
@@ -186,12 +200,17 @@ impl<'r, 't> Drafting<'r, 't> {
             batch.iter_mut().enumerate().for_each(|(i, entry)| fill(i, entry));
         }
         self.stats.mask_seconds += started.elapsed().as_secs_f64();
-        Ok(())
+        // The first draft's error, as the one-at-a-time loop would have
+        // met it.
+        match self.batch[..drafts.len()].iter_mut().find_map(|slot| slot.error.take()) {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        }
     }
 
     /// Entry `i` of the last [`Drafting::allowed_all`] call.
     pub fn batch(&self, i: usize) -> &Allowed {
-        &self.batch[i].0
+        &self.batch[i].allowed
     }
 
     /// Commits `token` to `draft`: its matcher consumes it (refused with

@@ -2,7 +2,7 @@
 //! sampler but rejection draws from, and its log-space arithmetic.
 
 use rand::Rng;
-use trellis_token_index::{TokenId, TokenMatcher, TokenSet, Vocabulary};
+use trellis_token_index::{TokenError, TokenId, TokenMatcher, TokenSet, Vocabulary};
 
 /// The tokens allowed at one step with their model log-probabilities
 /// (tokens the model gives probability zero are left out), and
@@ -26,7 +26,7 @@ impl Allowed {
         at_limit: bool,
         vocabulary: &Vocabulary,
         mask: &mut TokenSet,
-    ) {
+    ) -> Result<(), TokenError> {
         self.tokens.clear();
         self.logprobs.clear();
         if at_limit {
@@ -38,7 +38,7 @@ impl Allowed {
         } else {
             match matcher {
                 Some(matcher) => {
-                    matcher.mask(mask);
+                    matcher.mask(mask)?;
                     for (word_index, &word) in mask.words().iter().enumerate() {
                         let mut bits = word;
                         while bits != 0 {
@@ -56,6 +56,7 @@ impl Allowed {
             }
         }
         self.log_mass = log_sum_exp_wide(&self.logprobs);
+        Ok(())
     }
 
     fn push(&mut self, token: TokenId, logprobs: &[f32]) {

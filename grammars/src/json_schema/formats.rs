@@ -16,11 +16,24 @@
 //! * `ipv6`: the eight-group form and every `::`-compressed form, without an
 //!   embedded IPv4 tail or a zone.
 //! * `hostname`: up to 8 labels of 1 to 22 letters, digits and inner `-`.
-//! * `email`: a local part of one or two dot-separated atoms of up to 30
-//!   characters from `[A-Za-z0-9_+-]`, `@`, and a hostname as above with at
-//!   least two labels (no quoted local parts, no address literals).
-//! * `uri`: `scheme://host[:port][/path][?query][#fragment]` with a
-//!   hostname-shaped host and RFC 3986 characters (percent escapes included).
+//! * `email`: a local part of dot-separated atoms of RFC 5322's ASCII
+//!   `atext` (`A-Z a-z 0-9 ! # $ % & ' * + / = ? ^ _ ` { | } ~ -`), `@`, and
+//!   a hostname as above with at least two labels (no quoted local parts,
+//!   no address literals). The local part may have at most 64 characters
+//!   (RFC 5321): one or two atoms of up to 31 characters, or three or four
+//!   of up to 15 (`m4.van.dijk`).
+//! * `uri`: RFC 3986's `scheme ":" hier-part ["?" query] ["#" fragment]`,
+//!   every form of `hier-part`: `//authority` with a path (`https://a.b/c`,
+//!   `file:///etc`, an empty or registered-name host, userinfo and port) or
+//!   a path without authority (`urn:isbn:123`, `ecdsa-koblitz-pubkey:02ab`,
+//!   `mailto:a@b.c`, `news:/x`); no IP-literal hosts (`[::1]`). Every
+//!   character class is RFC 3986's, percent escapes included.
+//! * `uri-reference`: a `uri` as above, or RFC 3986's `relative-ref`
+//!   (`/a/b?c`, `../x`, `//host/p`, `#frag`, the empty string).
+//!
+//! A format JSON Schema does not define (`byte`, `color`, `path`) is no
+//! constraint at all, since validators ignore it: such a string is accepted
+//! whatever it holds, with a warning ([`is_defined`]).
 
 const LABEL: &str = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?";
 const OCTET: &str = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
@@ -56,6 +69,74 @@ fn ipv6() -> String {
     .join("|")
 }
 
+const PCT: &str = "%[0-9A-Fa-f]{2}";
+
+/// RFC 3986 `pchar`.
+fn pchar() -> String {
+    format!("(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|{PCT})")
+}
+
+/// `"//" authority path-abempty`, without IP literals.
+fn authority_and_path() -> String {
+    let pchar = pchar();
+    let userinfo = format!("(?:[A-Za-z0-9._~!$&'()*+,;=:-]|{PCT})*@");
+    let reg_name = format!("(?:[A-Za-z0-9._~!$&'()*+,;=-]|{PCT})*");
+    format!("//(?:{userinfo})?{reg_name}(?::[0-9]*)?(?:/{pchar}*)*")
+}
+
+/// `[ "?" query ] [ "#" fragment ]`.
+fn query_and_fragment() -> String {
+    let pchar = pchar();
+    format!("(?:\\?(?:{pchar}|[/?])*)?(?:#(?:{pchar}|[/?])*)?")
+}
+
+/// RFC 3986 `URI`: `scheme ":" hier-part`, with every `hier-part` form.
+fn uri() -> String {
+    let pchar = pchar();
+    let segments = format!("(?:/{pchar}*)*");
+    let hier_part = format!("{}|/(?:{pchar}+{segments})?|{pchar}+{segments}|", authority_and_path());
+    format!("[A-Za-z][A-Za-z0-9+.-]*:(?:{hier_part}){}", query_and_fragment())
+}
+
+/// RFC 3986 `relative-ref`: a path whose first segment has no `:`, an
+/// absolute path, `//authority`, or nothing, then a query and fragment.
+fn relative_reference() -> String {
+    let pchar = pchar();
+    let no_colon = format!("(?:[A-Za-z0-9._~!$&'()*+,;=@-]|{PCT})");
+    let segments = format!("(?:/{pchar}*)*");
+    let relative_part = format!("{}|/(?:{pchar}+{segments})?|{no_colon}+{segments}|", authority_and_path());
+    format!("(?:{relative_part}){}", query_and_fragment())
+}
+
+/// Whether JSON Schema (draft 4 to 2020-12) defines `name`: a defined
+/// format Trellis cannot enforce is refused, while any other name is no
+/// format validators know (`byte`, `color`, `int32`), which validation
+/// ignores, so it is accepted as a plain string with a warning.
+pub(super) fn is_defined(name: &str) -> bool {
+    matches!(
+        name,
+        "date"
+            | "date-time"
+            | "time"
+            | "duration"
+            | "email"
+            | "idn-email"
+            | "hostname"
+            | "idn-hostname"
+            | "ipv4"
+            | "ipv6"
+            | "uri"
+            | "uri-reference"
+            | "iri"
+            | "iri-reference"
+            | "uri-template"
+            | "uuid"
+            | "json-pointer"
+            | "relative-json-pointer"
+            | "regex"
+    )
+}
+
 /// The regex (in `regex-syntax` syntax, fully anchored by the caller) for a
 /// format, or `None` when Trellis does not know it.
 pub(super) fn format_regex(name: &str) -> Option<String> {
@@ -68,17 +149,18 @@ pub(super) fn format_regex(name: &str) -> Option<String> {
         "ipv4" => format!("{OCTET}(?:\\.{OCTET}){{3}}"),
         "ipv6" => ipv6(),
         "hostname" => hostname,
-        "email" => format!("[A-Za-z0-9_+-]{{1,30}}(?:\\.[A-Za-z0-9_+-]{{1,30}})?@{LABEL}(?:\\.{LABEL}){{1,7}}"),
-        "uri" => {
-            let pchar = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})";
+        "email" => {
+            let atext = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]";
             format!(
-                "[A-Za-z][A-Za-z0-9+.-]{{0,15}}://{hostname}(?::[0-9]{{1,5}})?(?:/{pchar}*)*(?:\\?(?:{pchar}|[/?])*)?(?:#(?:{pchar}|[/?])*)?"
+                "(?:{atext}{{1,31}}(?:\\.{atext}{{1,31}})?|{atext}{{1,15}}(?:\\.{atext}{{1,15}}){{2,3}})@{LABEL}(?:\\.{LABEL}){{1,7}}"
             )
         }
+        "uri" => uri(),
+        "uri-reference" => format!("{}|{}", uri(), relative_reference()),
         _ => return None,
     };
     Some(regex)
 }
 
 /// The formats [`format_regex`] knows, for error messages.
-pub(super) const KNOWN_FORMATS: &str = "date, time, date-time, uuid, ipv4, ipv6, hostname, email, uri";
+pub(super) const KNOWN_FORMATS: &str = "date, time, date-time, uuid, ipv4, ipv6, hostname, email, uri, uri-reference";

@@ -29,6 +29,8 @@ pub(super) const KEYWORDS: &[&str] = &[
     // Core and identifiers.
     "$schema",
     "$id",
+    // Draft 4's spelling of `$id`.
+    "id",
     "$anchor",
     "$dynamicAnchor",
     "$recursiveAnchor",
@@ -213,7 +215,7 @@ mod tests {
         for keyword in KEYWORDS {
             assert_eq!(suggestion(keyword), None);
         }
-        for keyword in ["uniqueItems", "not", "if", "contains", "dependentRequired", "propertyNames", "$dynamicRef"] {
+        for keyword in ["uniqueItems", "not", "if", "contains", "dependentSchemas", "unevaluatedItems", "$dynamicRef"] {
             assert!(super::super::unenforceable(keyword, &Value::Bool(true)).is_some() && KEYWORDS.contains(&keyword));
         }
         for keyword in ["title", "$defs", "contentSchema", "$vocabulary", "deprecated"] {

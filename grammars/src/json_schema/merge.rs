@@ -49,7 +49,7 @@ const UPPER: [&str; 5] = ["maximum", "exclusiveMaximum", "maxLength", "maxItems"
 impl Builder<'_> {
     /// The schema as a keyword map with `$ref` and `allOf` merged in and
     /// draft-7 array `items` renamed; `None` for the schema `false`.
-    fn expand(&mut self, schema: &Value, pointer: &str) -> Result<Option<Map<String, Value>>, GrammarError> {
+    pub(super) fn expand(&mut self, schema: &Value, pointer: &str) -> Result<Option<Map<String, Value>>, GrammarError> {
         let mut map = match schema {
             Value::Bool(true) => return Ok(Some(Map::new())),
             Value::Bool(false) => return Ok(None),
@@ -65,6 +65,9 @@ impl Builder<'_> {
             if let Some(target) = map.remove("$ref") {
                 let target = self.ref_pointer(&target, pointer)?;
                 let resolved = self.resolve(&target);
+                if !self.ref_siblings_apply {
+                    return self.expand(resolved, pointer);
+                }
                 let merged = self.merge(resolved, &Value::Object(map), pointer)?;
                 return self.expand(&merged, pointer);
             }

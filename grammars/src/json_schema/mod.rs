@@ -72,7 +72,11 @@
 //! * **Property order.** Properties come in the order the schema declares
 //!   them (in `properties`, then required names missing from `properties`
 //!   in `required` order), then any additional or pattern properties.
-//!   Optional properties may be left out.
+//!   Optional properties may be left out. `dependentRequired` (and the
+//!   list form of `dependencies`) makes one layout per set of trigger
+//!   properties present: those present are required with their
+//!   dependents, the others forbidden; names they mention that
+//!   `properties` lacks are declared after it.
 //! * **Additional properties** (allowed unless `additionalProperties` is
 //!   `false`) have keys without escape sequences that differ from every
 //!   declared property. With `patternProperties`, only keys matching the
@@ -82,8 +86,11 @@
 //!   exactly. Strings constrained by a length, `pattern` or `format` write each
 //!   character one way: raw, or for `"`, `\` and control characters the
 //!   short escape (`\n`, `\"`) or `\u00xx`; that keeps the
-//!   decoded-value constraint exact. `pattern` together with `format`, or
-//!   with length bounds that the pattern does not already imply, is refused.
+//!   decoded-value constraint exact. Length bounds together with a
+//!   `pattern` or `format` are pushed down into its language exactly where
+//!   its shape allows (`lengths.rs`: `^[a-z]+$`, a searched `[0-9a-f]+`,
+//!   optional groups, up to 4096 splits by length); beyond that, and
+//!   `pattern` together with `format`, they are refused.
 //!   A length bound costs the lexer a copy of the character per count
 //!   (about 500 bytes of NFA): bounds up to about 130,000 fit the default
 //!   [`LexerLimits::nfa_size_limit`](crate::LexerLimits::nfa_size_limit);
@@ -113,7 +120,19 @@
 //!   at most 4096 multiples, or has no bounds at all and a step up to
 //!   100 (then multiples have at most 15 digits, exact as IEEE doubles).
 //! * **Formats**: see `formats.rs` for the exact subset of each of date,
-//!   time, date-time, email, uuid, ipv4, ipv6, uri, hostname.
+//!   time, date-time, email, uuid, ipv4, ipv6, uri, uri-reference,
+//!   hostname. A format JSON Schema does not define (`byte`, `color`) is
+//!   ignored by validators, so it is a plain string, with a [`Warning`];
+//!   the defined formats Trellis does not enforce (`duration`, `iri`,
+//!   `uri-template`, ...) are refused.
+//! * **Schemas with no valid value.** An optional property, an item
+//!   position or an `anyOf`/`oneOf` branch whose schema no value satisfies
+//!   is left out (the property is forbidden, the array ends before the
+//!   position); a schema with no valid document at all is an
+//!   [`ErrorKind::EmptyLanguage`] error naming the pointer.
+//! * **`$ref` beside other keywords**: from draft 2019-09 on (and without
+//!   `$schema`) both apply, merged like `allOf`; under a draft-3 to draft-7
+//!   `$schema` the other keywords are ignored, as those drafts say.
 //! * **`enum`/`const`** values are written in the compact form above. With
 //!   other keywords beside them, each value is kept only if the grammar of
 //!   those keywords accepts it.
@@ -123,13 +142,19 @@
 //!   error: use `anyOf` if the overlap is harmless.
 //! * **Refused** (an error naming the keyword and its JSON pointer, or with
 //!   [`JsonSchemaOptions::lenient`] a [`Warning`] and the keyword dropped):
-//!   `uniqueItems: true`, unknown `format`s, `not`, `if`/`then`/`else`,
-//!   `contains`, `dependentRequired`, `dependentSchemas`, `propertyNames`,
+//!   `uniqueItems: true`, defined `format`s Trellis does not enforce, `not`,
+//!   `if`/`then`/`else`,
+//!   `contains`, `dependentSchemas` (and schema-valued `dependencies`),
+//!   more than four properties with `dependentRequired`, `propertyNames`
+//!   beyond a schema over strings (or a pattern beside declared
+//!   properties or `patternProperties`),
 //!   `unevaluatedProperties`, `unevaluatedItems`, `$dynamicRef`, and the
-//!   unsupported uses of the keywords above. References must be local
+//!   unsupported uses of the keywords above. Lenient mode never narrows the
+//!   language: a `patternProperties` it drops allows any other key. References must be local
 //!   (`#`, `#/...` JSON pointers). Annotations (`title`, `description`,
 //!   `examples`, `default`, `$comment`, ...) are ignored, as are keywords
-//!   JSON Schema does not define; but an unknown keyword that looks like a
+//!   JSON Schema does not define (`x-*`, draft-4 `id`), also where
+//!   `allOf` branches give them different values; but an unknown keyword that looks like a
 //!   typo of a known one (`requried`, `propeties`, `additionalProperty`) is
 //!   reported as a [`Warning`] naming its JSON pointer and the keyword
 //!   probably meant, even without lenient mode (see `keywords.rs`).
@@ -148,6 +173,7 @@
 
 mod formats;
 mod keywords;
+mod lengths;
 mod locate;
 mod merge;
 mod numbers;
@@ -488,28 +514,61 @@ fn shown(pointer: &str) -> String {
     format!("#{pointer}")
 }
 
-/// Keywords with no effect on validity.
+/// Keywords with no effect on validity: every keyword but the assertions
+/// and applicators below. That is the annotations JSON Schema defines
+/// (`title`, `description`, `examples`, `default`, `$comment`, `readOnly`,
+/// the content keywords, ...), identifiers and containers (`$id`, draft-4
+/// `id`, `$anchor`, `$defs`, `definitions`), and every keyword JSON Schema
+/// does not define (`x-*` extensions, `nullable`, editors' keywords), which
+/// validation ignores. So two schemas that differ only in such keywords
+/// merge (`allOf`), a `$ref` beside them has no siblings, and they never
+/// make a schema refused.
 fn is_annotation(keyword: &str) -> bool {
-    matches!(
+    !matches!(
         keyword,
-        "title"
-            | "description"
-            | "examples"
-            | "default"
-            | "$comment"
-            | "$schema"
-            | "$id"
-            | "$anchor"
-            | "$dynamicAnchor"
-            | "$vocabulary"
-            | "$defs"
-            | "definitions"
-            | "deprecated"
-            | "readOnly"
-            | "writeOnly"
-            | "contentMediaType"
-            | "contentEncoding"
-            | "contentSchema"
+        "type"
+            | "enum"
+            | "const"
+            | "properties"
+            | "required"
+            | "additionalProperties"
+            | "patternProperties"
+            | "propertyNames"
+            | "minProperties"
+            | "maxProperties"
+            | "dependentRequired"
+            | "dependentSchemas"
+            | "dependencies"
+            | "unevaluatedProperties"
+            | "items"
+            | "prefixItems"
+            | "additionalItems"
+            | "minItems"
+            | "maxItems"
+            | "uniqueItems"
+            | "contains"
+            | "minContains"
+            | "maxContains"
+            | "unevaluatedItems"
+            | "minLength"
+            | "maxLength"
+            | "pattern"
+            | "format"
+            | "minimum"
+            | "maximum"
+            | "exclusiveMinimum"
+            | "exclusiveMaximum"
+            | "multipleOf"
+            | "allOf"
+            | "anyOf"
+            | "oneOf"
+            | "not"
+            | "if"
+            | "then"
+            | "else"
+            | "$ref"
+            | "$dynamicRef"
+            | "$recursiveRef"
     )
 }
 
@@ -520,8 +579,10 @@ fn unenforceable(keyword: &str, value: &Value) -> Option<&'static str> {
         "not" => "negation of a schema cannot be compiled into a grammar",
         "if" | "then" | "else" => "conditional schemas are not supported",
         "contains" | "minContains" | "maxContains" => "`contains` is not supported",
-        "dependentRequired" | "dependentSchemas" | "dependencies" => "property dependencies are not supported",
-        "propertyNames" => "`propertyNames` is not supported",
+        "dependentSchemas" => "schema dependencies are not supported",
+        "dependencies" if value.as_object().is_some_and(|map| map.values().any(|v| !v.is_array())) => {
+            "schema dependencies are not supported (only lists of property names)"
+        }
         "unevaluatedProperties" | "unevaluatedItems" => "unevaluated-keyword tracking is not supported",
         "$dynamicRef" | "$recursiveRef" => "dynamic references are not supported",
         _ => return None,
@@ -542,6 +603,19 @@ fn has_type(value: &Value, kind: &str) -> bool {
         "integer" => value.as_f64().is_some_and(|number| number.fract() == 0.0),
         _ => false,
     }
+}
+
+/// An integral number's two plain spellings, `2` and `2.0`: JSON Schema
+/// compares numbers by value, so `enum: [2.0]` admits `2` and `enum: [2]`
+/// admits `2.0`. `None` for other numbers, and for magnitudes from 10^15
+/// on, whose doubles are no longer every integer.
+fn integral_spellings(number: &serde_json::Number) -> Option<(String, String)> {
+    let integer = match (number.as_i64(), number.as_f64()) {
+        (Some(integer), _) => integer,
+        (None, Some(value)) if value.fract() == 0.0 && value.abs() < 1e15 => value as i64,
+        _ => return None,
+    };
+    (integer.unsigned_abs() < 1_000_000_000_000_000).then(|| (integer.to_string(), format!("{integer}.0")))
 }
 
 /// The compact, canonical text of a JSON value (what `enum` and `const`
@@ -571,6 +645,8 @@ struct EnumFilter {
     /// The rule for the sibling keywords.
     check: String,
     values: Vec<Value>,
+    /// The schema's pointer, for errors.
+    pointer: String,
 }
 
 pub(super) struct Builder<'a> {
@@ -591,6 +667,19 @@ pub(super) struct Builder<'a> {
     /// (see [`locate`]), found when first needed.
     source: Option<&'a str>,
     spans: Option<HashMap<String, Span>>,
+    /// Whether keywords beside `$ref` apply (draft 2019-09 and later), or
+    /// are ignored, as drafts 4 to 7 say (see [`siblings_of_ref_apply`]).
+    ref_siblings_apply: bool,
+}
+
+/// Whether keywords beside `$ref` apply: in drafts 3 to 7 a `$ref` stands
+/// for its target alone ("All other properties in a "$ref" object MUST be
+/// ignored", draft-07 §8.3); from 2019-09 they apply with it. The draft is
+/// the root's `$schema`; without one, 2020-12 (as the `jsonschema` crate
+/// assumes).
+fn siblings_of_ref_apply(root: &Value) -> bool {
+    let Some(uri) = root.get("$schema").and_then(Value::as_str) else { return true };
+    !["draft-03", "draft-04", "draft-05", "draft-06", "draft-07"].iter().any(|draft| uri.contains(draft))
 }
 
 /// Nesting limit of schemas (inline, merged or referenced without a rule),
@@ -612,6 +701,7 @@ impl<'a> Builder<'a> {
             depth: 0,
             source: None,
             spans: None,
+            ref_siblings_apply: siblings_of_ref_apply(root),
         }
     }
 
@@ -767,8 +857,11 @@ impl<'a> Builder<'a> {
         self.refs.insert(target.to_owned(), name.clone());
         let index = self.rules.len();
         self.rules.push(rule(&name, expr(ExprKind::Empty)));
-        let body = self.schema(self.resolve(target), target)?;
-        self.rules[index].body = body;
+        let body = self.schema(self.resolve(target), target);
+        // A target with no valid document matches nothing wherever it is
+        // referenced again (the caller may forbid just the property).
+        self.rules[index].body = body.as_ref().map_or_else(|_| never(), Clone::clone);
+        body?;
         Ok(name)
     }
 
@@ -782,9 +875,19 @@ impl<'a> Builder<'a> {
         self.merged.insert(key, name.clone());
         let index = self.rules.len();
         self.rules.push(rule(&name, expr(ExprKind::Empty)));
-        let body = self.schema(merged, pointer)?;
-        self.rules[index].body = body;
+        let body = self.schema(merged, pointer);
+        self.rules[index].body = body.as_ref().map_or_else(|_| never(), Clone::clone);
+        body?;
         Ok(reference(&name))
+    }
+
+    /// [`Builder::schema`], with a schema that no value satisfies as a
+    /// leaf that matches nothing instead of an error.
+    fn schema_or_never(&mut self, schema: &Value, pointer: &str) -> Result<Expr, GrammarError> {
+        match self.schema(schema, pointer) {
+            Err(error) if error.kind == ErrorKind::EmptyLanguage => Ok(never()),
+            result => result,
+        }
     }
 
     /// The expression for the schema at `pointer`.
@@ -808,7 +911,7 @@ impl<'a> Builder<'a> {
         if let Some(target) = map.get("$ref") {
             let target = self.ref_pointer(target, pointer)?;
             let siblings = map.keys().any(|key| key != "$ref" && !is_annotation(key));
-            if !siblings {
+            if !siblings || !self.ref_siblings_apply {
                 return Ok(reference(&self.ref_rule(&target)?));
             }
             let mut rest = map.clone();
@@ -844,11 +947,23 @@ impl<'a> Builder<'a> {
                 if keyword == "oneOf" {
                     self.check_disjoint(&merged, &at)?;
                 }
+                // A branch with no valid document only drops out; the
+                // schema is refused when none is left.
                 let mut alternatives = Vec::with_capacity(merged.len());
+                let mut contradiction = None;
                 for (i, branch) in merged.iter().enumerate() {
-                    alternatives.push(self.schema(branch, &format!("{at}/{i}"))?);
+                    match self.schema(branch, &format!("{at}/{i}")) {
+                        Ok(expression) => alternatives.push(expression),
+                        Err(error) if error.kind == ErrorKind::EmptyLanguage => {
+                            contradiction.get_or_insert(error);
+                        }
+                        Err(error) => return Err(error),
+                    }
                 }
-                return Ok(alt(alternatives));
+                return match contradiction {
+                    Some(error) if alternatives.is_empty() => Err(error),
+                    _ => Ok(alt(alternatives)),
+                };
             }
         }
         let mut dropped = Vec::new();
@@ -957,7 +1072,7 @@ impl<'a> Builder<'a> {
         self.rules.push(rule(&check, check_body));
         let name = self.fresh_name(&format!("{pointer}-enum"));
         self.rules.push(rule(&name, literals));
-        self.filters.push(EnumFilter { rule: name.clone(), check, values });
+        self.filters.push(EnumFilter { rule: name.clone(), check, values, pointer: pointer.to_owned() });
         Ok(reference(&name))
     }
 
@@ -988,6 +1103,10 @@ impl<'a> Builder<'a> {
             }
             Value::Array(_) => seq(vec![self.open("["), lit("]")]),
             Value::Object(_) => seq(vec![self.open("{"), lit("}")]),
+            Value::Number(number) => match integral_spellings(number) {
+                Some((integer, decimal)) => alt(vec![lit(&integer), lit(&decimal)]),
+                None => lit(&number.to_string()),
+            },
             other => lit(&other.to_string()),
         }
     }
@@ -1000,12 +1119,34 @@ impl<'a> Builder<'a> {
         for filter in filters {
             let ebnf = self.ebnf(&filter.check);
             let kept: Vec<Expr> = match CompiledGrammar::from_ebnf(&ebnf, &Config::default()) {
-                Ok(grammar) => filter
-                    .values
-                    .iter()
-                    .filter(|value| grammar.accepts(canonical(value).as_bytes()))
-                    .map(|value| self.value_expr(value))
-                    .collect(),
+                Ok(grammar) => {
+                    let mut kept = Vec::new();
+                    for value in &filter.values {
+                        // An integral number is checked as the integer:
+                        // integer grammars do not spell it `2.0`.
+                        let text = match value {
+                            Value::Number(number) => integral_spellings(number).map(|(integer, _)| integer),
+                            _ => None,
+                        }
+                        .unwrap_or_else(|| canonical(value));
+                        match grammar.check(text.as_bytes()) {
+                            crate::Verdict::Complete => kept.push(self.value_expr(value)),
+                            // A limit must not drop a value: refuse instead.
+                            crate::Verdict::GaveUp { offset } => {
+                                return Err(GrammarError::new(
+                                    ErrorKind::TooLarge,
+                                    format!(
+                                        "cannot decide whether the `enum` value {text} satisfies the keywords beside \
+                                         it: the check gave up at byte {offset} (at {})",
+                                        shown(&filter.pointer)
+                                    ),
+                                ));
+                            }
+                            _ => {}
+                        }
+                    }
+                    kept
+                }
                 Err(error) if error.kind == ErrorKind::EmptyLanguage => Vec::new(),
                 Err(error) => return Err(error),
             };
@@ -1250,11 +1391,20 @@ impl<'a> Builder<'a> {
                     format_hir =
                         Some(pattern::whole_strings(hir).map_err(|e| self.error(ErrorKind::Regex, pointer, e))?);
                 }
-                None => self.unsupported(
+                None if formats::is_defined(name) || !format.is_string() => self.unsupported(
                     pointer,
                     "format",
-                    &format!("format `{name}` is unknown to Trellis (known: {})", formats::KNOWN_FORMATS),
+                    &format!("format `{name}` is not enforced by Trellis (known: {})", formats::KNOWN_FORMATS),
                 )?,
+                // No validator knows it, so validation ignores it.
+                None => self.warnings.push(Warning {
+                    pointer: shown(&format!("{pointer}/format")),
+                    keyword: "format".to_owned(),
+                    reason: format!(
+                        "format `{name}` is not defined by JSON Schema, so it constrains nothing: any string is \
+                         accepted"
+                    ),
+                }),
             }
         }
         let Some(pattern_value) = map.get("pattern") else { return Ok(format_hir) };
@@ -1298,12 +1448,24 @@ impl<'a> Builder<'a> {
             let span = self.span_of(&format!("{pointer}/{keyword}"));
             return Ok(Expr::new(ExprKind::Pattern(counted), span));
         };
-        // A regular language cannot be intersected with a length range in
-        // the Hir; accept the combination only when the lengths follow from
-        // the language (bytes bound code points: 1 to 4 bytes each).
+        // Lengths that do not follow from the language (bytes bound code
+        // points: 1 to 4 bytes each) are pushed down into it, where its
+        // shape allows that exactly (see `lengths.rs`).
         let properties = decoded.properties();
         let max_implied = max.is_none_or(|max| properties.maximum_len().is_some_and(|bytes| bytes <= max as usize));
         let min_implied = min.is_none_or(|min| properties.minimum_len().unwrap_or(0).div_ceil(4) >= min as usize);
+        if (!max_implied || !min_implied)
+            && let Some(bounded) = lengths::bounded(&decoded, min.unwrap_or(0) as usize, max.map(|max| max as usize))
+        {
+            if is_never(&pat(bounded.clone())) {
+                return Err(self.error(
+                    ErrorKind::EmptyLanguage,
+                    pointer,
+                    "no string of the allowed lengths matches the `pattern` or `format`",
+                ));
+            }
+            return Ok(pat(quoted(pattern::json_encoded(&bounded))));
+        }
         if !max_implied {
             self.unsupported(pointer, "maxLength", "`maxLength` together with `pattern` or `format` is not supported")?;
         }
@@ -1348,13 +1510,15 @@ impl<'a> Builder<'a> {
                 (prefix, items.map(|s| (s.clone(), format!("{pointer}/items"))))
             }
         };
+        // An item schema with no valid value ends the array before its
+        // position (a leaf that matches nothing cuts every longer layout).
         let mut elements = Vec::with_capacity(prefix.len());
         for (schema, at) in &prefix {
-            elements.push(self.schema(schema, at)?);
+            elements.push(self.schema_or_never(schema, at)?);
         }
         let rest = match &rest {
             Some((Value::Bool(false), _)) => None,
-            Some((schema, at)) => Some(self.schema(schema, at)?),
+            Some((schema, at)) => Some(self.schema_or_never(schema, at)?).filter(|item| !is_never(item)),
             None => Some(self.any_value()),
         };
         let max_count = max.map_or(u32::MAX, |max| max);
@@ -1410,6 +1574,147 @@ impl<'a> Builder<'a> {
 
     // ---- Objects --------------------------------------------------------
 
+    /// The extra member that stands for a `patternProperties` dropped in
+    /// lenient mode: any key but the declared ones, with any value. Dropping
+    /// the keyword must not narrow the language (the patterns' keys are
+    /// allowed whatever `additionalProperties` says), so it widens it.
+    fn any_other_member(&mut self, declared: &[(String, Value, String)]) -> (Expr, Expr) {
+        let names: Vec<&str> = declared.iter().map(|(name, _, _)| name.as_str()).collect();
+        let key = if names.is_empty() { quoted(hir_repeat(string_char(), 0, None)) } else { other_keys(&names) };
+        (pat(key), self.any_value())
+    }
+
+    /// The names `propertyNames` allows: a schema over strings with only
+    /// `type`, `enum`/`const`, `pattern`, `format` and lengths (after
+    /// `$ref` and `allOf`), as a finite list or a regular language.
+    fn property_names(&mut self, schema: &Value, pointer: &str) -> Result<Names, GrammarError> {
+        let Some(map) = self.expand(schema, pointer)? else { return Ok(Names::Listed(Vec::new())) };
+        let string_keywords = ["type", "enum", "const", "pattern", "format", "minLength", "maxLength"];
+        if let Some(other) = map.keys().find(|key| !is_annotation(key) && !string_keywords.contains(&key.as_str())) {
+            let reason = format!(
+                "only `propertyNames` over `type`, `enum`, `const`, `pattern`, `format` and lengths are supported, not `{other}`"
+            );
+            self.unsupported(pointer.rsplit_once('/').map_or(pointer, |(parent, _)| parent), "propertyNames", &reason)?;
+            return Ok(Names::Any);
+        }
+        if map.contains_key("type") && !self.types(&map, pointer)?.iter().any(|t| t == "string") {
+            return Ok(Names::Listed(Vec::new()));
+        }
+        let min = self.count_keyword(&map, pointer, "minLength")?;
+        let max = self.count_keyword(&map, pointer, "maxLength")?;
+        let mut language = self.string_language(&map, pointer)?;
+        if min.is_some() || max.is_some() {
+            let any = hir_repeat(class(&[('\0', char::MAX)]), 0, None);
+            match lengths::bounded(
+                language.as_ref().unwrap_or(&any),
+                min.unwrap_or(0) as usize,
+                max.map(|m| m as usize),
+            ) {
+                Some(bounded) => language = Some(bounded),
+                None => {
+                    self.unsupported(pointer, "maxLength", "these lengths with this `pattern` are not supported")?;
+                    return Ok(Names::Any);
+                }
+            }
+        }
+        let listed: Option<Vec<Value>> = match (map.get("enum"), map.get("const")) {
+            (_, Some(constant)) => Some(vec![constant.clone()]),
+            (Some(Value::Array(values)), None) => Some(values.clone()),
+            (Some(_), None) => {
+                return Err(self.error(ErrorKind::Syntax, &format!("{pointer}/enum"), "`enum` must be an array"));
+            }
+            (None, None) => None,
+        };
+        let matcher = match &language {
+            Some(hir) => Some(
+                regex_automata::meta::Regex::builder()
+                    .build_from_hir(&Hir::concat(vec![
+                        Hir::look(regex_syntax::hir::Look::Start),
+                        hir.clone(),
+                        Hir::look(regex_syntax::hir::Look::End),
+                    ]))
+                    .map_err(|error| self.error(ErrorKind::Regex, pointer, error))?,
+            ),
+            None => None,
+        };
+        Ok(match (listed, language) {
+            (Some(values), _) => Names::Listed(
+                values
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|name| matcher.as_ref().is_none_or(|m| m.is_match(*name)))
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            (None, Some(language)) => match matcher {
+                Some(matcher) => Names::Strings { language, matcher },
+                None => Names::Any,
+            },
+            (None, None) => Names::Any,
+        })
+    }
+
+    /// Most dependency triggers in one object: each doubles the object's
+    /// layouts (one per set of triggers present).
+    const MAX_DEPENDENCIES: usize = 4;
+
+    /// `dependentRequired` and the list form of draft-7 `dependencies`:
+    /// (trigger, the names it requires), triggers that require nothing
+    /// left out.
+    fn dependencies(
+        &mut self,
+        map: &Map<String, Value>,
+        pointer: &str,
+    ) -> Result<Vec<(String, Vec<String>)>, GrammarError> {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for keyword in ["dependentRequired", "dependencies"] {
+            let Some(value) = map.get(keyword) else { continue };
+            let Some(entries) = value.as_object() else {
+                return Err(self.error(
+                    ErrorKind::Syntax,
+                    &format!("{pointer}/{keyword}"),
+                    format!("`{keyword}` must be an object"),
+                ));
+            };
+            for (trigger, dependents) in entries {
+                // Schema values of `dependencies` were refused (or dropped
+                // in lenient mode) with the other unenforceable keywords.
+                let Some(dependents) = dependents.as_array() else { continue };
+                let mut names = Vec::new();
+                for name in dependents {
+                    match name.as_str() {
+                        Some(name) => names.push(name.to_owned()),
+                        None => {
+                            return Err(self.error(
+                                ErrorKind::Syntax,
+                                &format!("{pointer}/{keyword}/{}", token(trigger)),
+                                "dependencies must list property names",
+                            ));
+                        }
+                    }
+                }
+                names.retain(|name| name != trigger);
+                if names.is_empty() {
+                    continue;
+                }
+                match out.iter_mut().find(|(t, _)| t == trigger) {
+                    Some((_, existing)) => existing.extend(names),
+                    None => out.push((trigger.clone(), names)),
+                }
+            }
+            if out.len() > Self::MAX_DEPENDENCIES {
+                self.unsupported(
+                    pointer,
+                    keyword,
+                    &format!("more than {} properties with dependencies in one object", Self::MAX_DEPENDENCIES),
+                )?;
+                // Dropped (lenient): no dependency is enforced.
+                return Ok(Vec::new());
+            }
+        }
+        Ok(out)
+    }
+
     fn object(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
         let min = self.count_keyword(map, pointer, "minProperties")?.unwrap_or(0);
         let max = self.count_keyword(map, pointer, "maxProperties")?;
@@ -1453,6 +1758,39 @@ impl<'a> Builder<'a> {
                 declared.push((name.clone(), schema, format!("{pointer}/required")));
             }
         }
+        // Names that dependencies mention are declared members, so that
+        // extra keys never take them (a forbidden trigger stays forbidden).
+        let dependencies = self.dependencies(map, pointer)?;
+        for (trigger, dependents) in &dependencies {
+            for name in std::iter::once(trigger).chain(dependents) {
+                if !declared.iter().any(|(n, _, _)| n == name) {
+                    let schema = map.get("additionalProperties").cloned().unwrap_or(Value::Bool(true));
+                    declared.push((name.clone(), schema, format!("{pointer}/dependentRequired")));
+                }
+            }
+        }
+        // `propertyNames`: declared names outside its language are
+        // forbidden (an error if required); extra keys come from it.
+        let names_at = format!("{pointer}/propertyNames");
+        let names = match map.get("propertyNames") {
+            Some(schema) => self.property_names(schema, &names_at)?,
+            None => Names::Any,
+        };
+        if !matches!(names, Names::Any) {
+            let mut kept = Vec::with_capacity(declared.len());
+            for entry in declared {
+                if names.contains(&entry.0) {
+                    kept.push(entry);
+                } else if required.contains(&entry.0) {
+                    return Err(self.error(
+                        ErrorKind::EmptyLanguage,
+                        &names_at,
+                        format!("the required property `{}` is not a valid name under `propertyNames`", entry.0),
+                    ));
+                }
+            }
+            declared = kept;
+        }
         let patterns = match map.get("patternProperties") {
             Some(Value::Object(patterns)) if !patterns.is_empty() => Some(patterns),
             Some(Value::Object(_)) | None => None,
@@ -1466,10 +1804,14 @@ impl<'a> Builder<'a> {
         };
         // Extra members: (key, value) expressions.
         let mut extra: Option<(Expr, Expr)> = None;
+        if patterns.is_some() && !matches!(names, Names::Any) {
+            self.unsupported(pointer, "propertyNames", "`propertyNames` beside `patternProperties` is not supported")?;
+        }
         if let Some(patterns) = patterns {
             let at = format!("{pointer}/patternProperties");
             if patterns.len() > 1 {
                 self.unsupported(pointer, "patternProperties", "only one pattern is supported")?;
+                extra = Some(self.any_other_member(&declared));
             } else if let Some((pattern_text, schema)) = patterns.iter().next() {
                 let pattern_at = format!("{at}/{}", token(pattern_text));
                 let keys = pattern::pattern_strings(pattern_text)
@@ -1494,6 +1836,7 @@ impl<'a> Builder<'a> {
                         "patternProperties",
                         "a declared property matches the pattern, so pattern keys could repeat it",
                     )?;
+                    extra = Some(self.any_other_member(&declared));
                 } else {
                     let value = self.schema(schema, &pattern_at)?;
                     extra = Some((pat(quoted(pattern::json_encoded(&keys))), value));
@@ -1507,27 +1850,94 @@ impl<'a> Builder<'a> {
                 Some(schema) => Some(self.schema(schema, &format!("{pointer}/additionalProperties"))?),
             };
             if let Some(value) = value {
-                let names: Vec<&str> = declared.iter().map(|(name, _, _)| name.as_str()).collect();
-                let key =
-                    if names.is_empty() { quoted(hir_repeat(string_char(), 0, None)) } else { other_keys(&names) };
-                extra = Some((pat(key), value));
+                let declared_names: Vec<&str> = declared.iter().map(|(name, _, _)| name.as_str()).collect();
+                let key = match &names {
+                    Names::Any if declared_names.is_empty() => Some(quoted(hir_repeat(string_char(), 0, None))),
+                    Names::Any => Some(other_keys(&declared_names)),
+                    // The listed names not declared, each spelled one way.
+                    Names::Listed(listed) => {
+                        let keys: Vec<Hir> = listed
+                            .iter()
+                            .filter(|name| !declared_names.contains(&name.as_str()))
+                            .map(|name| Hir::literal(Value::String(name.clone()).to_string().into_bytes()))
+                            .collect();
+                        Some(hir_alt(keys))
+                    }
+                    Names::Strings { language, .. } if declared_names.is_empty() => {
+                        Some(quoted(pattern::json_encoded(language)))
+                    }
+                    Names::Strings { .. } => {
+                        self.unsupported(
+                            pointer,
+                            "propertyNames",
+                            "a `propertyNames` pattern beside declared properties is not supported",
+                        )?;
+                        Some(other_keys(&declared_names))
+                    }
+                };
+                // No name left (an empty list): no extra member.
+                if let Some(key) = key.filter(|key| key.properties().minimum_len().is_some()) {
+                    extra = Some((pat(key), value));
+                }
             }
         }
-        let mut members = Vec::with_capacity(declared.len());
+        let mut members: Vec<(String, Expr)> = Vec::with_capacity(declared.len());
         for (name, schema, at) in &declared {
             let key = lit(&Value::String(name.clone()).to_string());
-            let value = self.schema(schema, at)?;
-            members.push((seq(vec![key, self.colon(), value]), required.contains(name)));
+            let value = match self.schema(schema, at) {
+                Ok(value) => value,
+                // An optional property no value can satisfy is forbidden:
+                // its key is left out (extra keys never take a declared
+                // name). A required one leaves no valid object.
+                Err(error) if error.kind == ErrorKind::EmptyLanguage && !required.contains(name) => continue,
+                Err(error) if error.kind == ErrorKind::EmptyLanguage => {
+                    return Err(self.error(
+                        ErrorKind::EmptyLanguage,
+                        at,
+                        format!("the required property `{name}` has no valid value: {}", error.message),
+                    ));
+                }
+                Err(error) => return Err(error),
+            };
+            members.push((name.clone(), seq(vec![key, self.colon(), value])));
         }
         let extra = extra.map(|(key, value)| seq(vec![key, self.colon(), value]));
-        let layout = ObjectLayout { members, extra, min, max };
-        let body = layout.build(self, pointer);
+        // One layout per set of dependency triggers present: those present
+        // are required with their dependents, the others are forbidden, so
+        // the layouts are disjoint and their union is exact.
         let mut alternatives = Vec::new();
-        if layout.members.iter().all(|(_, required)| !required) && min == 0 {
-            alternatives.push(seq(vec![self.open("{"), lit("}")]));
+        let mut empty_allowed = false;
+        for present in 0u32..(1 << dependencies.len()) {
+            let is_present = |i: usize| present & (1 << i) != 0;
+            let mut needed: Vec<&str> = required.iter().map(String::as_str).collect();
+            for (i, (trigger, dependents)) in dependencies.iter().enumerate() {
+                if is_present(i) {
+                    needed.push(trigger);
+                    needed.extend(dependents.iter().map(String::as_str));
+                }
+            }
+            let absent: Vec<&str> =
+                (0..dependencies.len()).filter(|&i| !is_present(i)).map(|i| dependencies[i].0.as_str()).collect();
+            let satisfiable = needed.iter().all(|name| !absent.contains(name))
+                && needed.iter().all(|name| members.iter().any(|(member, _)| member == name));
+            if !satisfiable {
+                continue;
+            }
+            let layout_members: Vec<(Expr, bool)> = members
+                .iter()
+                .filter(|(name, _)| !absent.contains(&name.as_str()))
+                .map(|(name, member)| (member.clone(), needed.contains(&name.as_str())))
+                .collect();
+            let layout = ObjectLayout { members: layout_members, extra: extra.clone(), min, max };
+            if layout.members.iter().all(|(_, required)| !required) && min == 0 {
+                empty_allowed = true;
+            }
+            if let Some(body) = layout.build(self, pointer) {
+                alternatives.push(seq(vec![self.open("{"), body, self.close("}")]));
+            }
         }
-        if let Some(body) = body {
-            alternatives.push(seq(vec![self.open("{"), body, self.close("}")]));
+        if empty_allowed {
+            alternatives.insert(0, seq(vec![self.open("{"), lit("}")]));
         }
         if alternatives.is_empty() {
             return Err(self.error(
@@ -1537,6 +1947,28 @@ impl<'a> Builder<'a> {
             ));
         }
         Ok(alt(alternatives))
+    }
+}
+
+/// The property names `propertyNames` allows.
+enum Names {
+    Any,
+    /// Exactly these (from `enum`/`const`).
+    Listed(Vec<String>),
+    /// The decoded strings of a regular language, and a matcher for it.
+    Strings {
+        language: Hir,
+        matcher: regex_automata::meta::Regex,
+    },
+}
+
+impl Names {
+    fn contains(&self, name: &str) -> bool {
+        match self {
+            Names::Any => true,
+            Names::Listed(names) => names.iter().any(|listed| listed == name),
+            Names::Strings { matcher, .. } => matcher.is_match(name),
+        }
     }
 }
 
@@ -1672,6 +2104,57 @@ mod tests {
             assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end), "{text:?}: {span:?}");
             let _ = error.render("schema.json", text);
         }
+    }
+
+    /// Issue 18: an `anyOf` of 14 objects, each an optional `enum` field
+    /// and an optional string with a searched `pattern` (JSONSchemaBench
+    /// `Github_trivial---o35155` without `required`), took 30 s to compile:
+    /// conflict reports asked each terminal for an example, and a search of
+    /// the lazy lexer's DFA built 180,000 states for them, kept for good.
+    /// With the lexer that full, a mask walk then met its state limit, and
+    /// the walk counted the tokens it could not step as refused: valid
+    /// documents of the last branches lost their tokens. Examples now come
+    /// from the NFA (no state is built), and a limit makes a mask undecided
+    /// (`trellis-token-index`'s `a_limit_makes_the_mask_undecided_...`).
+    #[test]
+    fn many_searched_patterns_compile_without_building_lexer_states() {
+        let branches = [
+            ("INSPIRE ID", r"INSPIRE-\\d{8}", "INSPIRE-12345678"),
+            ("INSPIRE BAI", r"(\\w+\\.)+\\d+", "J.Smith.1"),
+            ("ORCID", r"\\d{4}-\\d{4}-\\d{4}-\\d{3}[0-9Xx]", "1234-5678-9012-345X"),
+            ("JACOW", r"JACoW-\\d{8}", "JACoW-12345678"),
+            ("KAKEN", r"KAKEN-\\d{8}", "KAKEN-12345678"),
+            ("ARXIV", r"\\w+_(\\w_)?\\d+", "smith_j_1"),
+            ("CERN", r"CERN-\\d+", "CERN-1"),
+            ("DESY", r"DESY-\\d+", "DESY-2"),
+            ("GOOGLESCHOLAR", r"(\\w|-){12}", "abcdef-12345"),
+            ("VIAF", r"\\d{7,9}", "12345678"),
+            ("RESEARCHERID", r"[A-z]-\\d{4}-\\d{4}", "A-1234-5678"),
+            ("SCOPUS", r"\\d{10,11}", "12345678901"),
+            ("WIKIPEDIA", r"\\w+", "Ada_Lovelace"),
+            ("SLAC", r"SLAC-\\d+", "SLAC-123"),
+        ];
+        let any_of: Vec<String> = branches
+            .iter()
+            .map(|(kind, pattern, _)| {
+                format!(
+                    r#"{{"type": "object", "properties": {{"type": {{"type": "string", "enum": ["{kind}"]}}, "value": {{"type": "string", "pattern": "{pattern}"}}}}}}"#
+                )
+            })
+            .collect();
+        let schema = format!(r#"{{"anyOf": [{}]}}"#, any_of.join(", "));
+        let grammar = CompiledGrammar::new(&schema, crate::Format::JsonSchema).expect("compiles");
+        assert!(
+            grammar.stats().lexer_states < 1000,
+            "{} lexer states built while compiling",
+            grammar.stats().lexer_states
+        );
+        for (kind, _, value) in branches {
+            let document = format!(r#"{{"type": "{kind}", "value": "x {value} y"}}"#);
+            assert_eq!(grammar.check(document.as_bytes()), crate::Verdict::Complete, "{document}");
+        }
+        assert!(!grammar.accepts(br#"{"type": "SLAC", "value": "SLAC-"}"#));
+        assert!(!grammar.accepts(br#"{"type": "ORCID", "value": "1234-5678-9012-345Y"}"#));
     }
 
     fn string_of_at_most(count: usize) -> String {

@@ -371,6 +371,12 @@ impl LazyLexer {
         self.terminal_count
     }
 
+    /// A shortest lexeme of each terminal, found in the NFA so that no
+    /// state is built (see [`Nfa::shortest_matches`]).
+    pub(crate) fn examples(&self) -> Vec<Option<Vec<u8>>> {
+        self.nfa.shortest_matches()
+    }
+
     /// The most states this lexer may build.
     pub(crate) fn capacity(&self) -> usize {
         self.capacity

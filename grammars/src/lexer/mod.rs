@@ -247,9 +247,20 @@ impl LexerDfa {
         }
     }
 
-    /// A shortest non-empty string matching `terminal`, for examples in
-    /// conflict reports. Prefers printable ASCII bytes.
-    pub fn example(&self, terminal: usize) -> Option<Vec<u8>> {
+    /// A shortest non-empty string matching each terminal, for examples in
+    /// conflict reports; prefers printable ASCII bytes. A lazy lexer answers
+    /// from its NFA: a search of its DFA would build (and keep) states that
+    /// no input may ever need.
+    pub fn examples(&self) -> Vec<Option<Vec<u8>>> {
+        match &self.backend {
+            Backend::Dense(_) => (0..self.terminal_count()).map(|t| self.example_in_dfa(t)).collect(),
+            Backend::Lazy(lazy) => lazy.examples(),
+        }
+    }
+
+    /// A breadth-first search of the DFA for one of [`Self::examples`]
+    /// (states all exist in a dense lexer).
+    fn example_in_dfa(&self, terminal: usize) -> Option<Vec<u8>> {
         let mut previous: hashbrown::HashMap<u32, (u32, u8)> = hashbrown::HashMap::new();
         let mut queue = std::collections::VecDeque::from([START]);
         let mut seen: hashbrown::HashSet<u32> = [START].into_iter().collect();
@@ -468,8 +479,7 @@ mod tests {
     #[test]
     fn examples_are_shortest_matches() {
         for lexer in both(&["[a-z]{3}", "\"(\\\\.|[^\"])*\""]) {
-            assert_eq!(lexer.example(0), Some(b"aaa".to_vec()));
-            assert_eq!(lexer.example(1), Some(b"\"\"".to_vec()));
+            assert_eq!(lexer.examples(), [Some(b"aaa".to_vec()), Some(b"\"\"".to_vec())]);
         }
     }
 

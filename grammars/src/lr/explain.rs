@@ -175,8 +175,8 @@ struct ShortestStrings<'g> {
 
 impl<'g> ShortestStrings<'g> {
     fn new(grammar: &'g Grammar, lexer: &LexerDfa) -> ShortestStrings<'g> {
-        let terminal_examples: Vec<Vec<u8>> =
-            (0..grammar.terminals.len()).map(|t| lexer.example(t).unwrap_or_default()).collect();
+        let mut terminal_examples: Vec<Vec<u8>> = lexer.examples().into_iter().map(Option::unwrap_or_default).collect();
+        terminal_examples.resize(grammar.terminals.len(), Vec::new());
         let count = grammar.nonterminals.len();
         let mut cost: Vec<Option<(usize, usize)>> = vec![None; count];
         let mut best: Vec<Option<usize>> = vec![None; count];

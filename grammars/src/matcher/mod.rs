@@ -89,7 +89,7 @@ enum State {
 
 /// Why the matcher refused input. The matcher is left exactly as it was
 /// before the call.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MatchError {
     /// The input stops being a viable prefix at byte `offset` of the bytes
     /// passed in (that byte cannot follow what came before).

@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use smallvec::SmallVec;
 
 use super::lr_stack::PROBE_DEPTHS;
-use super::{Branch, Branches, Extension, Matcher, Parser, State, lexeme_extension, run};
+use super::{Branch, Branches, Extension, MatchError, Matcher, Parser, State, lexeme_extension, run};
 use crate::lexer::LexerDfa;
 use crate::tables::{CompiledGrammar, Driver, Tables};
 
@@ -103,6 +103,8 @@ pub struct ByteWalker {
     walks: Walks,
     /// Depth of the last node entered successfully.
     depth: usize,
+    /// The first limit a step met (see [`ByteWalker::limit`]).
+    limit: Option<MatchError>,
 }
 
 impl ByteWalker {
@@ -117,6 +119,7 @@ impl ByteWalker {
             grammar: matcher.grammar.clone(),
             walks: Walks::Lr(Walk::single(&branch.parser, lex.0)),
             depth: 0,
+            limit: None,
         })
     }
 
@@ -169,12 +172,18 @@ impl ByteWalker {
             State::Lr(branches) => Walks::Lr(Walk::new(branches)),
             State::Glr(branches) => Walks::Glr(Walk::new(branches)),
         };
-        ByteWalker { grammar: matcher.grammar.clone(), walks, depth: 0 }
+        ByteWalker { grammar: matcher.grammar.clone(), walks, depth: 0, limit: None }
     }
 
     /// Enters the node at `depth` (≥ 1) with edge `byte`, whose parent is
     /// the last node entered successfully at `depth - 1` (or the start, for
     /// depth 1). Returns whether the string so far is a viable prefix.
+    ///
+    /// A step that meets a limit (the lazy lexer out of states, too many
+    /// branches, the GLR step budget) is not decided: it returns false, so
+    /// that the walk goes on, and records the limit, which
+    /// [`ByteWalker::limit`] reports. A caller must check it before it
+    /// trusts a false answer: the string may well be viable.
     ///
     /// # Panics
     ///
@@ -183,12 +192,36 @@ impl ByteWalker {
     pub fn enter(&mut self, depth: usize, byte: u8) -> bool {
         assert!(depth >= 1 && depth <= self.depth + 1, "ByteWalker::enter: depth {depth} after {}", self.depth);
         let tables = self.grammar.tables();
-        let alive = match &mut self.walks {
+        let entered = match &mut self.walks {
             Walks::Lr(walk) => walk.enter(tables, depth, byte),
             Walks::Glr(walk) => walk.enter(tables, depth, byte),
         };
+        let alive = match entered {
+            Ok(alive) => alive,
+            Err(limit) => {
+                // The offset is the position in the walked string.
+                let limit = match limit {
+                    MatchError::LexerLimit { limit, .. } => MatchError::LexerLimit { offset: depth - 1, limit },
+                    other => other,
+                };
+                self.limit.get_or_insert(limit);
+                false
+            }
+        };
         self.depth = if alive { depth } else { depth - 1 };
         alive
+    }
+
+    /// The first limit a step of this walker met since it was made (or
+    /// [`ByteWalker::take_limit`] last cleared it); `None` when every
+    /// answer of [`ByteWalker::enter`] was decided.
+    pub fn limit(&self) -> Option<MatchError> {
+        self.limit
+    }
+
+    /// [`ByteWalker::limit`], clearing it.
+    pub fn take_limit(&mut self) -> Option<MatchError> {
+        self.limit.take()
     }
 
     /// The state at `depth` on the current path (the last node entered
@@ -227,6 +260,16 @@ impl ByteWalker {
     }
 }
 
+/// A step's outcome: `Some` when viable, `None` when rejected, an error
+/// when a limit left it undecided.
+fn decided(result: Result<(), MatchError>) -> Result<Option<()>, MatchError> {
+    match result {
+        Ok(()) => Ok(Some(())),
+        Err(MatchError::Rejected { .. }) => Ok(None),
+        Err(limit) => Err(limit),
+    }
+}
+
 impl<P: Parser> Walk<P> {
     fn new(branches: &Branches<P>) -> Walk<P> {
         match branches.as_slice() {
@@ -254,38 +297,43 @@ impl<P: Parser> Walk<P> {
         self.steps.push(Step::Lexeme { lex, parser: 0 });
     }
 
-    fn enter(&mut self, tables: &Tables, depth: usize, byte: u8) -> bool {
+    /// Whether the string is still viable after `byte`; an error when a
+    /// limit left it undecided.
+    fn enter(&mut self, tables: &Tables, depth: usize, byte: u8) -> Result<bool, MatchError> {
         self.steps.truncate(depth);
         let next = match &self.steps[depth - 1] {
-            &Step::Lexeme { lex, parser } => self.lexeme_step(tables, lex, parser, byte),
+            &Step::Lexeme { lex, parser } => self.lexeme_step(tables, lex, parser, byte)?,
             Step::Full(branches) => {
                 let mut branches = branches.clone();
-                run(tables, &mut branches, &[byte]).ok().map(|()| self.settle(branches))
+                decided(run(tables, &mut branches, &[byte]))?.map(|()| self.settle(branches))
             }
         };
-        match next {
+        Ok(match next {
             Some(step) => {
                 self.steps.push(step);
                 true
             }
             None => false,
-        }
+        })
     }
 
     /// A step from a single branch: stays on the same parser when the
     /// lexeme just extends (the matcher's fast path), else runs the full
     /// matcher.
-    fn lexeme_step(&mut self, tables: &Tables, lex: u32, parser: u32, byte: u8) -> Option<Step<P>> {
+    fn lexeme_step(&mut self, tables: &Tables, lex: u32, parser: u32, byte: u8) -> Result<Option<Step<P>>, MatchError> {
         let current = &self.parsers[parser as usize];
-        match lexeme_extension(tables, lex, byte, |extended| current.alive(tables, extended)) {
+        Ok(match lexeme_extension(tables, lex, byte, |extended| current.alive(tables, extended)) {
             Extension::Extends(extended) => Some(Step::Lexeme { lex: extended, parser }),
-            Extension::Dead | Extension::Overflow => None,
+            Extension::Dead => None,
+            Extension::Overflow => {
+                return Err(MatchError::LexerLimit { offset: 0, limit: tables.lexer.state_capacity() });
+            }
             Extension::Cut { .. } => {
                 let mut branches: Branches<P> = SmallVec::new();
                 branches.push(Branch { lex, parser: current.clone() });
-                run(tables, &mut branches, &[byte]).ok().map(|()| self.settle(branches))
+                decided(run(tables, &mut branches, &[byte]))?.map(|()| self.settle(branches))
             }
-        }
+        })
     }
 
     /// The step for `branches`: a single branch keeps its parser in the

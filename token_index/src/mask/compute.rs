@@ -45,7 +45,7 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 use trellis_grammars::walk::{ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker};
-use trellis_grammars::{CompiledGrammar, Matcher};
+use trellis_grammars::{CompiledGrammar, MatchError, Matcher};
 
 use super::cache::{BoundaryGroup, LexemePart, MaskCache, SubtreePart};
 use crate::token_set::TokenSet;
@@ -74,18 +74,23 @@ enum Origin<'a> {
 impl Masks<'_> {
     /// Writes the tokens allowed after `matcher`'s bytes into `out`
     /// (resized to the vocabulary if its length differs).
-    pub fn fill(&self, matcher: &Matcher, out: &mut TokenSet) {
+    ///
+    /// A walk that meets a limit (the lazy lexer out of states, too many
+    /// branches) cannot say whether the tokens below are allowed: the
+    /// error reports it, and nothing computed past it is cached, so that a
+    /// limit is never remembered as a token refused.
+    pub fn fill(&self, matcher: &Matcher, out: &mut TokenSet) -> Result<(), MatchError> {
         match matcher.lexeme_key() {
             Some(key) => {
                 // The common case: one copy of the cached part, not a
                 // clear and a union.
                 let part = self.lexeme_part(key);
                 out.copy_from(&part.inside);
-                self.add_boundary_tokens(matcher, &part, out);
+                self.add_boundary_tokens(matcher, &part, out)?;
             }
             None => {
                 clear(out, self.vocabulary.len());
-                self.add_branches(matcher, out);
+                self.add_branches(matcher, out)?;
             }
         }
         if matcher.is_complete() {
@@ -93,6 +98,7 @@ impl Masks<'_> {
                 out.insert(eos);
             }
         }
+        Ok(())
     }
 
     /// The part of a mask fixed by `key` (level 1), computed on first use.
@@ -166,7 +172,7 @@ impl Masks<'_> {
     }
 
     /// The mask of a state with several branches, or of the GLR driver.
-    fn add_branches(&self, matcher: &Matcher, out: &mut TokenSet) {
+    fn add_branches(&self, matcher: &Matcher, out: &mut TokenSet) -> Result<(), MatchError> {
         match matcher.split_branches() {
             Some(branches) => {
                 // A string is viable iff it is viable from one of the
@@ -175,13 +181,15 @@ impl Masks<'_> {
                     if let Some(key) = branch.lexeme_key() {
                         let part = self.lexeme_part(key);
                         out.union_with(&part.inside);
-                        self.add_boundary_tokens(branch, &part, out);
+                        self.add_boundary_tokens(branch, &part, out)?;
                     }
                 }
+                Ok(())
             }
             None => {
                 let mut walker = ByteWalker::new(matcher);
                 self.trie.walk(|depth, byte| walker.enter(depth, byte), |token| out.insert(token));
+                walker.limit().map_or(Ok(()), Err)
             }
         }
     }
@@ -189,20 +197,20 @@ impl Masks<'_> {
     /// Adds the tokens `part`'s boundary groups allow against the parser
     /// of `matcher` (a single branch), from the memo of whole states when
     /// the state was met before (level 3).
-    fn add_boundary_tokens(&self, matcher: &Matcher, part: &LexemePart, out: &mut TokenSet) {
+    fn add_boundary_tokens(&self, matcher: &Matcher, part: &LexemePart, out: &mut TokenSet) -> Result<(), MatchError> {
         if part.boundaries.is_empty() {
-            return;
+            return Ok(());
         }
         let stepped = |from: &Matcher| {
             let mut tokens = Vec::new();
-            self.add_groups(Origin::Matcher(from), &part.boundaries, &mut tokens, &mut Vec::new());
-            tokens
+            self.add_groups(Origin::Matcher(from), &part.boundaries, &mut tokens, &mut Vec::new())?;
+            Ok::<_, MatchError>(tokens)
         };
         // A matcher with a lexeme key is a single branch, so it has a state
         // key too.
         let Some(state) = matcher.state_key() else {
-            stepped(matcher).iter().for_each(|&token| out.insert(token));
-            return;
+            stepped(matcher)?.iter().for_each(|&token| out.insert(token));
+            return Ok(());
         };
         let tokens = match self.cache.recall(&state) {
             Some(tokens) => tokens,
@@ -211,8 +219,8 @@ impl Masks<'_> {
                 // reductions pop: store the result under the shortest top
                 // of the stack it read, or the whole state.
                 let (tokens, read): (Arc<[TokenId]>, Option<usize>) = match matcher.probed() {
-                    Some((probed, probe)) => (stepped(&probed).into(), probe.depth()),
-                    None => (stepped(matcher).into(), None),
+                    Some((probed, probe)) => (stepped(&probed)?.into(), probe.depth()),
+                    None => (stepped(matcher)?.into(), None),
                 };
                 let top = read.and_then(|depth| state.top(depth));
                 self.cache.remember(state, top, tokens.clone());
@@ -220,6 +228,7 @@ impl Masks<'_> {
             }
         };
         tokens.iter().for_each(|&token| out.insert(token));
+        Ok(())
     }
 
     /// Steps each group once against the state `origin` names. When the
@@ -234,7 +243,7 @@ impl Masks<'_> {
         groups: &[BoundaryGroup],
         out: &mut Vec<TokenId>,
         walkers: &mut Vec<Option<ByteWalker>>,
-    ) {
+    ) -> Result<(), MatchError> {
         let level = match origin {
             Origin::Matcher(_) => 0,
             Origin::Walker { level, .. } => level,
@@ -258,7 +267,10 @@ impl Masks<'_> {
             };
             let Some(walker) = slot.as_mut().filter(|_| resumed) else { continue };
             if !walker.enter(1, group.byte) {
-                continue;
+                match walker.take_limit() {
+                    Some(limit) => return Err(limit),
+                    None => continue,
+                }
             }
             match walker.lexeme_key_at(1) {
                 Some(key) => {
@@ -271,8 +283,9 @@ impl Masks<'_> {
                         && let Some(source) = walkers[level].take()
                     {
                         let origin = Origin::Walker { source: &source, level: level + 1 };
-                        self.add_groups(origin, &part.boundaries, out, walkers);
+                        let below = self.add_groups(origin, &part.boundaries, out, walkers);
                         walkers[level] = Some(source);
+                        below?;
                     }
                 }
                 None => {
@@ -285,9 +298,13 @@ impl Masks<'_> {
                             |token| out.push(token),
                         );
                     }
+                    if let Some(limit) = walker.take_limit() {
+                        return Err(limit);
+                    }
                 }
             }
         }
+        Ok(())
     }
 }
 
