@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests of every crate: the bundled
 //! grammars, the default model, a small seeded random number generator,
-//! and random walks through a grammar's viable prefixes.
+//! random walks through a grammar's viable prefixes, and the compact form
+//! of a JSON document.
 
 use std::path::Path;
 
@@ -23,6 +24,24 @@ pub fn library_grammars() -> Vec<(String, CompiledGrammar)> {
             (path.file_name().expect("name").to_string_lossy().into_owned(), grammar)
         })
         .collect()
+}
+
+/// The compact form of a JSON document, as the JSON Schema grammars'
+/// compact whitespace policy writes it: `", "` and `": "`, keys in the
+/// order written.
+pub fn compact_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => format!("[{}]", items.iter().map(compact_json).collect::<Vec<_>>().join(", ")),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(key, value)| format!("{}: {}", Value::String(key.clone()), compact_json(value)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(feature = "model")]

@@ -23,7 +23,7 @@ use serde_json::Value;
 use trellis_grammars::json_schema::{JsonSchemaOptions, Whitespace, compile_json_schema};
 use trellis_grammars::walk::ByteWalker;
 use trellis_grammars::{CompiledGrammar, Config, Format, Matcher, Source};
-use trellis_tests::{Rng, random_walk};
+use trellis_tests::{Rng, compact_json, random_walk};
 
 const NOT_VALIDITY_CASES: [&str; 2] = ["errors.jsonl", "lenient.jsonl"];
 
@@ -39,22 +39,6 @@ struct Case {
     /// Documents as parsed values (for the flexible policy and the oracle).
     valid_values: Vec<Value>,
     invalid: Vec<Value>,
-}
-
-/// The compact form of a document: `", "` and `": "`, keys in the order
-/// written (the declared order in the data files).
-fn compact(value: &Value) -> String {
-    match value {
-        Value::Array(items) => format!("[{}]", items.iter().map(compact).collect::<Vec<_>>().join(", ")),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(key, value)| format!("{}: {}", Value::String(key.clone()), compact(value)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.to_string(),
-    }
 }
 
 fn read_jsonl(path: &Path) -> Vec<Value> {
@@ -83,7 +67,7 @@ fn data_cases() -> Vec<Case> {
             cases.push(Case {
                 name: format!("{stem}/{}", line["name"].as_str().expect("name")),
                 schema: line["schema"].clone(),
-                valid: list("valid").iter().map(compact).collect(),
+                valid: list("valid").iter().map(compact_json).collect(),
                 valid_values: list("valid"),
                 invalid: list("invalid"),
             });
@@ -209,7 +193,7 @@ fn run_case(case: &Case) -> (usize, f64) {
         assert!(verdict.is_complete(), "{}: valid document {text} rejected ({verdict:?})", case.name);
     }
     for value in &case.invalid {
-        let text = compact(value);
+        let text = compact_json(value);
         assert!(!grammar.accepts(text.as_bytes()), "{}: invalid document {text} accepted", case.name);
     }
     let checked = check_soundness(&case.name, &grammar, &validator, seed_of(&case.name));
@@ -218,7 +202,7 @@ fn run_case(case: &Case) -> (usize, f64) {
     for value in &case.valid_values {
         let pretty = serde_json::to_string_pretty(value).expect("pretty");
         assert!(flexible.accepts(pretty.as_bytes()), "{}: flexible policy rejects\n{pretty}", case.name);
-        let padded = format!(" {} \n", compact(value));
+        let padded = format!(" {} \n", compact_json(value));
         assert!(flexible.accepts(padded.as_bytes()), "{}: flexible policy rejects {padded:?}", case.name);
     }
     check_soundness(&case.name, &flexible, &validator, seed_of(&case.name) ^ 1);
@@ -301,7 +285,10 @@ fn lenient_mode_lists_every_dropped_keyword() {
         assert_eq!(pointers, expected, "{name}");
         let grammar = CompiledGrammar::from_ebnf(&ebnf, &Config::default()).expect("grammar");
         for doc in line["accepted"].as_array().expect("accepted") {
-            assert!(grammar.accepts(compact(doc).as_bytes()), "{name}: {doc} accepted once the keyword is dropped");
+            assert!(
+                grammar.accepts(compact_json(doc).as_bytes()),
+                "{name}: {doc} accepted once the keyword is dropped"
+            );
         }
     }
 }

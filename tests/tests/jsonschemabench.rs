@@ -31,6 +31,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use trellis_grammars::json_schema::{JsonSchemaOptions, compile_json_schema};
 use trellis_grammars::{CompiledGrammar, Config, Matcher};
+use trellis_tests::compact_json;
 
 fn dataset() -> String {
     let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/workloads/jsonschemabench-dev.jsonl.gz");
@@ -46,20 +47,6 @@ fn dataset() -> String {
         String::from_utf8(output.stdout).expect("UTF-8")
     } else {
         String::from_utf8(bytes).expect("UTF-8")
-    }
-}
-
-fn compact(value: &Value) -> String {
-    match value {
-        Value::Array(items) => format!("[{}]", items.iter().map(compact).collect::<Vec<_>>().join(", ")),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(key, value)| format!("{}: {}", Value::String(key.clone()), compact(value)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.to_string(),
     }
 }
 
@@ -129,7 +116,7 @@ impl Search {
                 states.iter().filter_map(|m| self.feed(m, b"]")).collect()
             }
             other => {
-                let text = compact(other);
+                let text = compact_json(other);
                 from.iter().filter_map(|m| self.feed(m, text.as_bytes())).collect()
             }
         }
@@ -265,7 +252,7 @@ fn jsonschemabench_dev_set() {
                 tally.label_oracle_disagree += 1;
             }
             let valid = label && oracle_says.unwrap_or(true);
-            let as_written = grammar.check(compact(data).as_bytes());
+            let as_written = grammar.check(compact_json(data).as_bytes());
             let any_order = if as_written.is_complete() { Found::Yes } else { Search::accepts(&grammar, data) };
             if valid {
                 tally.valid += 1;
@@ -290,7 +277,7 @@ fn jsonschemabench_dev_set() {
                     Found::Yes => {
                         tally.invalid_accepted += 1;
                         notes.push(format!("INVALID {index} ACCEPTED"));
-                        eprintln!("{id}: invalid instance {index} accepted: {}", compact(data));
+                        eprintln!("{id}: invalid instance {index} accepted: {}", compact_json(data));
                     }
                     Found::Undecided => tally.invalid_undecided += 1,
                     Found::OutOfBudget => tally.invalid_out_of_budget += 1,
