@@ -134,6 +134,12 @@ impl Tables {
         }
     }
 
+    /// The terminals allowed in LR state `state` (ignored ones included),
+    /// as a bitset.
+    pub(crate) fn allowed_row(&self, state: u32) -> &[u64] {
+        self.allowed.row(state as usize)
+    }
+
     /// Can a lexeme in lexer state `lex` become a terminal allowed in LR
     /// state `state`?
     #[inline(always)]

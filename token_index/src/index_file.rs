@@ -50,8 +50,9 @@ use crate::token_set::TokenSet;
 use crate::vocab::{TokenId, TokenKind, Vocabulary};
 
 /// The version of the file layout this build reads and writes (2: the
-/// grammar's source is typed, with its origin).
-pub const FORMAT_VERSION: u32 = 2;
+/// grammar's source is typed, with its origin; 3: trie nodes numbered in
+/// two sections, text slice first).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The first bytes of every index file.
 pub const INDEX_MAGIC: &[u8; 8] = b"TRLSIDX\0";

@@ -29,8 +29,24 @@
 //! with the same regex walk: the flat array walks 4–10× faster and builds
 //! 3× faster (figures in the bench's doc comment), so it is the one kept,
 //! although the fst is about 2.5× smaller.
+//!
+//! # Two sections
+//!
+//! The tokens of the [`TextSlice`] (well-formed text without a quote, a
+//! backslash or a control character: 195,273 of o200k's 199,998) form the
+//! first section, every other text token the second, each a pre-order
+//! forest of its own (o200k: 1,155 prefixes are in both, 0.3 % more
+//! nodes). A mask from a state that keeps text inside its lexeme takes the
+//! first section's tokens up to the length the lexer allows as one
+//! precomputed set and walks only the second section and the longer text
+//! tokens (each node knows the longest token below it); see
+//! `src/mask/compute.rs`. [`walk`](TokenTrie::walk) visits both sections.
 
+use crate::token_set::TokenSet;
 use crate::vocab::{TokenId, Vocabulary};
+
+mod text_slice;
+pub use text_slice::TextSlice;
 
 /// The position of a node in a [`TokenTrie`], from
 /// [`walk_indexed`](TokenTrie::walk_indexed).
@@ -80,7 +96,8 @@ impl Node {
 /// Build it once per vocabulary and share it as `Arc<TokenTrie>` between
 /// every constraint compiled for that vocabulary: it is immutable,
 /// `Send + Sync`, and takes 12 bytes per distinct token prefix plus 4 per
-/// token (o200k: 421,660 nodes, 5.9 MB; SmolLM2: 100,297 nodes, 1.4 MB). [`TokenTrie::walk`] is the only way in; see its
+/// token, plus the text slice's sets by length (o200k: 422,815 nodes, 7.1 MB,
+/// built in 74 ms; SmolLM2: 100,349 nodes, 1.7 MB). [`TokenTrie::walk`] is the only way in; see its
 /// documentation for the contract a mask computation relies on.
 ///
 /// ```
@@ -115,7 +132,25 @@ pub struct TokenTrie {
     max_depth: usize,
     vocabulary_len: usize,
     vocabulary_fingerprint: u64,
+    /// Nodes `..text_end` are the text section (the tokens of the
+    /// [`TextSlice`]), the rest the other tokens' section; each section is
+    /// a pre-order forest of its own.
+    text_end: u32,
+    /// Per node, the length of the longest token in its subtree (capped at
+    /// 255): a walk that already holds every text token up to some length
+    /// skips the subtrees with nothing longer.
+    max_below: Vec<u8>,
+    /// `text_within[k - 1]`: the text tokens of at most `k` bytes, for
+    /// `k ≤ TEXT_LENGTHS`; the last entry holds them all.
+    text_within: Vec<TokenSet>,
+    /// The longest text token.
+    text_max_len: usize,
 }
+
+/// Text tokens are kept in sets by length up to this many bytes (and all
+/// together): on o200k 93 % of text tokens are at most 12 bytes long, and
+/// 33 sets take 0.8 MB.
+const TEXT_LENGTHS: usize = 32;
 
 impl TokenTrie {
     /// Builds the trie of `vocabulary`'s Normal and ByteFallback tokens.
@@ -134,35 +169,43 @@ impl TokenTrie {
         // their trie nodes (a prefix sorts before its extensions), and ids
         // break ties so a node's tokens come out sorted.
         text_tokens.sort_unstable();
+        let (text, rest): (Vec<_>, Vec<_>) = text_tokens.into_iter().partition(|(bytes, _)| TextSlice.contains(bytes));
 
         let mut nodes: Vec<Node> = Vec::new();
-        let mut tokens: Vec<TokenId> = Vec::with_capacity(text_tokens.len());
-        // `path[d]` is the index of the node at depth d + 1 on the path to
-        // the last token inserted; nodes leave the path once the next token
-        // diverges above them, and only then is their subtree complete.
-        let mut path: Vec<usize> = Vec::new();
-        let mut previous: &[u8] = &[];
+        let mut tokens: Vec<TokenId> = Vec::with_capacity(text.len() + rest.len());
         let mut max_depth = 0;
-        for &(bytes, id) in &text_tokens {
-            let common = bytes.iter().zip(previous).take_while(|(a, b)| a == b).count();
-            for closed in path.drain(common..) {
+        let mut text_end = 0;
+        for (number, section) in [&text, &rest].into_iter().enumerate() {
+            // `path[d]` is the index of the node at depth d + 1 on the path
+            // to the last token inserted; nodes leave the path once the next
+            // token diverges above them, and only then is their subtree
+            // complete.
+            let mut path: Vec<usize> = Vec::new();
+            let mut previous: &[u8] = &[];
+            for &(bytes, id) in section {
+                let common = bytes.iter().zip(previous).take_while(|(a, b)| a == b).count();
+                for closed in path.drain(common..) {
+                    nodes[closed].subtree_end = to_u32(nodes.len());
+                }
+                for (offset, &byte) in bytes.iter().enumerate().skip(common) {
+                    path.push(nodes.len());
+                    nodes.push(Node {
+                        // offset + 1 <= Vocabulary::MAX_TOKEN_LEN < 2^24.
+                        byte_and_depth: u32::from(byte) | (to_u32(offset + 1) << 8),
+                        subtree_end: 0, // set when the node leaves `path`
+                        tokens_start: to_u32(tokens.len()),
+                    });
+                }
+                tokens.push(id);
+                max_depth = max_depth.max(bytes.len());
+                previous = bytes;
+            }
+            for closed in path.drain(..) {
                 nodes[closed].subtree_end = to_u32(nodes.len());
             }
-            for (offset, &byte) in bytes.iter().enumerate().skip(common) {
-                path.push(nodes.len());
-                nodes.push(Node {
-                    // offset + 1 <= Vocabulary::MAX_TOKEN_LEN < 2^24.
-                    byte_and_depth: u32::from(byte) | (to_u32(offset + 1) << 8),
-                    subtree_end: 0, // set when the node leaves `path`
-                    tokens_start: to_u32(tokens.len()),
-                });
+            if number == 0 {
+                text_end = to_u32(nodes.len());
             }
-            tokens.push(id);
-            max_depth = max_depth.max(bytes.len());
-            previous = bytes;
-        }
-        for closed in path.drain(..) {
-            nodes[closed].subtree_end = to_u32(nodes.len());
         }
         let sentinel = to_u32(nodes.len());
         nodes.push(Node { byte_and_depth: 0, subtree_end: sentinel, tokens_start: to_u32(tokens.len()) });
@@ -170,16 +213,35 @@ impl TokenTrie {
         // growth slack (about a fifth of the memory on o200k).
         nodes.shrink_to_fit();
         tokens.shrink_to_fit();
+        let max_below = max_below(&nodes);
+
+        let text_max_len = text.iter().map(|(bytes, _)| bytes.len()).max().unwrap_or(0);
+        let mut text_within = Vec::with_capacity(TEXT_LENGTHS + 1);
+        let mut set = TokenSet::new(vocabulary.len());
+        for length in 1..=TEXT_LENGTHS + 1 {
+            for &(bytes, id) in &text {
+                if bytes.len() == length || (length > TEXT_LENGTHS && bytes.len() > TEXT_LENGTHS) {
+                    set.insert(id);
+                }
+            }
+            text_within.push(set.clone());
+        }
         TokenTrie {
             nodes,
             tokens,
             max_depth,
             vocabulary_len: vocabulary.len(),
             vocabulary_fingerprint: vocabulary.fingerprint(),
+            text_end,
+            max_below,
+            text_within,
+            text_max_len,
         }
     }
 
-    /// Walks the trie depth-first, in increasing byte order, letting the
+    /// Walks the trie depth-first, section by section (the text slice's
+    /// tokens, then the others; see [the module docs](self)), each in
+    /// increasing byte order, letting the
     /// caller prune.
     ///
     /// For every node — every non-empty prefix `p` of some text token —
@@ -302,6 +364,66 @@ impl TokenTrie {
         self.walk_range(index, root.subtree_end as usize, base, enter, on_token);
     }
 
+    /// The text tokens of at most `length` bytes ([`TextSlice`]), and the
+    /// length past which [`walk_text_beyond`](Self::walk_text_beyond) must
+    /// walk; `None` for length 0.
+    pub(crate) fn text_within(&self, length: usize) -> Option<(&TokenSet, usize)> {
+        match length {
+            0 => None,
+            _ if length >= self.text_max_len => self.text_within.last().map(|set| (set, usize::MAX)),
+            _ => {
+                let length = length.min(TEXT_LENGTHS);
+                Some((&self.text_within[length - 1], length))
+            }
+        }
+    }
+
+    /// The longest token of the text section.
+    pub(crate) fn text_max_len(&self) -> usize {
+        self.text_max_len
+    }
+
+    /// Walks the text section as [`walk_indexed`](Self::walk_indexed)
+    /// does, skipping (without entering them) the subtrees that hold no
+    /// token longer than `within` bytes: a caller that holds those tokens
+    /// already ([`text_within`](Self::text_within)) walks only what lies
+    /// deeper. `within == usize::MAX` walks nothing.
+    pub(crate) fn walk_text_beyond<Enter, OnToken>(&self, within: usize, mut enter: Enter, mut on_token: OnToken)
+    where
+        Enter: FnMut(NodeIndex, usize, u8) -> bool,
+        OnToken: FnMut(TokenId),
+    {
+        if within == usize::MAX {
+            return;
+        }
+        let mut index = 0;
+        let end = self.text_end as usize;
+        while index < end {
+            let node = self.nodes[index];
+            if usize::from(self.max_below[index]) > within && enter(NodeIndex(index as u32), node.depth(), node.byte())
+            {
+                let first = node.tokens_start as usize;
+                let last = self.nodes[index + 1].tokens_start as usize;
+                for &token in &self.tokens[first..last] {
+                    on_token(token);
+                }
+                index += 1;
+            } else {
+                index = node.subtree_end as usize;
+            }
+        }
+    }
+
+    /// Walks the section of the tokens outside the text slice, as
+    /// [`walk_indexed`](Self::walk_indexed) walks both.
+    pub(crate) fn walk_rest_indexed<Enter, OnToken>(&self, enter: Enter, on_token: OnToken)
+    where
+        Enter: FnMut(NodeIndex, usize, u8) -> bool,
+        OnToken: FnMut(TokenId),
+    {
+        self.walk_range(self.text_end as usize, self.nodes.len() - 1, 0, enter, on_token);
+    }
+
     #[inline]
     fn walk_range<Enter, OnToken>(&self, start: usize, end: usize, base: usize, mut enter: Enter, mut on_token: OnToken)
     where
@@ -362,8 +484,30 @@ impl TokenTrie {
 
     /// Approximate heap memory held by the trie, in bytes.
     pub fn memory_bytes(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node>() + self.tokens.capacity() * std::mem::size_of::<TokenId>()
+        self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.tokens.capacity() * std::mem::size_of::<TokenId>()
+            + self.max_below.capacity()
+            + self.text_within.iter().map(|set| set.words().len() * 8).sum::<usize>()
     }
+}
+
+/// Per node, the length of the longest token in its subtree, capped at
+/// 255: in reverse pre-order every node's children are done before it.
+fn max_below(nodes: &[Node]) -> Vec<u8> {
+    let real = nodes.len() - 1; // the sentinel is no node
+    let mut below = vec![0u8; nodes.len()];
+    for index in (0..real).rev() {
+        let node = nodes[index];
+        let own = if nodes[index + 1].tokens_start > node.tokens_start { node.depth().min(255) as u8 } else { 0 };
+        let mut longest = own;
+        let mut child = index + 1;
+        while child < node.subtree_end as usize {
+            longest = longest.max(below[child]);
+            child = nodes[child].subtree_end as usize;
+        }
+        below[index] = longest;
+    }
+    below
 }
 
 /// A count or index that [`Vocabulary`]'s limits keep below 2^32.

@@ -29,6 +29,27 @@ fn grammars() -> &'static [(String, CompiledGrammar)] {
     })
 }
 
+/// Real-world schemas from the JSONSchemaBench dev set (`fixtures/
+/// real_schemas.jsonl`), chosen for what stresses the mask walk: thousands
+/// of property names in one lazy lexer (Kubernetes), `maxLength` strings,
+/// `maxLength` with an unanchored `pattern`, `patternProperties` that make
+/// the grammar ambiguous (GLR), formats.
+fn real_schemas() -> &'static [(String, CompiledGrammar)] {
+    static SCHEMAS: OnceLock<Vec<(String, CompiledGrammar)>> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let text = include_str!("fixtures/real_schemas.jsonl");
+        text.lines()
+            .map(|line| {
+                let record: serde_json::Value = serde_json::from_str(line).expect("fixture line");
+                let id = record["id"].as_str().expect("id").to_string();
+                let grammar = CompiledGrammar::new(&record["schema"].to_string(), Format::JsonSchema)
+                    .unwrap_or_else(|e| panic!("{id}: {e}"));
+                (id, grammar)
+            })
+            .collect()
+    })
+}
+
 fn tiktoken(name: &str) -> TokenIndex {
     let tokenizer = Tokenizer::from_spec(&format!("tiktoken:{name}")).expect("embedded tiktoken encoding");
     TokenIndex::new(tokenizer.vocabulary().clone())
@@ -155,6 +176,41 @@ proptest! {
         };
         let (name, compiled) = &grammars()[grammar];
         check_exact(name, &constraints[grammar], random_state(compiled, seed, len))?;
+    }
+}
+
+fn schema_and_seed() -> impl Strategy<Value = (usize, u64, usize)> {
+    (0..real_schemas().len(), any::<u64>(), 0usize..400)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    /// The dev-set schemas on o200k, one constraint per schema shared by
+    /// every case (so later cases meet parts cached by earlier ones).
+    #[test]
+    fn o200k_masks_of_real_schemas_are_exact((schema, seed, len) in schema_and_seed()) {
+        static CONSTRAINTS: OnceLock<Vec<TokenConstraint>> = OnceLock::new();
+        let index = CONSTRAINTS.get_or_init(|| {
+            let index = tiktoken("o200k_base");
+            real_schemas().iter().map(|(_, grammar)| TokenConstraint::new(grammar, &index)).collect()
+        });
+        let (name, compiled) = &real_schemas()[schema];
+        check_exact(name, &index[schema], random_state(compiled, seed, len))?;
+    }
+
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+    #[test]
+    fn synthetic_masks_of_real_schemas_are_exact((schema, seed, len) in schema_and_seed()) {
+        static CONSTRAINTS: OnceLock<Vec<TokenConstraint>> = OnceLock::new();
+        let index = CONSTRAINTS.get_or_init(|| {
+            let index = synthetic();
+            real_schemas().iter().map(|(_, grammar)| TokenConstraint::new(grammar, &index)).collect()
+        });
+        let (name, compiled) = &real_schemas()[schema];
+        check_exact(name, &index[schema], random_state(compiled, seed, len))?;
     }
 }
 

@@ -31,12 +31,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use llguidance::api::TopLevelGrammar;
-use llguidance::toktrie::{TokEnv, TokRxInfo, TokTrie, TokenizerEnv};
 use llguidance::{Matcher as LlgMatcher, ParserFactory};
 use outlines_core::index::Index as OcIndex;
 use outlines_core::vocabulary::Vocabulary as OcVocabulary;
+use trellis_benches::{fmt_us, llg_env, percentile};
 use trellis_grammars::{CompiledGrammar, Config, Format};
-use trellis_token_index::{TokenConstraint, TokenIndex, TokenKind, TokenSet, Tokenizer};
+use trellis_token_index::{TokenConstraint, TokenIndex, TokenSet, Tokenizer};
 
 // ---------------------------------------------------------------------------
 // Heap accounting.
@@ -262,47 +262,6 @@ fn trellis_variant(index: &TokenIndex, group: Group, grammar_file: Option<PathBu
 
 // llguidance -----------------------------------------------------------------
 
-/// llguidance's tokenizer environment over Trellis's tokenizer (canonical
-/// tokenization; llguidance uses it only for forced tokens, not for masks).
-struct LlgEnv {
-    trie: TokTrie,
-    tokenizer: Arc<Tokenizer>,
-}
-
-impl TokenizerEnv for LlgEnv {
-    fn tok_trie(&self) -> &TokTrie {
-        &self.trie
-    }
-
-    fn tokenize_bytes(&self, s: &[u8]) -> Vec<u32> {
-        match std::str::from_utf8(s).ok().and_then(|text| self.tokenizer.encode(text).ok()) {
-            Some(tokens) => tokens,
-            None => self.trie.greedy_tokenize(s),
-        }
-    }
-}
-
-fn llg_env(tokenizer: &Arc<Tokenizer>) -> TokEnv {
-    let vocabulary = tokenizer.vocabulary();
-    let words: Vec<Vec<u8>> = vocabulary
-        .iter()
-        .map(|(_, bytes, kind)| match kind {
-            TokenKind::Normal | TokenKind::ByteFallback => bytes.to_vec(),
-            // Special tokens get llguidance's marker byte so that they never match text.
-            TokenKind::Special => {
-                let mut w = vec![TokTrie::SPECIAL_TOKEN_MARKER];
-                w.extend_from_slice(bytes);
-                w
-            }
-            TokenKind::Unused => Vec::new(),
-        })
-        .collect();
-    let eos = vocabulary.eos_tokens();
-    let info = TokRxInfo::new(words.len() as u32, eos[0]);
-    let trie = TokTrie::from(&info, &words).with_eos_tokens(eos);
-    Arc::new(LlgEnv { trie, tokenizer: tokenizer.clone() })
-}
-
 struct LlgCompiled {
     matcher: LlgMatcher,
     eos: u32,
@@ -494,14 +453,6 @@ struct Stats {
     heap_bytes: isize,
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1] as f64 / 1000.0
-}
-
 /// Past this much time compiling one constraint, no more repeats (an
 /// outlines-core index can take minutes).
 const COMPILE_REPEAT_BUDGET: Duration = Duration::from_secs(1);
@@ -593,18 +544,6 @@ struct Row {
     input: String,
     stats: Option<Stats>,
     na: Option<String>,
-}
-
-fn fmt_us(v: f64) -> String {
-    if v.is_nan() {
-        "-".into()
-    } else if v >= 1000.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 fn print_table(rows: &[Row], detail: bool) {

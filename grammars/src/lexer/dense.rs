@@ -23,7 +23,7 @@ use crate::bitset::{self, BitMatrix};
 #[derive(Clone, Debug)]
 pub(crate) struct DenseLexer {
     /// Byte → equivalence class.
-    classes: [u8; 256],
+    pub(super) classes: [u8; 256],
     /// Number of classes: the row stride of `transitions`.
     stride: usize,
     /// `transitions[state * stride + class]` is the next state.

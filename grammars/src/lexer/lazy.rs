@@ -150,7 +150,7 @@ pub(crate) struct LazyLexer {
     /// Boxed: only the cold path reads it, and the lexer sits beside the
     /// dense one in an enum.
     nfa: Box<Nfa>,
-    classes: [u8; 256],
+    pub(super) classes: [u8; 256],
     representatives: Vec<u8>,
     terminal_count: usize,
     /// Per NFA state: the patterns some path from it can match.
@@ -350,6 +350,45 @@ impl LazyLexer {
         };
         cell.store(target, Ordering::Release);
         target
+    }
+
+    /// The state with only those NFA states of `id` that can still match
+    /// a terminal of `keep` (a bitset over terminals): from it, every
+    /// string reaches the same terminals of `keep` as from `id`, and no
+    /// other. `id` itself when nothing is dropped (and for DEAD, START,
+    /// or when the lexer is out of room).
+    #[cold]
+    pub(crate) fn restrict(&self, id: u32, keep: &[u64]) -> u32 {
+        if id == DEAD || id == super::START {
+            return id;
+        }
+        let Ok(mut interner) = self.interner.lock() else { return id };
+        let members = interner.members(id);
+        let kept: Vec<u32> = members
+            .iter()
+            .copied()
+            .filter(|&member| match self.nfa.state(member) {
+                State::Match(pattern) => bitset::contains(keep, pattern as usize),
+                State::Anchor { next, .. } => bitset::intersects(self.nfa_at_end.row(next as usize), keep),
+                _ => bitset::intersects(self.nfa_reach.row(member as usize), keep),
+            })
+            .collect();
+        if kept.len() == members.len() {
+            return id;
+        }
+        if kept.is_empty() {
+            return DEAD;
+        }
+        if let Some(existing) = interner.find(&kept) {
+            return existing;
+        }
+        if interner.count >= self.capacity {
+            return id;
+        }
+        let state = self.make_state(&mut interner, &kept, false);
+        let new_id = interner.add(&kept);
+        self.install(new_id, state);
+        new_id
     }
 
     #[inline]

@@ -182,6 +182,25 @@ impl LexerDfa {
         }
     }
 
+    /// `state` without the NFA states that can match no terminal of `keep`
+    /// (a bitset over terminals), on the lazy lexer; `state` itself on the
+    /// dense one, whose states are fixed.
+    pub fn restrict(&self, state: u32, keep: &[u64]) -> u32 {
+        match &self.backend {
+            Backend::Dense(_) => state,
+            Backend::Lazy(lazy) => lazy.restrict(state, keep),
+        }
+    }
+
+    /// The lexer's byte classes: bytes with the same class move every
+    /// state to the same next state.
+    pub fn byte_classes(&self) -> &[u8; 256] {
+        match &self.backend {
+            Backend::Dense(dense) => &dense.classes,
+            Backend::Lazy(lazy) => &lazy.classes,
+        }
+    }
+
     /// Whether a lexeme ending in `state` matches some terminal.
     #[inline(always)]
     pub fn is_accepting(&self, state: u32) -> bool {

@@ -594,6 +594,209 @@ impl LexemeWalker {
     }
 }
 
+/// A prefix-closed set of byte strings given as a small deterministic
+/// automaton (every state accepting; `None`: the byte leaves the set), for
+/// [`CompiledGrammar::inside_depth`]. A token index uses one for the text
+/// most tokens are made of, so that a lexer state that keeps all of it
+/// inside its lexeme takes those tokens as one precomputed set instead of
+/// a walk of them.
+pub trait ByteSlice {
+    /// The number of states, numbered from 0.
+    const STATES: u8;
+    /// The start state.
+    const START: u8;
+    /// The state after `byte` from `state`, or `None` outside the set.
+    fn next(&self, state: u8, byte: u8) -> Option<u8>;
+}
+
+/// The bytes a [`CompiledGrammar::inside_depth`] search must try: one per
+/// class of bytes that the grammar's lexer and the slice both treat alike
+/// (on JSON grammars with the text slice, about 20 instead of 256).
+/// Computed once per grammar and slice ([`CompiledGrammar::slice_classes`]).
+#[derive(Clone, Debug)]
+pub struct SliceClasses {
+    representatives: Vec<u8>,
+}
+
+/// How far [`CompiledGrammar::inside_depth`] got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InsideDepth {
+    /// Every string of the slice no longer than this stays inside.
+    pub depth: usize,
+    /// Byte steps taken.
+    pub steps: usize,
+}
+
+impl CompiledGrammar {
+    /// `key` with its lexer state narrowed to the terminals its parser top
+    /// allows: every walk from the narrowed key gives the same answers as
+    /// from `key` (a lexeme can only be completed as an allowed terminal,
+    /// and the cut candidates are filtered by the same set), so their
+    /// masks are equal. The lazy lexer is one automaton for every
+    /// terminal of the grammar, so its state after `"na` inside a JSON
+    /// object key also follows every other object's property names that
+    /// start so; narrowed, it follows only this object's. On a schema with
+    /// thousands of property names this is what keeps the in-lexeme search
+    /// ([`inside_depth`](Self::inside_depth)) to a handful of states. The
+    /// dense lexer's keys are returned as they are.
+    pub fn narrowed_key(&self, key: LexemeKey) -> LexemeKey {
+        let tables = self.tables();
+        let lex = tables.lexer.restrict(key.lex, tables.allowed_row(key.top));
+        LexemeKey { lex, top: key.top }
+    }
+}
+
+impl CompiledGrammar {
+    /// The classes of bytes that this grammar's lexer and `slice` treat
+    /// alike, for [`inside_depth`](Self::inside_depth).
+    pub fn slice_classes<S: ByteSlice>(&self, slice: &S) -> SliceClasses {
+        let lexer = self.tables().lexer.byte_classes();
+        let mut seen: hashbrown::HashSet<(u8, SmallVec<[Option<u8>; 8]>)> = hashbrown::HashSet::new();
+        let representatives = (0..=255u8)
+            .filter(|&byte| {
+                let moves: SmallVec<[Option<u8>; 8]> = (0..S::STATES).map(|state| slice.next(state, byte)).collect();
+                moves.iter().any(Option::is_some) && seen.insert((lexer[byte as usize], moves))
+            })
+            .collect();
+        SliceClasses { representatives }
+    }
+
+    /// How deep the strings of `slice` stay inside the current lexeme from
+    /// the states with `key`: the largest `d ≤ max_depth` such that, for
+    /// every string of the slice of length at most `d`, a [`LexemeWalker`]
+    /// from `key` answers [`LexemeStep::Inside`] at each of its bytes. So
+    /// every token whose bytes are such a string is allowed from those
+    /// states, and none of its prefixes is a boundary: a mask may take them
+    /// all without walking them. `classes` must be this grammar's
+    /// [`slice_classes`](Self::slice_classes) of the same slice.
+    ///
+    /// A breadth-first search over pairs (slice state, lexer state), one
+    /// level per byte, each pair expanded once (a pair met again at a
+    /// deeper level can only lead to shorter strings than it did the first
+    /// time), one byte per class where no lexeme may end (elsewhere whether
+    /// a cut is possible depends on the byte itself, so every byte is
+    /// tried). It stops at the first byte that is not inside, when no new
+    /// pair appears (the depth is then unbounded: `max_depth`), or after
+    /// about `budget` byte steps (the depth then is the last level fully
+    /// checked). Inside a JSON string the search closes after a handful of
+    /// pairs (the string's state and the UTF-8 continuation states): about
+    /// a hundred steps. A string with `maxLength` counts characters in its
+    /// lexer states, so there each level brings new pairs.
+    pub fn inside_depth<S: ByteSlice>(
+        &self,
+        key: LexemeKey,
+        slice: &S,
+        classes: &SliceClasses,
+        max_depth: usize,
+        budget: usize,
+    ) -> InsideDepth {
+        let tables = self.tables();
+        search_inside(
+            tables,
+            key.lex,
+            |extended| tables.lexeme_possible(extended, key.top),
+            slice,
+            classes,
+            max_depth,
+            budget,
+        )
+    }
+}
+
+impl Matcher {
+    /// [`CompiledGrammar::inside_depth`] for this state itself, whatever
+    /// its driver and however many branches it has: the largest depth to
+    /// which every string of `slice` stays inside the lexeme of some one
+    /// branch, with that branch's parser unchanged. Every token that is
+    /// such a string is allowed. This is what a state without a
+    /// [`LexemeKey`] (the GLR driver's) takes its text tokens from.
+    pub fn inside_depth<S: ByteSlice>(
+        &self,
+        slice: &S,
+        classes: &SliceClasses,
+        max_depth: usize,
+        budget: usize,
+    ) -> InsideDepth {
+        let tables = self.grammar.tables();
+        fn each<P: Parser, S: ByteSlice>(
+            tables: &Tables,
+            branches: &[Branch<P>],
+            slice: &S,
+            classes: &SliceClasses,
+            max_depth: usize,
+            budget: usize,
+        ) -> InsideDepth {
+            let mut best = InsideDepth { depth: 0, steps: 0 };
+            for branch in branches {
+                let found = search_inside(
+                    tables,
+                    branch.lex,
+                    |extended| branch.parser.alive(tables, extended),
+                    slice,
+                    classes,
+                    max_depth,
+                    budget.saturating_sub(best.steps),
+                );
+                best = InsideDepth { depth: best.depth.max(found.depth), steps: best.steps + found.steps };
+            }
+            best
+        }
+        match &self.state {
+            State::Lr(branches) => each(tables, branches, slice, classes, max_depth, budget),
+            State::Glr(branches) => each(tables, branches, slice, classes, max_depth, budget),
+        }
+    }
+}
+
+/// The search of [`CompiledGrammar::inside_depth`] from lexer state `lex`,
+/// with `alive` saying whether the parser can take a lexeme that reached
+/// a lexer state.
+fn search_inside<S: ByteSlice>(
+    tables: &Tables,
+    lex: u32,
+    alive: impl Fn(u32) -> bool,
+    slice: &S,
+    classes: &SliceClasses,
+    max_depth: usize,
+    budget: usize,
+) -> InsideDepth {
+    let all: Vec<u8> = (0..=255).collect();
+    let mut seen: hashbrown::HashSet<(u8, u32)> = hashbrown::HashSet::new();
+    let mut level: Vec<(u8, u32)> = vec![(S::START, lex)];
+    let mut next_level: Vec<(u8, u32)> = Vec::new();
+    seen.insert((S::START, lex));
+    let mut steps = 0;
+    let mut depth = 0;
+    while depth < max_depth {
+        for &(state, lex) in &level {
+            let bytes = if tables.lexer.is_accepting(lex) { &all } else { &classes.representatives };
+            for &byte in bytes {
+                let Some(next) = slice.next(state, byte) else { continue };
+                steps += 1;
+                if steps > budget {
+                    return InsideDepth { depth, steps };
+                }
+                match lexeme_extension(tables, lex, byte, &alive) {
+                    Extension::Extends(extended) => {
+                        if seen.insert((next, extended)) {
+                            next_level.push((next, extended));
+                        }
+                    }
+                    _ => return InsideDepth { depth, steps },
+                }
+            }
+        }
+        // Every string of length depth + 1 is inside.
+        depth += 1;
+        if next_level.is_empty() {
+            return InsideDepth { depth: max_depth, steps };
+        }
+        std::mem::swap(&mut level, &mut next_level);
+        next_level.clear();
+    }
+    InsideDepth { depth, steps }
+}
+
 impl LexemeKey {
     /// The key as two integers (lexer state, parser top state), for
     /// storing precomputed masks; see [`CompiledGrammar::lexeme_key_from_raw`].

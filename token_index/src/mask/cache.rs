@@ -15,13 +15,14 @@
 //! skipping the cache.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use hashbrown::{HashMap, HashSet};
-use trellis_grammars::walk::{LexState, LexemeKey, StateKey};
+use trellis_grammars::CompiledGrammar;
+use trellis_grammars::walk::{LexState, LexemeKey, SliceClasses, StateKey};
 
 use crate::token_set::TokenSet;
-use crate::trie::NodeIndex;
+use crate::trie::{NodeIndex, TextSlice};
 use crate::vocab::TokenId;
 
 /// How many integers (token ids and key parts, 4 bytes each) the memo of
@@ -152,6 +153,8 @@ pub(crate) struct MaskCache {
     subtrees: Mutex<HashMap<SubtreeKey, Arc<SubtreePart>>>,
     next_group: AtomicU32,
     memo: Mutex<BoundaryMemo>,
+    /// The grammar's byte classes for the text slice, on first use.
+    text_classes: OnceLock<SliceClasses>,
 }
 
 /// Takes a lock; a poisoned one is taken over (see the module docs).
@@ -185,6 +188,12 @@ impl MaskCache {
         lexemes.parts.entry(key).or_insert_with(|| Arc::new(LexemePart { inside, boundaries })).clone()
     }
 
+    /// Stores `part` (computed for an equivalent key) under `key` too, and
+    /// returns the part kept.
+    pub fn alias_lexeme_part(&self, key: LexemeKey, part: Arc<LexemePart>) -> Arc<LexemePart> {
+        lock(&self.lexemes).parts.entry(key).or_insert(part).clone()
+    }
+
     /// The part below a group's nodes, if computed.
     pub fn subtree_part(&self, key: SubtreeKey) -> Option<Arc<SubtreePart>> {
         lock(&self.subtrees).get(&key).cloned()
@@ -193,6 +202,12 @@ impl MaskCache {
     /// Stores the part below a group's nodes and returns the part kept.
     pub fn insert_subtree_part(&self, key: SubtreeKey, part: SubtreePart) -> Arc<SubtreePart> {
         lock(&self.subtrees).entry(key).or_insert_with(|| Arc::new(part)).clone()
+    }
+
+    /// `grammar`'s byte classes for the text slice (the cache belongs to
+    /// one grammar).
+    pub fn text_classes(&self, grammar: &CompiledGrammar) -> &SliceClasses {
+        self.text_classes.get_or_init(|| grammar.slice_classes(&TextSlice))
     }
 
     /// A boundary group id not used before.
@@ -286,6 +301,7 @@ impl MaskCache {
             subtrees: Mutex::new(subtree_parts.into_iter().collect()),
             next_group: AtomicU32::new(next_group),
             memo: Mutex::default(),
+            text_classes: OnceLock::new(),
         }
     }
 }

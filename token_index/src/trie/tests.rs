@@ -93,9 +93,11 @@ fn special_and_unused_tokens_are_left_out_and_byte_fallback_shares_nodes() {
     ]);
     let trie = TokenTrie::new(&v);
     assert_eq!(trie.num_tokens(), 4);
-    assert_eq!(trie.num_nodes(), 6, "\\n, ' ', ' <', ' <s', ' <s>', a");
+    assert_eq!(trie.num_nodes(), 6, "' ', ' <', ' <s', ' <s>', a; then \\n");
     let (_, reported) = walk_checked(&trie, &v, |_| true);
-    assert_eq!(reported, [6, 7, 4, 5]);
+    // The text section first (" <s>", then "a" twice), then the rest
+    // ("\n", a control byte).
+    assert_eq!(reported, [7, 4, 5, 6]);
 }
 
 #[test]
@@ -195,6 +197,49 @@ fn passes(prefix: &[u8], salt: u64, keep_one_in: u64) -> bool {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
+    /// What a mask takes from the text section: the set of text tokens up
+    /// to a length, and a walk of the rest of that section that skips the
+    /// subtrees with nothing longer; together with the rest section they
+    /// are exactly the tokens whose prefixes all pass, for a predicate that
+    /// passes every text prefix up to that length (as
+    /// `CompiledGrammar::inside_depth` guarantees).
+    #[test]
+    fn text_sets_and_walks_beyond_them_cover_exactly_the_passing_tokens(
+        v in arb_vocabulary(),
+        salt in any::<u64>(),
+        keep_one_in in 2u64..6,
+        length in 0usize..8,
+    ) {
+        let trie = TokenTrie::new(&v);
+        let pass = |prefix: &[u8]| {
+            (prefix.len() <= length && TextSlice.contains(prefix)) || passes(prefix, salt, keep_one_in)
+        };
+        let mut got = BTreeSet::new();
+        let within = match trie.text_within(length) {
+            Some((set, within)) => {
+                got.extend(set.iter());
+                within
+            }
+            None => 0,
+        };
+        let mut path = Vec::new();
+        let mut enter = |_, depth: usize, byte: u8| {
+            path.truncate(depth - 1);
+            path.push(byte);
+            pass(&path)
+        };
+        let mut walked = Vec::new();
+        trie.walk_text_beyond(within, &mut enter, |token| walked.push(token));
+        trie.walk_rest_indexed(&mut enter, |token| walked.push(token));
+        got.extend(walked);
+        let expected: BTreeSet<TokenId> = v
+            .iter()
+            .filter(|(_, b, k)| k.is_text() && (1..=b.len()).all(|n| pass(&b[..n])))
+            .map(|(id, _, _)| id)
+            .collect();
+        prop_assert_eq!(got, expected);
+    }
+
     #[test]
     fn trie_enumerates_exactly_the_text_tokens(v in arb_vocabulary()) {
         let trie = TokenTrie::new(&v);
@@ -204,12 +249,14 @@ proptest! {
         reported.sort_unstable();
         prop_assert_eq!(reported, expected);
         prop_assert_eq!(trie.num_tokens(), trie.tokens.len());
-        let distinct_prefixes: BTreeSet<&[u8]> = v
-            .iter()
-            .filter(|(_, _, k)| k.is_text())
-            .flat_map(|(_, b, _)| (1..=b.len()).map(move |n| &b[..n]))
-            .collect();
-        prop_assert_eq!(trie.num_nodes(), distinct_prefixes.len());
+        // One node per distinct prefix within each section.
+        let prefixes = |text: bool| -> BTreeSet<&[u8]> {
+            v.iter()
+                .filter(|(_, b, k)| k.is_text() && TextSlice.contains(b) == text)
+                .flat_map(|(_, b, _)| (1..=b.len()).map(move |n| &b[..n]))
+                .collect()
+        };
+        prop_assert_eq!(trie.num_nodes(), prefixes(true).len() + prefixes(false).len());
     }
 
     #[test]
@@ -233,11 +280,16 @@ proptest! {
             .collect();
         reported.sort_unstable();
         prop_assert_eq!(reported, expected);
-        // The predicate is asked about a prefix at most once, and only when
-        // all its proper prefixes passed: the walk never looks into a
-        // pruned subtree.
-        let distinct: BTreeSet<&Vec<u8>> = entered.iter().collect();
-        prop_assert_eq!(distinct.len(), entered.len());
+        // The predicate is asked about a prefix at most once per section
+        // that has it, and only when all its proper prefixes passed: the
+        // walk never looks into a pruned subtree.
+        let in_section = |prefix: &[u8], text: bool| {
+            v.iter().any(|(_, b, k)| k.is_text() && b.starts_with(prefix) && TextSlice.contains(b) == text)
+        };
+        for prefix in &entered {
+            let times = entered.iter().filter(|other| *other == prefix).count();
+            prop_assert!(times <= usize::from(in_section(prefix, true)) + usize::from(in_section(prefix, false)));
+        }
         for prefix in &asked {
             prop_assert!((1..prefix.len()).all(|n| passes(&prefix[..n], salt, keep_one_in)));
         }
