@@ -619,12 +619,23 @@ pub struct SliceClasses {
 }
 
 /// How far [`CompiledGrammar::inside_depth`] got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InsideDepth {
     /// Every string of the slice no longer than this stays inside.
     pub depth: usize,
     /// Byte steps taken.
     pub steps: usize,
+    /// Every pair (slice state, lexer state) the search met, with the
+    /// length of the shortest string that led to it. From a pair met at
+    /// level `k`, every string of the slice of length at most
+    /// `depth - k` stays inside too (the strings to it, followed by those,
+    /// were all checked; unbounded when `depth` is the `max_depth` asked
+    /// for and the search closed): a later search from that pair need not
+    /// run ([`LexemeKey::to_raw`] names the lexer state).
+    pub met: Vec<(u8, u32, usize)>,
+    /// Whether the search closed: no pair it met leads out of the slice's
+    /// strings staying inside, at any length.
+    pub closed: bool,
 }
 
 impl CompiledGrammar {
@@ -726,7 +737,7 @@ impl Matcher {
             max_depth: usize,
             budget: usize,
         ) -> InsideDepth {
-            let mut best = InsideDepth { depth: 0, steps: 0 };
+            let mut best = InsideDepth { depth: 0, steps: 0, met: Vec::new(), closed: false };
             for branch in branches {
                 let found = search_inside(
                     tables,
@@ -737,7 +748,8 @@ impl Matcher {
                     max_depth,
                     budget.saturating_sub(best.steps),
                 );
-                best = InsideDepth { depth: best.depth.max(found.depth), steps: best.steps + found.steps };
+                best.depth = best.depth.max(found.depth);
+                best.steps += found.steps;
             }
             best
         }
@@ -765,6 +777,7 @@ fn search_inside<S: ByteSlice>(
     let mut level: Vec<(u8, u32)> = vec![(S::START, lex)];
     let mut next_level: Vec<(u8, u32)> = Vec::new();
     seen.insert((S::START, lex));
+    let mut met = vec![(S::START, lex, 0)];
     let mut steps = 0;
     let mut depth = 0;
     while depth < max_depth {
@@ -774,27 +787,28 @@ fn search_inside<S: ByteSlice>(
                 let Some(next) = slice.next(state, byte) else { continue };
                 steps += 1;
                 if steps > budget {
-                    return InsideDepth { depth, steps };
+                    return InsideDepth { depth, steps, met, closed: false };
                 }
                 match lexeme_extension(tables, lex, byte, &alive) {
                     Extension::Extends(extended) => {
                         if seen.insert((next, extended)) {
                             next_level.push((next, extended));
+                            met.push((next, extended, depth + 1));
                         }
                     }
-                    _ => return InsideDepth { depth, steps },
+                    _ => return InsideDepth { depth, steps, met, closed: false },
                 }
             }
         }
         // Every string of length depth + 1 is inside.
         depth += 1;
         if next_level.is_empty() {
-            return InsideDepth { depth: max_depth, steps };
+            return InsideDepth { depth: max_depth, steps, met, closed: true };
         }
         std::mem::swap(&mut level, &mut next_level);
         next_level.clear();
     }
-    InsideDepth { depth, steps }
+    InsideDepth { depth, steps, met, closed: false }
 }
 
 impl LexemeKey {

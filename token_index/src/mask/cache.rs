@@ -155,7 +155,16 @@ pub(crate) struct MaskCache {
     memo: Mutex<BoundaryMemo>,
     /// The grammar's byte classes for the text slice, on first use.
     text_classes: OnceLock<SliceClasses>,
+    /// How long text stays inside the lexeme from (parser top, lexer
+    /// state), as earlier searches found on their way
+    /// ([`InsideDepth::met`](trellis_grammars::walk::InsideDepth)):
+    /// inside a string of bounded length every position is a new key, and
+    /// the search from the first position met them all.
+    inside: Mutex<HashMap<(u32, u32), usize>>,
 }
+
+/// Entries of [`MaskCache::inside`] past which it empties itself (16 MB).
+const INSIDE_ENTRIES: usize = 1 << 20;
 
 /// Takes a lock; a poisoned one is taken over (see the module docs).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -208,6 +217,25 @@ impl MaskCache {
     /// one grammar).
     pub fn text_classes(&self, grammar: &CompiledGrammar) -> &SliceClasses {
         self.text_classes.get_or_init(|| grammar.slice_classes(&TextSlice))
+    }
+
+    /// How long text is known to stay inside from `key`'s states.
+    pub fn inside_depth(&self, key: LexemeKey) -> Option<usize> {
+        let (lex, top) = key.to_raw();
+        lock(&self.inside).get(&(top, lex)).copied()
+    }
+
+    /// Remembers what a search from a state with parser top `top` found
+    /// for the lexer states it met between characters (those a later key
+    /// can start from): `depth` for each (`usize::MAX` for any length).
+    pub fn remember_inside(&self, top: u32, depths: impl IntoIterator<Item = (u32, usize)>) {
+        let mut inside = lock(&self.inside);
+        if inside.len() > INSIDE_ENTRIES {
+            inside.clear();
+        }
+        for (lex, depth) in depths {
+            inside.entry((top, lex)).or_insert(depth);
+        }
     }
 
     /// A boundary group id not used before.
@@ -302,6 +330,7 @@ impl MaskCache {
             next_group: AtomicU32::new(next_group),
             memo: Mutex::default(),
             text_classes: OnceLock::new(),
+            inside: Mutex::default(),
         }
     }
 }

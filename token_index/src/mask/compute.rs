@@ -65,7 +65,7 @@
 use std::sync::Arc;
 
 use hashbrown::HashMap;
-use trellis_grammars::walk::{ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker};
+use trellis_grammars::walk::{ByteSlice, ByteWalker, LexState, LexemeKey, LexemeStep, LexemeWalker};
 use trellis_grammars::{CompiledGrammar, MatchError, Matcher};
 
 use super::cache::{BoundaryGroup, LexemePart, MaskCache, SubtreePart};
@@ -144,11 +144,7 @@ impl Masks<'_> {
         }
         // The text tokens the lexer keeps inside whole come as one set; the
         // walk covers the rest of the vocabulary and the longer text tokens.
-        let classes = self.cache.text_classes(self.grammar);
-        let depth = self
-            .grammar
-            .inside_depth(narrowed, &TextSlice, classes, self.trie.text_max_len(), INSIDE_DEPTH_BUDGET)
-            .depth;
+        let depth = self.inside_depth(narrowed);
         let (mut inside, within) = match self.trie.text_within(depth) {
             Some((set, within)) => (set.clone(), within),
             None => (TokenSet::new(self.vocabulary.len()), 0),
@@ -164,6 +160,25 @@ impl Masks<'_> {
         );
         let part = self.cache.insert_lexeme_part(narrowed, inside, boundaries);
         if narrowed != key { self.cache.alias_lexeme_part(key, part) } else { part }
+    }
+
+    /// How long text of the [`TextSlice`] stays inside the lexeme from
+    /// `key` ([`CompiledGrammar::inside_depth`]), from what an earlier
+    /// search met when it can tell. Every pair the search meets between
+    /// characters is remembered with the depth it guarantees from there.
+    fn inside_depth(&self, key: LexemeKey) -> usize {
+        if let Some(depth) = self.cache.inside_depth(key) {
+            return depth;
+        }
+        let classes = self.cache.text_classes(self.grammar);
+        let found = self.grammar.inside_depth(key, &TextSlice, classes, self.trie.text_max_len(), INSIDE_DEPTH_BUDGET);
+        let (_, top) = key.to_raw();
+        let depths =
+            found.met.iter().filter(|&&(state, _, _)| state == TextSlice::START).map(|&(_, lex, level)| {
+                (lex, if found.closed { usize::MAX } else { found.depth.saturating_sub(level) })
+            });
+        self.cache.remember_inside(top, depths);
+        if found.closed { self.trie.text_max_len() } else { found.depth }
     }
 
     /// Runs a [`LexemeWalker`] from `key` over the nodes `walk` visits
