@@ -216,16 +216,20 @@ impl TokenTrie {
         let max_below = max_below(&nodes);
 
         let text_max_len = text.iter().map(|(bytes, _)| bytes.len()).max().unwrap_or(0);
-        let mut text_within = Vec::with_capacity(TEXT_LENGTHS + 1);
-        let mut set = TokenSet::new(vocabulary.len());
-        for length in 1..=TEXT_LENGTHS + 1 {
-            for &(bytes, id) in &text {
-                if bytes.len() == length || (length > TEXT_LENGTHS && bytes.len() > TEXT_LENGTHS) {
-                    set.insert(id);
-                }
-            }
-            text_within.push(set.clone());
+        // By length (the last bucket: longer than TEXT_LENGTHS), then
+        // cumulative.
+        let mut by_length: Vec<Vec<TokenId>> = vec![Vec::new(); TEXT_LENGTHS + 1];
+        for &(bytes, id) in &text {
+            by_length[bytes.len().min(TEXT_LENGTHS + 1) - 1].push(id);
         }
+        let mut set = TokenSet::new(vocabulary.len());
+        let text_within = by_length
+            .iter()
+            .map(|ids| {
+                ids.iter().for_each(|&id| set.insert(id));
+                set.clone()
+            })
+            .collect();
         TokenTrie {
             nodes,
             tokens,
@@ -388,7 +392,7 @@ impl TokenTrie {
     /// token longer than `within` bytes: a caller that holds those tokens
     /// already ([`text_within`](Self::text_within)) walks only what lies
     /// deeper. `within == usize::MAX` walks nothing.
-    pub(crate) fn walk_text_beyond<Enter, OnToken>(&self, within: usize, mut enter: Enter, mut on_token: OnToken)
+    pub(crate) fn walk_text_beyond<Enter, OnToken>(&self, within: usize, mut enter: Enter, on_token: OnToken)
     where
         Enter: FnMut(NodeIndex, usize, u8) -> bool,
         OnToken: FnMut(TokenId),
@@ -396,22 +400,10 @@ impl TokenTrie {
         if within == usize::MAX {
             return;
         }
-        let mut index = 0;
-        let end = self.text_end as usize;
-        while index < end {
-            let node = self.nodes[index];
-            if usize::from(self.max_below[index]) > within && enter(NodeIndex(index as u32), node.depth(), node.byte())
-            {
-                let first = node.tokens_start as usize;
-                let last = self.nodes[index + 1].tokens_start as usize;
-                for &token in &self.tokens[first..last] {
-                    on_token(token);
-                }
-                index += 1;
-            } else {
-                index = node.subtree_end as usize;
-            }
-        }
+        let max_below = &self.max_below;
+        let enter =
+            |node: NodeIndex, depth, byte| usize::from(max_below[node.0 as usize]) > within && enter(node, depth, byte);
+        self.walk_range(0, self.text_end as usize, 0, enter, on_token);
     }
 
     /// Walks the section of the tokens outside the text slice, as

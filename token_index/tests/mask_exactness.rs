@@ -95,7 +95,11 @@ fn random_state(grammar: &CompiledGrammar, seed: u64, len: usize) -> Matcher {
 /// One constraint per grammar for a vocabulary, shared by every case, so
 /// that cached mask parts are reused across states with different stacks.
 fn constraints(index: &TokenIndex) -> Vec<TokenConstraint> {
-    grammars().iter().map(|(_, grammar)| TokenConstraint::new(grammar, index)).collect()
+    constraints_of(grammars(), index)
+}
+
+fn constraints_of(grammars: &[(String, CompiledGrammar)], index: &TokenIndex) -> Vec<TokenConstraint> {
+    grammars.iter().map(|(_, grammar)| TokenConstraint::new(grammar, index)).collect()
 }
 
 /// The mask against the byte-level matcher, token by token.
@@ -190,12 +194,9 @@ proptest! {
     #[test]
     fn o200k_masks_of_real_schemas_are_exact((schema, seed, len) in schema_and_seed()) {
         static CONSTRAINTS: OnceLock<Vec<TokenConstraint>> = OnceLock::new();
-        let index = CONSTRAINTS.get_or_init(|| {
-            let index = tiktoken("o200k_base");
-            real_schemas().iter().map(|(_, grammar)| TokenConstraint::new(grammar, &index)).collect()
-        });
+        let constraints = CONSTRAINTS.get_or_init(|| constraints_of(real_schemas(), &tiktoken("o200k_base")));
         let (name, compiled) = &real_schemas()[schema];
-        check_exact(name, &index[schema], random_state(compiled, seed, len))?;
+        check_exact(name, &constraints[schema], random_state(compiled, seed, len))?;
     }
 
 }
@@ -205,12 +206,9 @@ proptest! {
     #[test]
     fn synthetic_masks_of_real_schemas_are_exact((schema, seed, len) in schema_and_seed()) {
         static CONSTRAINTS: OnceLock<Vec<TokenConstraint>> = OnceLock::new();
-        let index = CONSTRAINTS.get_or_init(|| {
-            let index = synthetic();
-            real_schemas().iter().map(|(_, grammar)| TokenConstraint::new(grammar, &index)).collect()
-        });
+        let constraints = CONSTRAINTS.get_or_init(|| constraints_of(real_schemas(), &synthetic()));
         let (name, compiled) = &real_schemas()[schema];
-        check_exact(name, &index[schema], random_state(compiled, seed, len))?;
+        check_exact(name, &constraints[schema], random_state(compiled, seed, len))?;
     }
 }
 

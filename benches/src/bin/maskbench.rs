@@ -17,7 +17,9 @@
 //! meets empty caches and later ones the caches the earlier ones filled, as
 //! a server's requests with one schema would. An instance is
 //! `json.dumps(data, ensure_ascii=False)` (`", "` and `": "` separators,
-//! keys in the instance's own order), tokenized once; for each token the
+//! keys in the instance's own order: `trellis_tests::compact_json`; floats
+//! as serde_json prints them, `1e-5` where Python writes `1e-05`, both
+//! JSON), tokenized once; for each token the
 //! engine computes the mask and commits the token, timed together; a token
 //! outside the mask rejects the instance; after the last token, one more
 //! mask (timed) must allow EOS. A valid instance must be accepted and an
@@ -48,6 +50,7 @@ use llguidance::{Matcher as LlgMatcher, ParserFactory};
 use serde_json::{Value, json};
 use trellis_benches::{fmt_us, llg_env, percentile};
 use trellis_grammars::{CompiledGrammar, Format};
+use trellis_tests::compact_json;
 use trellis_token_index::{TokenConstraint, TokenError, TokenIndex, TokenSet, Tokenizer};
 
 /// One instance: its tokens and its label.
@@ -156,23 +159,18 @@ impl Compiled for TrellisCompiled {
     fn run(&self, tokens: &[u32], times: &mut Vec<u64>, deadline: Instant) -> Result<Verdict, String> {
         let mut matcher = self.constraint.matcher();
         let mut mask = TokenSet::new(matcher.vocabulary_len());
-        for (i, &token) in tokens.iter().chain([&self.eos]).enumerate() {
-            if Instant::now() > deadline {
-                return Ok(Verdict::OutOfTime);
+        run_tokens(tokens, self.eos, times, deadline, |token| {
+            match matcher.mask(&mut mask) {
+                Err(TokenError::GaveUp(limit)) => return Err(("mask before token", limit.to_string())),
+                Err(error) => return Err(("token", error.to_string())),
+                Ok(()) => {}
             }
-            let start = Instant::now();
-            let masked = matcher.mask(&mut mask);
             let allowed = mask.contains(token);
-            let committed = if allowed && token != self.eos { matcher.commit(token) } else { Ok(()) };
-            times.push(start.elapsed().as_nanos() as u64);
-            match (masked, committed) {
-                (Err(TokenError::GaveUp(limit)), _) => return Err(format!("mask before token #{i}: {limit}")),
-                (Err(error), _) | (_, Err(error)) => return Err(format!("token #{i}: {error}")),
-                _ if !allowed => return Ok(Verdict::Rejected),
-                _ => {}
+            if allowed && token != self.eos {
+                matcher.commit(token).map_err(|error| ("token", error.to_string()))?;
             }
-        }
-        Ok(Verdict::Accepted)
+            Ok(allowed)
+        })
     }
 }
 
@@ -209,29 +207,42 @@ impl Compiled for LlgCompiled {
         // A shallow clone shares the lexer (and its lazily built DFA) with
         // the compiled schema, as a server's requests with one schema would.
         let mut matcher = self.matcher.clone();
-        for (i, &token) in tokens.iter().chain([&self.eos]).enumerate() {
-            if Instant::now() > deadline {
-                return Ok(Verdict::OutOfTime);
+        run_tokens(tokens, self.eos, times, deadline, |token| {
+            let mask = matcher.compute_mask_or_eos().map_err(|error| ("mask before token", error.to_string()))?;
+            let allowed = mask.is_allowed(token);
+            if allowed && token != self.eos {
+                matcher.consume_token(token).map_err(|error| ("token", error.to_string()))?;
             }
-            let start = Instant::now();
-            let mask = matcher.compute_mask_or_eos();
-            let allowed = mask.as_ref().is_ok_and(|mask| mask.is_allowed(token));
-            let committed = if allowed && token != self.eos {
-                matcher.consume_token(token).map_err(|e| e.to_string())
-            } else {
-                Ok(())
-            };
-            times.push(start.elapsed().as_nanos() as u64);
-            if let Err(error) = mask {
-                return Err(format!("mask before token #{i}: {error}"));
-            }
-            committed.map_err(|error| format!("token #{i}: {error}"))?;
-            if !allowed {
-                return Ok(Verdict::Rejected);
-            }
-        }
-        Ok(Verdict::Accepted)
+            Ok(allowed)
+        })
     }
+}
+
+/// The protocol's loop, the same for every engine: for each token and then
+/// EOS, one timed `step` (mask, membership, commit; `Ok(false)` when the
+/// token is not in the mask, an error with what failed); stops at the
+/// first refusal, error or `deadline`.
+fn run_tokens(
+    tokens: &[u32],
+    eos: u32,
+    times: &mut Vec<u64>,
+    deadline: Instant,
+    mut step: impl FnMut(u32) -> Result<bool, (&'static str, String)>,
+) -> Result<Verdict, String> {
+    for (i, &token) in tokens.iter().chain([&eos]).enumerate() {
+        if Instant::now() > deadline {
+            return Ok(Verdict::OutOfTime);
+        }
+        let start = Instant::now();
+        let allowed = step(token);
+        times.push(start.elapsed().as_nanos() as u64);
+        match allowed {
+            Err((what, error)) => return Err(format!("{what} #{i}: {error}")),
+            Ok(false) => return Ok(Verdict::Rejected),
+            Ok(true) => {}
+        }
+    }
+    Ok(Verdict::Accepted)
 }
 
 // The run -------------------------------------------------------------------------
@@ -287,24 +298,6 @@ fn run_schema(engine: &dyn Engine, schema: &Value, instances: &[Instance], budge
     run
 }
 
-/// `json.dumps(value, ensure_ascii=False)`: `", "` and `": "` separators,
-/// keys in the value's order (serde_json keeps it: the workspace enables
-/// `preserve_order`), non-ASCII text as is. Floats print as serde_json
-/// prints them (`1e-5` where Python writes `1e-05`): both are JSON.
-fn dumps(value: &Value) -> String {
-    match value {
-        Value::Array(items) => format!("[{}]", items.iter().map(dumps).collect::<Vec<_>>().join(", ")),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(key, value)| format!("{}: {}", Value::String(key.clone()), dumps(value)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.to_string(),
-    }
-}
-
 fn read_dataset(path: &PathBuf) -> Result<Box<dyn BufRead>, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut reader = BufReader::new(file);
@@ -353,7 +346,7 @@ fn trace(
     threshold: u64,
 ) {
     let texts: Vec<String> =
-        record["tests"].as_array().into_iter().flatten().map(|test| dumps(&test["data"])).collect();
+        record["tests"].as_array().into_iter().flatten().map(|test| compact_json(&test["data"])).collect();
     for (engine, run) in engines.iter().zip(runs) {
         let mut times = run.masks.iter();
         'instances: for (i, text) in texts.iter().enumerate() {
@@ -464,7 +457,7 @@ fn main() {
             .into_iter()
             .flatten()
             .map(|test| Instance {
-                tokens: tokenizer.encode(&dumps(&test["data"])).expect("tokenizing an instance"),
+                tokens: tokenizer.encode(&compact_json(&test["data"])).expect("tokenizing an instance"),
                 valid: test["valid"].as_bool().unwrap_or(false),
             })
             .collect();

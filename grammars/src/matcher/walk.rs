@@ -772,7 +772,7 @@ fn search_inside<S: ByteSlice>(
     max_depth: usize,
     budget: usize,
 ) -> InsideDepth {
-    let all: Vec<u8> = (0..=255).collect();
+    let all: [u8; 256] = std::array::from_fn(|byte| byte as u8);
     let mut seen: hashbrown::HashSet<(u8, u32)> = hashbrown::HashSet::new();
     let mut level: Vec<(u8, u32)> = vec![(S::START, lex)];
     let mut next_level: Vec<(u8, u32)> = Vec::new();
@@ -782,7 +782,7 @@ fn search_inside<S: ByteSlice>(
     let mut depth = 0;
     while depth < max_depth {
         for &(state, lex) in &level {
-            let bytes = if tables.lexer.is_accepting(lex) { &all } else { &classes.representatives };
+            let bytes: &[u8] = if tables.lexer.is_accepting(lex) { &all } else { &classes.representatives };
             for &byte in bytes {
                 let Some(next) = slice.next(state, byte) else { continue };
                 steps += 1;
