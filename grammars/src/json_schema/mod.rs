@@ -48,8 +48,9 @@
 //! `$ref` targets become named rules (so recursion is just a recursive
 //! rule); `allOf` (and `$ref` with sibling keywords) is compiled by merging
 //! the schemas; `anyOf` is a union, each branch merged with the keywords
-//! beside it; `oneOf` is a union too, accepted only when its branches are
-//! provably disjoint. Strings, numbers and formats are regular expression
+//! beside it; `oneOf` is a union too, of branches made disjoint by the
+//! complements of the others; `not` is the complement of its schema as a
+//! union of schemas, merged with the keywords beside it (`negate.rs`). Strings, numbers and formats are regular expression
 //! leaves, so the lexer DFA does the work and the LR parser only sees the
 //! nesting structure.
 //!
@@ -136,14 +137,26 @@
 //! * **`enum`/`const`** values are written in the compact form above. With
 //!   other keywords beside them, each value is kept only if the grammar of
 //!   those keywords accepts it.
-//! * **`oneOf`** needs branches that are provably disjoint: different types,
-//!   disjoint `const`/`enum` values, or a required property whose
-//!   `const`/`enum` values differ (a discriminator). Otherwise it is an
-//!   error: use `anyOf` if the overlap is harmless.
+//! * **`not`** compiles as the complement of its schema, written as a union
+//!   of schemas (see `negate.rs`): types, `enum`/`const`, bounds, lengths,
+//!   item and property counts, `required`, `properties`, `prefixItems`,
+//!   `dependentRequired`, and the applicators `anyOf`, `oneOf`, `not`,
+//!   `allOf`, `$ref`, `if`. The complements of `pattern`, a defined
+//!   `format`, `multipleOf`, `uniqueItems`, `items` and
+//!   `additionalProperties` schemas, `patternProperties` and
+//!   `propertyNames` are refused, naming the keyword.
+//! * **`oneOf`**: branches that are provably disjoint (different types,
+//!   disjoint `const`/`enum` values, a required property whose
+//!   `const`/`enum` values differ, or one that the other forbids) are a
+//!   plain union; a branch that may overlap others holds only where they
+//!   fail (`B₀ ∧ ¬B₁ ∧ ...`, exactly one branch, §10.2.1.3), which needs
+//!   their complements as for `not`.
+//! * **`if`/`then`/`else`** is `(if ∧ then) ∨ (¬if ∧ else)` (§10.2.2);
+//!   `then`/`else` without `if`, or `if` alone, enforce nothing.
 //! * **Refused** (an error naming the keyword and its JSON pointer, or with
 //!   [`JsonSchemaOptions::lenient`] a [`Warning`] and the keyword dropped):
-//!   `uniqueItems: true`, defined `format`s Trellis does not enforce, `not`,
-//!   `if`/`then`/`else`,
+//!   `uniqueItems: true`, defined `format`s Trellis does not enforce,
+//!   `not`, `oneOf` and `if` where a complement is refused (above),
 //!   `contains`, `dependentSchemas` (and schema-valued `dependencies`),
 //!   more than four properties with `dependentRequired`, `propertyNames`
 //!   beyond a schema over strings (or a pattern beside declared
@@ -176,6 +189,7 @@ mod keywords;
 mod lengths;
 mod locate;
 mod merge;
+mod negate;
 mod numbers;
 mod pattern;
 
@@ -469,6 +483,12 @@ fn quoted(body: Hir) -> Hir {
 /// Keys that are not one of `names`, written without escapes (so the
 /// decoded key is the written one and the comparison is exact).
 fn other_keys(names: &[&str]) -> Hir {
+    quoted(names_complement(names, &raw_chars()))
+}
+
+/// The strings over the characters `chars` that are not one of `names`
+/// (decoded, without quotes).
+fn names_complement(names: &[&str], chars: &ClassUnicode) -> Hir {
     #[derive(Default)]
     struct Node {
         end: bool,
@@ -482,7 +502,6 @@ fn other_keys(names: &[&str]) -> Hir {
         }
         node.end = true;
     }
-    let raw = raw_chars();
     fn complement(node: &Node, raw: &ClassUnicode) -> Hir {
         let mut alternatives = Vec::new();
         if !node.end {
@@ -501,7 +520,7 @@ fn other_keys(names: &[&str]) -> Hir {
         }
         hir_alt(alternatives)
     }
-    quoted(complement(&root, &raw))
+    complement(&root, chars)
 }
 
 /// Escapes a JSON pointer token (RFC 6901).
@@ -569,6 +588,9 @@ fn is_annotation(keyword: &str) -> bool {
             | "$ref"
             | "$dynamicRef"
             | "$recursiveRef"
+            | negate::NOTS
+            | negate::NOT_INTEGER
+            | negate::NOT_IN
     )
 }
 
@@ -576,8 +598,6 @@ fn is_annotation(keyword: &str) -> bool {
 fn unenforceable(keyword: &str, value: &Value) -> Option<&'static str> {
     Some(match keyword {
         "uniqueItems" if value == &Value::Bool(true) => "a context-free grammar cannot compare array items",
-        "not" => "negation of a schema cannot be compiled into a grammar",
-        "if" | "then" | "else" => "conditional schemas are not supported",
         "contains" | "minContains" | "maxContains" => "`contains` is not supported",
         "dependentSchemas" => "schema dependencies are not supported",
         "dependencies" if value.as_object().is_some_and(|map| map.values().any(|v| !v.is_array())) => {
@@ -670,7 +690,16 @@ pub(super) struct Builder<'a> {
     /// Whether keywords beside `$ref` apply (draft 2019-09 and later), or
     /// are ignored, as drafts 4 to 7 say (see [`siblings_of_ref_apply`]).
     ref_siblings_apply: bool,
+    /// Rule per schema with a `not` (by canonical text), so that
+    /// complements of recursive schemas end.
+    negations: HashMap<String, String>,
+    /// Branches of complements still to be merged (see `negate.rs`): each
+    /// negation multiplies the branches, so their number is bounded.
+    negation_budget: usize,
 }
+
+/// Most branches of complements merged in one schema (see `negate.rs`).
+const NEGATION_BUDGET: usize = 4096;
 
 /// Whether keywords beside `$ref` apply: in drafts 3 to 7 a `$ref` stands
 /// for its target alone ("All other properties in a "$ref" object MUST be
@@ -702,6 +731,8 @@ impl<'a> Builder<'a> {
             source: None,
             spans: None,
             ref_siblings_apply: siblings_of_ref_apply(root),
+            negations: HashMap::new(),
+            negation_budget: NEGATION_BUDGET,
         }
     }
 
@@ -931,6 +962,44 @@ impl<'a> Builder<'a> {
             }
             return self.merged_rule(&merged, pointer);
         }
+        if ["if", "then", "else"].iter().any(|keyword| map.contains_key(*keyword)) {
+            let mut rest = map.clone();
+            let Some(condition) = negate::conditional(&mut rest) else { return self.object_schema(&rest, pointer) };
+            // Documents that fail `if` are valid through `else` (or with no
+            // `else`): its complement must be writable.
+            if let Some(schema) = map.get("if")
+                && let Err(reason) = self.complement(schema, &format!("{pointer}/if"))?
+            {
+                self.unsupported(pointer, "if", &reason)?;
+                return self.object_schema(&rest, pointer);
+            }
+            // The two cases, `then` and `else`, each with its own pointer.
+            let rest = Value::Object(rest);
+            let cases = condition["anyOf"].as_array().cloned().unwrap_or_default();
+            let mut alternatives = Vec::with_capacity(2);
+            let mut contradiction = None;
+            for (case, keyword) in cases.iter().zip(["then", "else"]) {
+                let at = format!("{pointer}/{keyword}");
+                let result = match self.merge(&rest, case, &at) {
+                    Ok(merged) => self.merged_rule(&merged, &at),
+                    Err(error) => Err(error),
+                };
+                match result {
+                    Ok(expression) => alternatives.push(expression),
+                    Err(error) if error.kind == ErrorKind::EmptyLanguage => {
+                        contradiction.get_or_insert(error);
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            return match contradiction {
+                Some(error) if alternatives.is_empty() => Err(error),
+                _ => Ok(alt(alternatives)),
+            };
+        }
+        if map.contains_key("not") || map.contains_key(negate::NOTS) {
+            return self.negation(map, pointer);
+        }
         for keyword in ["anyOf", "oneOf"] {
             if let Some(branches) = map.get(keyword) {
                 let at = format!("{pointer}/{keyword}");
@@ -940,19 +1009,69 @@ impl<'a> Builder<'a> {
                 let mut base = map.clone();
                 base.remove(keyword);
                 let base = Value::Object(base);
-                let mut merged = Vec::with_capacity(branches.len());
-                for (i, branch) in branches.iter().enumerate() {
-                    merged.push(self.merge(&base, branch, &format!("{at}/{i}"))?);
-                }
-                if keyword == "oneOf" {
-                    self.check_disjoint(&merged, &at)?;
-                }
                 // A branch with no valid document only drops out; the
                 // schema is refused when none is left.
-                let mut alternatives = Vec::with_capacity(merged.len());
                 let mut contradiction = None;
-                for (i, branch) in merged.iter().enumerate() {
-                    match self.schema(branch, &format!("{at}/{i}")) {
+                let mut merged = Vec::with_capacity(branches.len());
+                for (i, branch) in branches.iter().enumerate() {
+                    match self.merge(&base, branch, &format!("{at}/{i}")) {
+                        Ok(schema) => merged.push((i, schema)),
+                        Err(error) if error.kind == ErrorKind::EmptyLanguage => {
+                            contradiction.get_or_insert(error);
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                // `oneOf`: each branch that may overlap others holds only
+                // where they fail (§10.2.1.3: exactly one branch holds).
+                let mut overlaps = if keyword == "oneOf" {
+                    let schemas: Vec<Value> = merged.iter().map(|(_, schema)| schema.clone()).collect();
+                    self.overlaps(&schemas, &at)?
+                } else {
+                    vec![Vec::new(); merged.len()]
+                };
+                for k in 0..merged.len() {
+                    // Overlap is symmetric: a branch that another must
+                    // exclude overlaps it too.
+                    let Some(&other) = overlaps[k].first() else { continue };
+                    let (i, branch) = &merged[k];
+                    if let Err(reason) = self.complement(branch, &format!("{at}/{i}"))? {
+                        let reason = format!(
+                            "branches {} and {i} may both match a document, and the overlap cannot be excluded: {reason}",
+                            merged[other].0
+                        );
+                        self.unsupported(pointer, keyword, &reason)?;
+                        // Lenient: the branches as an `anyOf`, which widens.
+                        overlaps = vec![Vec::new(); merged.len()];
+                        break;
+                    }
+                }
+                let mut alternatives = Vec::with_capacity(merged.len());
+                for (k, (i, branch)) in merged.iter().enumerate() {
+                    let branch_at = format!("{at}/{i}");
+                    let result = if overlaps[k].is_empty() {
+                        self.schema(branch, &branch_at)
+                    } else {
+                        let others: Vec<Value> = overlaps[k].iter().map(|&o| merged[o].1.clone()).collect();
+                        let exclusive = serde_json::json!({"allOf": [branch, {negate::NOTS: others}]});
+                        self.schema(&exclusive, &branch_at).map_err(|error| {
+                            if !error.message.contains("the complement of") {
+                                return error;
+                            }
+                            let other = merged[overlaps[k][0]].0;
+                            let message = format!(
+                                "`oneOf` branches {i} and {other} may both match a document, and the overlap cannot \
+                                 be excluded (at {}): {}",
+                                shown(&at),
+                                error.message
+                            );
+                            GrammarError { message, ..error }.with_help(
+                                "make the branches disjoint (different types, `const`s or a required discriminator \
+                                 property), or use `anyOf`",
+                            )
+                        })
+                    };
+                    match result {
                         Ok(expression) => alternatives.push(expression),
                         Err(error) if error.kind == ErrorKind::EmptyLanguage => {
                             contradiction.get_or_insert(error);
@@ -1056,6 +1175,12 @@ impl<'a> Builder<'a> {
         let types = self.types(map, pointer)?;
         values
             .retain(|value| types.iter().any(|t| has_type(value, t) || (t == "number" && has_type(value, "integer"))));
+        // A complement of strings beside (see `negate.rs`) removes them.
+        let mut map = map.clone();
+        if let Some(Value::Array(excluded)) = map.remove(negate::NOT_IN) {
+            values.retain(|value| !excluded.contains(value));
+        }
+        let map = &map;
         let others = map.keys().any(|key| !is_annotation(key) && !matches!(key.as_str(), "enum" | "const" | "type"));
         if values.is_empty() {
             return Err(self.error(ErrorKind::EmptyLanguage, pointer, "no `enum`/`const` value satisfies the schema"));
@@ -1262,6 +1387,9 @@ impl<'a> Builder<'a> {
     }
 
     fn integer(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        if map.contains_key(negate::NOT_INTEGER) {
+            return Err(self.error(ErrorKind::EmptyLanguage, pointer, "an integer is required not to be one"));
+        }
         let (lower, upper) = self.bounds(map, pointer)?;
         let low = lower.map(|bound| bound.least_integer());
         let high = upper.map(|bound| bound.greatest_integer());
@@ -1345,6 +1473,19 @@ impl<'a> Builder<'a> {
     }
 
     fn number(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        if map.contains_key(negate::NOT_INTEGER) {
+            let (lower, upper) = self.bounds(map, pointer)?;
+            if lower.is_some() || upper.is_some() || map.contains_key("multipleOf") {
+                self.unsupported(
+                    pointer,
+                    "not",
+                    "the complement of `type: integer` beside bounds or `multipleOf` is not supported",
+                )?;
+            } else {
+                // Written without exponent (`1.5e1` is the integer 15).
+                return Ok(pat(numbers::fraction_number()));
+            }
+        }
         if let Some(step) = self.number_keyword(map, pointer, "multipleOf")? {
             if step.fract() == 0.0 && step >= 1.0 {
                 return self.integer(map, pointer);
@@ -1432,6 +1573,29 @@ impl<'a> Builder<'a> {
             && min > max
         {
             return Err(self.error(ErrorKind::EmptyLanguage, pointer, "`minLength` is above `maxLength`"));
+        }
+        if let Some(listed) = map.get(negate::NOT_IN) {
+            let names: Vec<&str> = listed.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let all = ClassUnicode::new([ClassUnicodeRange::new('\0', char::MAX)]);
+            let others = names_complement(&names, &all);
+            let language = if min.is_some() || max.is_some() {
+                lengths::bounded(&others, min.unwrap_or(0) as usize, max.map(|max| max as usize))
+            } else {
+                Some(others)
+            };
+            match language {
+                Some(language) if !map.contains_key("pattern") && !map.contains_key("format") => {
+                    // Each character written one way, as for every
+                    // constrained string, so that the decoded value is the
+                    // one compared.
+                    return Ok(pat(quoted(pattern::json_encoded(&language))));
+                }
+                _ => self.unsupported(
+                    pointer,
+                    "not",
+                    "the complement of a string `enum` beside a `pattern` or `format` is not supported",
+                )?,
+            }
         }
         let Some(decoded) = self.string_language(map, pointer)? else {
             if min.is_none() && max.is_none() {
