@@ -14,7 +14,7 @@
 
 use serde_json::{Map, Value};
 
-use super::negate::{NOT_IN, NOTS, asserts_nothing};
+use super::negate::{NOT_IN, NOTS, SOME_KEY, asserts_nothing};
 use super::numbers::Decimal;
 use super::{Builder, is_annotation};
 use crate::error::{ErrorKind, GrammarError};
@@ -72,6 +72,13 @@ impl Builder<'_> {
                 let merged = self.merge(resolved, &Value::Object(map), pointer)?;
                 return self.expand(&merged, pointer);
             }
+            if map.contains_key("dependentSchemas") || map.contains_key("dependencies") {
+                let mut rest = map.clone();
+                if let Some(cases) = super::negate::dependent_schemas(&mut rest) {
+                    let merged = self.merge(&Value::Object(rest), &cases, pointer)?;
+                    return self.expand(&merged, pointer);
+                }
+            }
             if let Some(condition) = super::negate::conditional(&mut map) {
                 let merged = self.merge(&Value::Object(map), &condition, pointer)?;
                 return self.expand(&merged, pointer);
@@ -122,7 +129,13 @@ impl Builder<'_> {
             builder.error(
                 ErrorKind::Unsupported,
                 pointer,
-                format!("`allOf` branches with two different `{keyword}` keywords cannot be merged"),
+                match keyword.strip_prefix('\0') {
+                    // An internal keyword of `negate.rs`.
+                    Some(internal) => {
+                        format!("two complements (`not`, `oneOf`, `if`) that each need `{internal}` cannot be merged")
+                    }
+                    None => format!("`allOf` branches with two different `{keyword}` keywords cannot be merged"),
+                },
             )
         };
         // Properties and items merge as groups, after the loop.
@@ -211,6 +224,15 @@ impl Builder<'_> {
                     Value::Array(left.into_iter().filter(|v| right.iter().any(|w| json_equal(v, w))).collect())
                 }
                 "const" => return Err(contradiction(self, "const", "two different constants")),
+                SOME_KEY => {
+                    let mut wanted = a_value.as_array().cloned().unwrap_or_default();
+                    for requirement in b_value.as_array().into_iter().flatten() {
+                        if !wanted.iter().any(|seen| json_equal(seen, requirement)) {
+                            wanted.push(requirement.clone());
+                        }
+                    }
+                    Value::Array(wanted)
+                }
                 NOT_IN => {
                     let mut names = a_value.as_array().cloned().unwrap_or_default();
                     names.extend(

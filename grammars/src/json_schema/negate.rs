@@ -32,10 +32,11 @@
 //! `additionalProperties` schemas, ...) are refused with the pointer of the
 //! keyword.
 //!
-//! Three keywords are internal, written where no schema can write them
+//! Five keywords are internal, written where no schema can write them
 //! (their names start with a NUL character): [`NOTS`], [`NOT_INTEGER`] (a
-//! number with a fractional part) and [`NOT_IN`] (a string other than the
-//! listed ones).
+//! number with a fractional part), [`NOT_IN`] (a string other than the
+//! listed ones), [`SOME_KEY`] (a member outside the listed names) and
+//! [`SOME_ITEM`] (an item past the prefix that satisfies a schema).
 
 use serde_json::{Map, Value, json};
 
@@ -56,6 +57,15 @@ pub(super) const NOT_INTEGER: &str = "\u{0}notInteger";
 /// A list of strings: the string is none of them (the complement of a
 /// string `enum`).
 pub(super) const NOT_IN: &str = "\u{0}notIn";
+
+/// A list of `{"outside": [names], "schema": S}`: for each, some member has
+/// a key outside the names and a value of `S` (the complement of
+/// `additionalProperties`).
+pub(super) const SOME_KEY: &str = "\u{0}someKey";
+
+/// `{"from": k, "schema": S}`: some item at position `k` or later
+/// satisfies `S` (the complement of `items` after `k` prefix items).
+pub(super) const SOME_ITEM: &str = "\u{0}someItem";
 
 /// A complement as a union of schemas, or why it cannot be written (a
 /// message naming the keyword and its pointer).
@@ -85,6 +95,43 @@ pub(super) fn conditional(map: &mut Map<String, Value>) -> Option<Value> {
     let then = then.unwrap_or(Value::Bool(true));
     let otherwise = otherwise.unwrap_or(Value::Bool(true));
     Some(json!({"anyOf": [{"allOf": [condition, then]}, {"allOf": [{"not": condition}, otherwise]}]}))
+}
+
+/// The schemas `dependentSchemas` (and the schema values of draft-7
+/// `dependencies`) stand for, removed from `map`: for each trigger `t` with
+/// schema `S`, an object without `t`, or one with `t` that satisfies `S`
+/// (draft 2020-12 §10.2.2.4); non-objects satisfy the first. `None` when
+/// there are none.
+pub(super) fn dependent_schemas(map: &mut Map<String, Value>) -> Option<Value> {
+    let mut cases = Vec::new();
+    if let Some(Value::Object(entries)) = map.remove("dependentSchemas") {
+        cases.extend(entries);
+    }
+    if let Some(Value::Object(mut entries)) = map.remove("dependencies") {
+        let schemas: Vec<String> = entries.iter().filter(|(_, v)| !v.is_array()).map(|(k, _)| k.clone()).collect();
+        for trigger in schemas {
+            if let Some(schema) = entries.remove(&trigger) {
+                cases.push((trigger, schema));
+            }
+        }
+        if !entries.is_empty() {
+            map.insert("dependencies".to_owned(), Value::Object(entries));
+        }
+    }
+    if cases.is_empty() {
+        return None;
+    }
+    let all: Vec<Value> = cases
+        .into_iter()
+        .filter(|(_, schema)| !asserts_nothing(schema))
+        .map(|(trigger, schema)| {
+            json!({"anyOf": [
+                { "properties": { &trigger: false } },
+                { "type": "object", "required": [&trigger], "allOf": [schema] }
+            ]})
+        })
+        .collect();
+    Some(json!({ "allOf": all }))
 }
 
 /// At most this many pairs of `oneOf` branches in one complement (each is a
@@ -250,7 +297,23 @@ impl Builder<'_> {
                     } else if value == &Value::Bool(false) {
                         vec![json!({ "type": "array", "minItems": leading + 1 })]
                     } else {
-                        return Ok(refuse(keyword, "(an item that fails it) is not supported"));
+                        // Some item past the prefix fails it.
+                        let positions = vec![Value::Bool(true); leading];
+                        let some = json!({ "from": leading, "schema": { "not": value } });
+                        vec![json!({ "type": "array", "prefixItems": positions, SOME_ITEM: some })]
+                    }
+                }
+                "minContains" | "maxContains" => continue,
+                "contains" => {
+                    let least = map.get("minContains").and_then(Value::as_u64).unwrap_or(1);
+                    if map.contains_key("maxContains") || least > 1 {
+                        return Ok(refuse(keyword, "with `minContains` above 1 or `maxContains` is not supported"));
+                    }
+                    if least == 0 {
+                        Vec::new()
+                    } else {
+                        // No item satisfies it.
+                        vec![json!({ "type": "array", "items": { "not": value } })]
                     }
                 }
                 "uniqueItems" if value == &Value::Bool(false) => Vec::new(),
@@ -283,8 +346,21 @@ impl Builder<'_> {
                         .collect()
                 }
                 "additionalProperties" if asserts_nothing(value) => Vec::new(),
+                "additionalProperties" if map.contains_key("patternProperties") => {
+                    return Ok(refuse(keyword, "beside `patternProperties` is not supported"));
+                }
                 "additionalProperties" => {
-                    return Ok(refuse(keyword, "(a key that fails it) is not supported"));
+                    // Some key outside `properties` (§10.3.2.3) whose value
+                    // fails it; any value, for `false`.
+                    let declared: Vec<&String> = map
+                        .get("properties")
+                        .and_then(Value::as_object)
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, _)| k)
+                        .collect();
+                    let schema = if value == &Value::Bool(false) { Value::Bool(true) } else { json!({ "not": value }) };
+                    vec![json!({ "type": "object", SOME_KEY: [{ "outside": declared, "schema": schema }] })]
                 }
                 "minProperties" => match count(value) {
                     Some(0) => Vec::new(),
@@ -439,5 +515,74 @@ impl Builder<'_> {
             }));
         }
         Ok(alt(alternatives))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Format;
+    use crate::tables::CompiledGrammar;
+
+    fn grammar(schema: &str) -> CompiledGrammar {
+        CompiledGrammar::new(schema, Format::JsonSchema).unwrap_or_else(|error| panic!("{schema}: {error}"))
+    }
+
+    #[test]
+    fn conditionals_without_if_enforce_nothing() {
+        let mut map = json!({"then": {"type": "string"}, "else": false}).as_object().cloned().unwrap_or_default();
+        assert_eq!(conditional(&mut map), None);
+        assert!(map.is_empty(), "`then`/`else` are removed with no effect");
+        let mut alone = json!({"if": {"type": "string"}}).as_object().cloned().unwrap_or_default();
+        assert_eq!(conditional(&mut alone), None);
+    }
+
+    #[test]
+    fn the_complement_of_numbers_is_the_open_intervals_around_them() {
+        let listed = [json!(3), json!(1), json!(1.0)];
+        let listed: Vec<&Value> = listed.iter().collect();
+        let branches = complement_of_values("number", &listed).unwrap_or_default();
+        assert_eq!(
+            branches,
+            vec![
+                json!({"type": "number", "exclusiveMaximum": 1}),
+                json!({"type": "number", "exclusiveMinimum": 1, "exclusiveMaximum": 3}),
+                json!({"type": "number", "exclusiveMinimum": 3}),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_complement_is_a_union_of_schemas_per_type_and_keyword() {
+        let root = json!({});
+        let mut builder = Builder::new(&root, super::super::JsonSchemaOptions::default());
+        let schema = json!({"type": "object", "required": ["a"], "properties": {"b": {"type": "integer"}}});
+        let branches = builder.complement(&schema, "").ok().and_then(Result::ok).unwrap_or_default();
+        for kind in ["null", "boolean", "array", "string", "number"] {
+            assert!(branches.contains(&json!({"type": kind})), "every other type: {kind}");
+        }
+        assert!(branches.contains(&json!({"type": "object", "properties": {"a": false}})));
+        assert!(branches.contains(
+            &json!({"type": "object", "required": ["b"], "properties": {"b": {"not": {"type": "integer"}}}})
+        ));
+        let refused = builder.complement(&json!({"pattern": "^a"}), "/x").ok().and_then(Result::err);
+        assert!(refused.is_some_and(|reason| reason.contains("`pattern` at #/x/pattern")));
+    }
+
+    #[test]
+    fn not_of_a_recursive_schema_is_a_finite_grammar() {
+        // A tree of integers, and its complement among trees' shapes.
+        let schema = r##"{
+            "$defs": {"tree": {"type": "object", "properties": {"value": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/tree"}}}, "required": ["value"], "additionalProperties": false}},
+            "type": "object",
+            "not": {"$ref": "#/$defs/tree"},
+            "properties": {"value": {}, "kids": {}}
+        }"##;
+        let grammar = grammar(schema);
+        assert!(grammar.accepts(br#"{"value": "x"}"#));
+        assert!(grammar.accepts(br#"{"kids": []}"#));
+        assert!(grammar.accepts(br#"{"value": 1, "kids": [{"value": 1.5}]}"#));
+        assert!(!grammar.accepts(br#"{"value": 1}"#));
+        assert!(!grammar.accepts(br#"{"value": 1, "kids": [{"value": 2}]}"#));
     }
 }
