@@ -14,6 +14,7 @@
 
 use serde_json::{Map, Value};
 
+use super::negate::{NOT_IN, NOTS, SOME_KEY, asserts_nothing};
 use super::numbers::Decimal;
 use super::{Builder, is_annotation};
 use crate::error::{ErrorKind, GrammarError};
@@ -71,6 +72,17 @@ impl Builder<'_> {
                 let merged = self.merge(resolved, &Value::Object(map), pointer)?;
                 return self.expand(&merged, pointer);
             }
+            if map.contains_key("dependentSchemas") || map.contains_key("dependencies") {
+                let mut rest = map.clone();
+                if let Some(cases) = super::negate::dependent_schemas(&mut rest) {
+                    let merged = self.merge(&Value::Object(rest), &cases, pointer)?;
+                    return self.expand(&merged, pointer);
+                }
+            }
+            if let Some(condition) = super::negate::conditional(&mut map) {
+                let merged = self.merge(&Value::Object(map), &condition, pointer)?;
+                return self.expand(&merged, pointer);
+            }
             if let Some(branches) = map.remove("allOf") {
                 let Value::Array(branches) = branches else {
                     return Err(self.error(ErrorKind::Syntax, &format!("{pointer}/allOf"), "`allOf` must be an array"));
@@ -101,11 +113,6 @@ impl Builder<'_> {
     pub(super) fn merge(&mut self, a: &Value, b: &Value, pointer: &str) -> Result<Value, GrammarError> {
         // Merging with a schema that asserts nothing keeps the other as
         // written, its `$ref`s unexpanded: recursion stays a rule.
-        let asserts_nothing = |schema: &Value| match schema {
-            Value::Bool(value) => *value,
-            Value::Object(map) => map.keys().all(|keyword| is_annotation(keyword)),
-            _ => false,
-        };
         if asserts_nothing(a) {
             return Ok(b.clone());
         }
@@ -122,14 +129,47 @@ impl Builder<'_> {
             builder.error(
                 ErrorKind::Unsupported,
                 pointer,
-                format!("`allOf` branches with two different `{keyword}` keywords cannot be merged"),
+                match keyword.strip_prefix('\0') {
+                    // An internal keyword of `negate.rs`.
+                    Some(internal) => {
+                        format!("two complements (`not`, `oneOf`, `if`) that each need `{internal}` cannot be merged")
+                    }
+                    None => format!("`allOf` branches with two different `{keyword}` keywords cannot be merged"),
+                },
             )
         };
         // Properties and items merge as groups, after the loop.
         let object_group = ["properties", "additionalProperties", "patternProperties"];
         let array_group = ["prefixItems", "items"];
+        // Negations of both sides: all must fail (see `negate.rs`).
+        let mut negated: Vec<Value> = Vec::new();
+        if let Some(inner) = a.remove("not") {
+            negated.push(inner);
+        }
+        if let Some(Value::Array(list)) = a.remove(NOTS) {
+            negated.extend(list);
+        }
+        if let Some(inner) = b.get("not") {
+            negated.push(inner.clone());
+        }
+        if let Some(Value::Array(list)) = b.get(NOTS) {
+            negated.extend(list.iter().cloned());
+        }
+        let mut unique: Vec<Value> = Vec::with_capacity(negated.len());
+        for inner in negated {
+            if !unique.iter().any(|seen| json_equal(seen, &inner)) {
+                unique.push(inner);
+            }
+        }
+        if !unique.is_empty() {
+            a.insert(NOTS.to_owned(), Value::Array(unique));
+        }
         for (keyword, b_value) in &b {
-            if object_group.contains(&keyword.as_str()) || array_group.contains(&keyword.as_str()) {
+            if object_group.contains(&keyword.as_str())
+                || array_group.contains(&keyword.as_str())
+                || keyword == "not"
+                || keyword == NOTS
+            {
                 continue;
             }
             let Some(a_value) = a.get(keyword).cloned() else {
@@ -184,6 +224,28 @@ impl Builder<'_> {
                     Value::Array(left.into_iter().filter(|v| right.iter().any(|w| json_equal(v, w))).collect())
                 }
                 "const" => return Err(contradiction(self, "const", "two different constants")),
+                SOME_KEY => {
+                    let mut wanted = a_value.as_array().cloned().unwrap_or_default();
+                    for requirement in b_value.as_array().into_iter().flatten() {
+                        if !wanted.iter().any(|seen| json_equal(seen, requirement)) {
+                            wanted.push(requirement.clone());
+                        }
+                    }
+                    Value::Array(wanted)
+                }
+                NOT_IN => {
+                    let mut names = a_value.as_array().cloned().unwrap_or_default();
+                    names.extend(
+                        b_value
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|v| !names.contains(v))
+                            .cloned()
+                            .collect::<Vec<_>>(),
+                    );
+                    Value::Array(names)
+                }
                 "uniqueItems" => Value::Bool(true),
                 "multipleOf" => match (a_value.as_u64(), b_value.as_u64()) {
                     (Some(x), Some(y)) if x > 0 && y > 0 => Value::from(x / gcd(x, y) * y),
@@ -269,31 +331,23 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Checks that the (merged) branches of a `oneOf` are pairwise disjoint,
-    /// so that a document matching one cannot match another.
-    pub(super) fn check_disjoint(&mut self, branches: &[Value], pointer: &str) -> Result<(), GrammarError> {
+    /// For each (merged) branch of a `oneOf`, the other branches that may
+    /// overlap it: those not provably disjoint from it.
+    pub(super) fn overlaps(&mut self, branches: &[Value], pointer: &str) -> Result<Vec<Vec<usize>>, GrammarError> {
         let mut shapes = Vec::with_capacity(branches.len());
         for (i, branch) in branches.iter().enumerate() {
             shapes.push(self.shape(branch, &format!("{pointer}/{i}"))?);
         }
+        let mut overlaps = vec![Vec::new(); shapes.len()];
         for i in 0..shapes.len() {
             for j in i + 1..shapes.len() {
                 if !shapes[i].disjoint(&shapes[j]) {
-                    return Err(self
-                        .error(
-                            ErrorKind::Unsupported,
-                            pointer,
-                            format!(
-                                "`oneOf` branches {i} and {j} may both match a document, and a grammar cannot exclude the overlap"
-                            ),
-                        )
-                        .with_help(
-                            "make the branches disjoint (different types, `const`s or a required discriminator property), or use `anyOf`",
-                        ));
+                    overlaps[i].push(j);
+                    overlaps[j].push(i);
                 }
             }
         }
-        Ok(())
+        Ok(overlaps)
     }
 
     fn shape(&mut self, schema: &Value, pointer: &str) -> Result<Shape, GrammarError> {
@@ -313,7 +367,22 @@ impl Builder<'_> {
         let mut discriminators = Vec::new();
         let required: Vec<&str> =
             map.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-        if let Some(Value::Object(properties)) = map.get("properties") {
+        let properties = map.get("properties").and_then(Value::as_object);
+        // Names no object of this schema has: declared `false`, or not
+        // declared where no other key is allowed.
+        let closed =
+            map.get("additionalProperties") == Some(&Value::Bool(false)) && !map.contains_key("patternProperties");
+        let forbidden = Forbidden {
+            declared_false: properties
+                .into_iter()
+                .flatten()
+                .filter(|(_, schema)| **schema == Value::Bool(false))
+                .map(|(name, _)| name.clone())
+                .collect(),
+            closed_to_others: closed.then(|| properties.into_iter().flatten().map(|(name, _)| name.clone()).collect()),
+        };
+        let required_names: Vec<String> = required.iter().map(|name| (*name).to_owned()).collect();
+        if let Some(properties) = properties {
             for name in required {
                 if let Some(property) = properties.get(name) {
                     let shape = self.shape(property, &format!("{pointer}/properties/{}", super::token(name)))?;
@@ -323,7 +392,7 @@ impl Builder<'_> {
                 }
             }
         }
-        Ok(Shape { types, values, discriminators })
+        Ok(Shape { types, values, discriminators, required: required_names, forbidden })
     }
 }
 
@@ -345,11 +414,36 @@ struct Shape {
     values: Option<Vec<Value>>,
     /// Required properties with a fixed set of values.
     discriminators: Vec<(String, Vec<Value>)>,
+    required: Vec<String>,
+    forbidden: Forbidden,
+}
+
+/// The property names an object schema forbids.
+#[derive(Default)]
+struct Forbidden {
+    /// Declared with the schema `false`.
+    declared_false: Vec<String>,
+    /// With `additionalProperties: false` (and no patterns): every name but
+    /// these.
+    closed_to_others: Option<Vec<String>>,
+}
+
+impl Forbidden {
+    fn forbids(&self, name: &str) -> bool {
+        self.declared_false.iter().any(|n| n == name)
+            || self.closed_to_others.as_ref().is_some_and(|declared| !declared.iter().any(|n| n == name))
+    }
 }
 
 impl Shape {
     fn nothing() -> Shape {
-        Shape { types: Vec::new(), values: Some(Vec::new()), discriminators: Vec::new() }
+        Shape {
+            types: Vec::new(),
+            values: Some(Vec::new()),
+            discriminators: Vec::new(),
+            required: Vec::new(),
+            forbidden: Forbidden::default(),
+        }
     }
 
     fn disjoint(&self, other: &Shape) -> bool {
@@ -361,6 +455,15 @@ impl Shape {
         }
         if let (Some(x), Some(y)) = (&self.values, &other.values)
             && !x.iter().any(|v| y.iter().any(|w| json_equal(v, w)))
+        {
+            return true;
+        }
+        // Only objects can meet now when one side is an object schema
+        // with a required name the other forbids.
+        let only_objects = |shape: &Shape| shape.types.iter().all(|t| *t == "object");
+        if (only_objects(self) || only_objects(other))
+            && (self.required.iter().any(|name| other.forbidden.forbids(name))
+                || other.required.iter().any(|name| self.forbidden.forbids(name)))
         {
             return true;
         }

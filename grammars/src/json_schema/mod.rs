@@ -48,8 +48,9 @@
 //! `$ref` targets become named rules (so recursion is just a recursive
 //! rule); `allOf` (and `$ref` with sibling keywords) is compiled by merging
 //! the schemas; `anyOf` is a union, each branch merged with the keywords
-//! beside it; `oneOf` is a union too, accepted only when its branches are
-//! provably disjoint. Strings, numbers and formats are regular expression
+//! beside it; `oneOf` is a union too, of branches made disjoint by the
+//! complements of the others; `not` is the complement of its schema as a
+//! union of schemas, merged with the keywords beside it (`negate.rs`). Strings, numbers and formats are regular expression
 //! leaves, so the lexer DFA does the work and the LR parser only sees the
 //! nesting structure.
 //!
@@ -136,15 +137,35 @@
 //! * **`enum`/`const`** values are written in the compact form above. With
 //!   other keywords beside them, each value is kept only if the grammar of
 //!   those keywords accepts it.
-//! * **`oneOf`** needs branches that are provably disjoint: different types,
-//!   disjoint `const`/`enum` values, or a required property whose
-//!   `const`/`enum` values differ (a discriminator). Otherwise it is an
-//!   error: use `anyOf` if the overlap is harmless.
+//! * **`not`** compiles as the complement of its schema, written as a union
+//!   of schemas (see `negate.rs`): types, `enum`/`const`, bounds, lengths,
+//!   item and property counts, `required`, `properties`,
+//!   `additionalProperties` (some other key whose value fails it),
+//!   `prefixItems`, `items` (some item that fails it), `contains`,
+//!   `dependentRequired`, and the applicators `anyOf`, `oneOf`, `not`,
+//!   `allOf`, `$ref`, `if`. The complements of `pattern`, a defined
+//!   `format`, `multipleOf`, `uniqueItems`, `patternProperties` and
+//!   `propertyNames` are refused, naming the keyword.
+//! * **`contains`** (with `minContains` 0 or 1): some item after the
+//!   prefix satisfies it, wherever it stands; refused beside `prefixItems`,
+//!   with `maxContains`, a larger `minContains`, or `maxItems` above 64.
+//! * **`oneOf`**: branches that are provably disjoint (different types,
+//!   disjoint `const`/`enum` values, a required property whose
+//!   `const`/`enum` values differ, or one that the other forbids) are a
+//!   plain union; a branch that may overlap others holds only where they
+//!   fail (`B₀ ∧ ¬B₁ ∧ ...`, exactly one branch, §10.2.1.3), which needs
+//!   their complements as for `not`.
+//! * **`dependentSchemas`** (and schema values of draft-7 `dependencies`):
+//!   each trigger absent, or present with its schema (§10.2.2.4).
+//! * **`if`/`then`/`else`** is `(if ∧ then) ∨ (¬if ∧ else)` (§10.2.2);
+//!   `then`/`else` without `if`, or `if` alone, enforce nothing.
 //! * **Refused** (an error naming the keyword and its JSON pointer, or with
 //!   [`JsonSchemaOptions::lenient`] a [`Warning`] and the keyword dropped):
-//!   `uniqueItems: true`, defined `format`s Trellis does not enforce, `not`,
-//!   `if`/`then`/`else`,
-//!   `contains`, `dependentSchemas` (and schema-valued `dependencies`),
+//!   `uniqueItems: true` over items with infinitely many values (it is
+//!   enforced over `enum`/`const`, `boolean` and `null` items, see
+//!   `unique.rs`), defined `format`s Trellis does not enforce,
+//!   `not`, `oneOf` and `if` where a complement is refused (above),
+//!   `maxContains`,
 //!   more than four properties with `dependentRequired`, `propertyNames`
 //!   beyond a schema over strings (or a pattern beside declared
 //!   properties or `patternProperties`),
@@ -176,8 +197,10 @@ mod keywords;
 mod lengths;
 mod locate;
 mod merge;
+mod negate;
 mod numbers;
 mod pattern;
+mod unique;
 
 pub(crate) use locate::name_pointer;
 
@@ -469,6 +492,12 @@ fn quoted(body: Hir) -> Hir {
 /// Keys that are not one of `names`, written without escapes (so the
 /// decoded key is the written one and the comparison is exact).
 fn other_keys(names: &[&str]) -> Hir {
+    quoted(names_complement(names, &raw_chars()))
+}
+
+/// The strings over the characters `chars` that are not one of `names`
+/// (decoded, without quotes).
+fn names_complement(names: &[&str], chars: &ClassUnicode) -> Hir {
     #[derive(Default)]
     struct Node {
         end: bool,
@@ -482,7 +511,6 @@ fn other_keys(names: &[&str]) -> Hir {
         }
         node.end = true;
     }
-    let raw = raw_chars();
     fn complement(node: &Node, raw: &ClassUnicode) -> Hir {
         let mut alternatives = Vec::new();
         if !node.end {
@@ -501,7 +529,7 @@ fn other_keys(names: &[&str]) -> Hir {
         }
         hir_alt(alternatives)
     }
-    quoted(complement(&root, &raw))
+    complement(&root, chars)
 }
 
 /// Escapes a JSON pointer token (RFC 6901).
@@ -569,20 +597,17 @@ fn is_annotation(keyword: &str) -> bool {
             | "$ref"
             | "$dynamicRef"
             | "$recursiveRef"
+            | negate::NOTS
+            | negate::NOT_INTEGER
+            | negate::NOT_IN
+            | negate::SOME_KEY
+            | negate::SOME_ITEM
     )
 }
 
 /// Validation keywords Trellis cannot enforce, with the reason.
-fn unenforceable(keyword: &str, value: &Value) -> Option<&'static str> {
+fn unenforceable(keyword: &str) -> Option<&'static str> {
     Some(match keyword {
-        "uniqueItems" if value == &Value::Bool(true) => "a context-free grammar cannot compare array items",
-        "not" => "negation of a schema cannot be compiled into a grammar",
-        "if" | "then" | "else" => "conditional schemas are not supported",
-        "contains" | "minContains" | "maxContains" => "`contains` is not supported",
-        "dependentSchemas" => "schema dependencies are not supported",
-        "dependencies" if value.as_object().is_some_and(|map| map.values().any(|v| !v.is_array())) => {
-            "schema dependencies are not supported (only lists of property names)"
-        }
         "unevaluatedProperties" | "unevaluatedItems" => "unevaluated-keyword tracking is not supported",
         "$dynamicRef" | "$recursiveRef" => "dynamic references are not supported",
         _ => return None,
@@ -670,7 +695,20 @@ pub(super) struct Builder<'a> {
     /// Whether keywords beside `$ref` apply (draft 2019-09 and later), or
     /// are ignored, as drafts 4 to 7 say (see [`siblings_of_ref_apply`]).
     ref_siblings_apply: bool,
+    /// Rule per schema with a `not` (by canonical text), so that
+    /// complements of recursive schemas end.
+    negations: HashMap<String, String>,
+    /// Branches of complements still to be merged (see `negate.rs`): each
+    /// negation multiplies the branches, so their number is bounded.
+    negation_budget: usize,
 }
+
+/// Most items or members around a witness (see
+/// [`Builder::witness_sequence`]): one alternative per position.
+const MAX_WITNESS_WINDOW: u32 = 64;
+
+/// Most branches of complements merged in one schema (see `negate.rs`).
+const NEGATION_BUDGET: usize = 4096;
 
 /// Whether keywords beside `$ref` apply: in drafts 3 to 7 a `$ref` stands
 /// for its target alone ("All other properties in a "$ref" object MUST be
@@ -702,6 +740,8 @@ impl<'a> Builder<'a> {
             source: None,
             spans: None,
             ref_siblings_apply: siblings_of_ref_apply(root),
+            negations: HashMap::new(),
+            negation_budget: NEGATION_BUDGET,
         }
     }
 
@@ -931,6 +971,51 @@ impl<'a> Builder<'a> {
             }
             return self.merged_rule(&merged, pointer);
         }
+        if map.contains_key("dependentSchemas") || map.contains_key("dependencies") {
+            let mut rest = map.clone();
+            if let Some(cases) = negate::dependent_schemas(&mut rest) {
+                let merged = self.merge(&Value::Object(rest), &cases, pointer)?;
+                return self.merged_rule(&merged, pointer);
+            }
+        }
+        if ["if", "then", "else"].iter().any(|keyword| map.contains_key(*keyword)) {
+            let mut rest = map.clone();
+            let Some(condition) = negate::conditional(&mut rest) else { return self.object_schema(&rest, pointer) };
+            // Documents that fail `if` are valid through `else` (or with no
+            // `else`): its complement must be writable.
+            if let Some(schema) = map.get("if")
+                && let Err(reason) = self.complement(schema, &format!("{pointer}/if"))?
+            {
+                self.unsupported(pointer, "if", &reason)?;
+                return self.object_schema(&rest, pointer);
+            }
+            // The two cases, `then` and `else`, each with its own pointer.
+            let rest = Value::Object(rest);
+            let cases = condition["anyOf"].as_array().cloned().unwrap_or_default();
+            let mut alternatives = Vec::with_capacity(2);
+            let mut contradiction = None;
+            for (case, keyword) in cases.iter().zip(["then", "else"]) {
+                let at = format!("{pointer}/{keyword}");
+                let result = match self.merge(&rest, case, &at) {
+                    Ok(merged) => self.merged_rule(&merged, &at),
+                    Err(error) => Err(error),
+                };
+                match result {
+                    Ok(expression) => alternatives.push(expression),
+                    Err(error) if error.kind == ErrorKind::EmptyLanguage => {
+                        contradiction.get_or_insert(error);
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            return match contradiction {
+                Some(error) if alternatives.is_empty() => Err(error),
+                _ => Ok(alt(alternatives)),
+            };
+        }
+        if map.contains_key("not") || map.contains_key(negate::NOTS) {
+            return self.negation(map, pointer);
+        }
         for keyword in ["anyOf", "oneOf"] {
             if let Some(branches) = map.get(keyword) {
                 let at = format!("{pointer}/{keyword}");
@@ -940,19 +1025,69 @@ impl<'a> Builder<'a> {
                 let mut base = map.clone();
                 base.remove(keyword);
                 let base = Value::Object(base);
-                let mut merged = Vec::with_capacity(branches.len());
-                for (i, branch) in branches.iter().enumerate() {
-                    merged.push(self.merge(&base, branch, &format!("{at}/{i}"))?);
-                }
-                if keyword == "oneOf" {
-                    self.check_disjoint(&merged, &at)?;
-                }
                 // A branch with no valid document only drops out; the
                 // schema is refused when none is left.
-                let mut alternatives = Vec::with_capacity(merged.len());
                 let mut contradiction = None;
-                for (i, branch) in merged.iter().enumerate() {
-                    match self.schema(branch, &format!("{at}/{i}")) {
+                let mut merged = Vec::with_capacity(branches.len());
+                for (i, branch) in branches.iter().enumerate() {
+                    match self.merge(&base, branch, &format!("{at}/{i}")) {
+                        Ok(schema) => merged.push((i, schema)),
+                        Err(error) if error.kind == ErrorKind::EmptyLanguage => {
+                            contradiction.get_or_insert(error);
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                // `oneOf`: each branch that may overlap others holds only
+                // where they fail (§10.2.1.3: exactly one branch holds).
+                let mut overlaps = if keyword == "oneOf" {
+                    let schemas: Vec<Value> = merged.iter().map(|(_, schema)| schema.clone()).collect();
+                    self.overlaps(&schemas, &at)?
+                } else {
+                    vec![Vec::new(); merged.len()]
+                };
+                for k in 0..merged.len() {
+                    // Overlap is symmetric: a branch that another must
+                    // exclude overlaps it too.
+                    let Some(&other) = overlaps[k].first() else { continue };
+                    let (i, branch) = &merged[k];
+                    if let Err(reason) = self.complement(branch, &format!("{at}/{i}"))? {
+                        let reason = format!(
+                            "branches {} and {i} may both match a document, and the overlap cannot be excluded: {reason}",
+                            merged[other].0
+                        );
+                        self.unsupported(pointer, keyword, &reason)?;
+                        // Lenient: the branches as an `anyOf`, which widens.
+                        overlaps = vec![Vec::new(); merged.len()];
+                        break;
+                    }
+                }
+                let mut alternatives = Vec::with_capacity(merged.len());
+                for (k, (i, branch)) in merged.iter().enumerate() {
+                    let branch_at = format!("{at}/{i}");
+                    let result = if overlaps[k].is_empty() {
+                        self.schema(branch, &branch_at)
+                    } else {
+                        let others: Vec<Value> = overlaps[k].iter().map(|&o| merged[o].1.clone()).collect();
+                        let exclusive = serde_json::json!({"allOf": [branch, {negate::NOTS: others}]});
+                        self.schema(&exclusive, &branch_at).map_err(|error| {
+                            if !error.message.contains("the complement of") {
+                                return error;
+                            }
+                            let other = merged[overlaps[k][0]].0;
+                            let message = format!(
+                                "`oneOf` branches {i} and {other} may both match a document, and the overlap cannot \
+                                 be excluded (at {}): {}",
+                                shown(&at),
+                                error.message
+                            );
+                            GrammarError { message, ..error }.with_help(
+                                "make the branches disjoint (different types, `const`s or a required discriminator \
+                                 property), or use `anyOf`",
+                            )
+                        })
+                    };
+                    match result {
                         Ok(expression) => alternatives.push(expression),
                         Err(error) if error.kind == ErrorKind::EmptyLanguage => {
                             contradiction.get_or_insert(error);
@@ -967,8 +1102,8 @@ impl<'a> Builder<'a> {
             }
         }
         let mut dropped = Vec::new();
-        for (keyword, value) in map {
-            if let Some(reason) = unenforceable(keyword, value) {
+        for keyword in map.keys() {
+            if let Some(reason) = unenforceable(keyword) {
                 self.unsupported(pointer, keyword, reason)?;
                 dropped.push(keyword.clone());
             }
@@ -1056,6 +1191,12 @@ impl<'a> Builder<'a> {
         let types = self.types(map, pointer)?;
         values
             .retain(|value| types.iter().any(|t| has_type(value, t) || (t == "number" && has_type(value, "integer"))));
+        // A complement of strings beside (see `negate.rs`) removes them.
+        let mut map = map.clone();
+        if let Some(Value::Array(excluded)) = map.remove(negate::NOT_IN) {
+            values.retain(|value| !excluded.contains(value));
+        }
+        let map = &map;
         let others = map.keys().any(|key| !is_annotation(key) && !matches!(key.as_str(), "enum" | "const" | "type"));
         if values.is_empty() {
             return Err(self.error(ErrorKind::EmptyLanguage, pointer, "no `enum`/`const` value satisfies the schema"));
@@ -1262,6 +1403,9 @@ impl<'a> Builder<'a> {
     }
 
     fn integer(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        if map.contains_key(negate::NOT_INTEGER) {
+            return Err(self.error(ErrorKind::EmptyLanguage, pointer, "an integer is required not to be one"));
+        }
         let (lower, upper) = self.bounds(map, pointer)?;
         let low = lower.map(|bound| bound.least_integer());
         let high = upper.map(|bound| bound.greatest_integer());
@@ -1345,6 +1489,19 @@ impl<'a> Builder<'a> {
     }
 
     fn number(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        if map.contains_key(negate::NOT_INTEGER) {
+            let (lower, upper) = self.bounds(map, pointer)?;
+            if lower.is_some() || upper.is_some() || map.contains_key("multipleOf") {
+                self.unsupported(
+                    pointer,
+                    "not",
+                    "the complement of `type: integer` beside bounds or `multipleOf` is not supported",
+                )?;
+            } else {
+                // Written without exponent (`1.5e1` is the integer 15).
+                return Ok(pat(numbers::fraction_number()));
+            }
+        }
         if let Some(step) = self.number_keyword(map, pointer, "multipleOf")? {
             if step.fract() == 0.0 && step >= 1.0 {
                 return self.integer(map, pointer);
@@ -1433,6 +1590,29 @@ impl<'a> Builder<'a> {
         {
             return Err(self.error(ErrorKind::EmptyLanguage, pointer, "`minLength` is above `maxLength`"));
         }
+        if let Some(listed) = map.get(negate::NOT_IN) {
+            let names: Vec<&str> = listed.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let all = ClassUnicode::new([ClassUnicodeRange::new('\0', char::MAX)]);
+            let others = names_complement(&names, &all);
+            let language = if min.is_some() || max.is_some() {
+                lengths::bounded(&others, min.unwrap_or(0) as usize, max.map(|max| max as usize))
+            } else {
+                Some(others)
+            };
+            match language {
+                Some(language) if !map.contains_key("pattern") && !map.contains_key("format") => {
+                    // Each character written one way, as for every
+                    // constrained string, so that the decoded value is the
+                    // one compared.
+                    return Ok(pat(quoted(pattern::json_encoded(&language))));
+                }
+                _ => self.unsupported(
+                    pointer,
+                    "not",
+                    "the complement of a string `enum` beside a `pattern` or `format` is not supported",
+                )?,
+            }
+        }
         let Some(decoded) = self.string_language(map, pointer)? else {
             if min.is_none() && max.is_none() {
                 return Ok(pat(quoted(hir_repeat(string_char(), 0, None))));
@@ -1475,6 +1655,62 @@ impl<'a> Builder<'a> {
         Ok(pat(quoted(pattern::json_encoded(&decoded))))
     }
 
+    /// `n` comma-separated items, `low <= n <= high`, at least one of
+    /// them `witness` and the others `item` (with a leading comma unless
+    /// `first`): what `contains` and the complements of `items` and
+    /// `additionalProperties` need. Ambiguous where several items could be
+    /// the witness, and exact: the witness's position is every position.
+    /// `high` must be at most [`MAX_WITNESS_WINDOW`] (one alternative per
+    /// position).
+    fn witness_sequence(
+        &self,
+        first: bool,
+        low: u32,
+        high: Option<u32>,
+        item: Option<&Expr>,
+        witness: &Expr,
+    ) -> Option<Expr> {
+        let low = low.max(1);
+        if high.is_some_and(|high| high < low) {
+            return None;
+        }
+        let lead = |body: Expr| if first { body } else { seq(vec![self.comma(), body]) };
+        let Some(item) = item else { return (low == 1).then(|| lead(witness.clone())) };
+        let items = |min: u32, max: Option<u32>| repeat(seq(vec![self.comma(), item.clone()]), min, max);
+        // (items before the witness: min, max; items after: min, max).
+        let mut cases: Vec<(u32, Option<u32>, u32, Option<u32>)> = Vec::new();
+        match high {
+            Some(high) => {
+                for before in 0..high {
+                    cases.push((before, Some(before), (low - 1).saturating_sub(before), Some(high - 1 - before)));
+                }
+            }
+            None => {
+                let rest = low - 1;
+                for before in 0..rest {
+                    cases.push((before, Some(before), rest - before, None));
+                }
+                cases.push((rest, None, 0, None));
+            }
+        }
+        let mut alternatives = Vec::new();
+        for (before_min, before_max, after_min, after_max) in cases {
+            let after = items(after_min, after_max);
+            if !first {
+                alternatives.push(seq(vec![items(before_min, before_max), self.comma(), witness.clone(), after]));
+                continue;
+            }
+            if before_min == 0 {
+                alternatives.push(seq(vec![witness.clone(), after.clone()]));
+            }
+            if before_max != Some(0) {
+                let (min, max) = (before_min.max(1) - 1, before_max.map(|max| max - 1));
+                alternatives.push(seq(vec![item.clone(), items(min, max), self.comma(), witness.clone(), after]));
+            }
+        }
+        Some(alt(alternatives))
+    }
+
     // ---- Arrays ---------------------------------------------------------
 
     fn array(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
@@ -1510,12 +1746,77 @@ impl<'a> Builder<'a> {
                 (prefix, items.map(|s| (s.clone(), format!("{pointer}/items"))))
             }
         };
+        // `uniqueItems` over a finite item domain (`unique.rs`).
+        if map.get("uniqueItems") == Some(&Value::Bool(true)) {
+            let simple = prefix.is_empty() && !map.contains_key("contains") && !map.contains_key(negate::SOME_ITEM);
+            let items = rest.as_ref().map(|(items, _)| items.clone());
+            let outcome = if simple {
+                self.unique_array(items.as_ref(), min, max, pointer)?
+            } else {
+                Err("unique items beside `prefixItems` or `contains` are not supported".to_owned())
+            };
+            match outcome {
+                Ok(expression) => return Ok(expression),
+                Err(reason) => {
+                    self.unsupported(pointer, "uniqueItems", &format!("a grammar cannot compare items here: {reason}"))?
+                }
+            }
+        }
         // An item schema with no valid value ends the array before its
         // position (a leaf that matches nothing cuts every longer layout).
         let mut elements = Vec::with_capacity(prefix.len());
         for (schema, at) in &prefix {
             elements.push(self.schema_or_never(schema, at)?);
         }
+        // `contains` (and the complement of `items`): some item past the
+        // prefix satisfies the witness schema (and the items' schema).
+        let witness_schema = match (map.get("contains"), map.get(negate::SOME_ITEM)) {
+            (Some(contains), _) => {
+                let least = self.count_keyword(map, pointer, "minContains")?.unwrap_or(1);
+                if map.contains_key("maxContains") {
+                    self.unsupported(
+                        pointer,
+                        "maxContains",
+                        "an upper bound on the items that match is not supported",
+                    )?;
+                }
+                if least > 1 {
+                    self.unsupported(pointer, "minContains", "more than one item that must match is not supported")?;
+                }
+                // `minContains: 0` makes `contains` hold always (§10.3.1.3).
+                (least > 0).then(|| (contains.clone(), 0, format!("{pointer}/contains")))
+            }
+            (None, Some(some)) => Some((
+                some.get("schema").cloned().unwrap_or(Value::Bool(true)),
+                some.get("from").and_then(Value::as_u64).unwrap_or(0) as usize,
+                pointer.to_owned(),
+            )),
+            (None, None) => None,
+        };
+        let mut min = min;
+        let witness = match witness_schema {
+            None => None,
+            Some((_, from, _)) if from != prefix.len() => {
+                self.unsupported(pointer, "contains", "`contains` beside `prefixItems` is not supported")?;
+                None
+            }
+            Some(_) if max.is_some_and(|max| max > MAX_WITNESS_WINDOW) => {
+                self.unsupported(
+                    pointer,
+                    "contains",
+                    &format!("`contains` with `maxItems` above {MAX_WITNESS_WINDOW} is not supported"),
+                )?;
+                None
+            }
+            Some((schema, _, at)) => {
+                let items = rest.as_ref().map_or(Value::Bool(true), |(items, _)| items.clone());
+                let both = self.merge(&items, &schema, &at)?;
+                let witness = self.merged_rule(&both, &at)?;
+                // The witness comes after the prefix.
+                min = min.max(prefix.len() as u32 + 1);
+                Some(witness)
+            }
+        };
         let rest = match &rest {
             Some((Value::Bool(false), _)) => None,
             Some((schema, at)) => Some(self.schema_or_never(schema, at)?).filter(|item| !is_never(item)),
@@ -1526,6 +1827,9 @@ impl<'a> Builder<'a> {
         let tail = |builder: &Builder, first: bool, used: u32| -> Option<Expr> {
             let low = min.saturating_sub(used);
             let high = max.map(|max| max.saturating_sub(used));
+            if let Some(witness) = &witness {
+                return builder.witness_sequence(first, low, high, rest.as_ref(), witness);
+            }
             let item = rest.clone();
             match item {
                 None => (low == 0 && !first).then(|| expr(ExprKind::Empty)),
@@ -1677,8 +1981,8 @@ impl<'a> Builder<'a> {
                 ));
             };
             for (trigger, dependents) in entries {
-                // Schema values of `dependencies` were refused (or dropped
-                // in lenient mode) with the other unenforceable keywords.
+                // Schema values of `dependencies` were rewritten before
+                // (`negate::dependent_schemas`).
                 let Some(dependents) = dependents.as_array() else { continue };
                 let mut names = Vec::new();
                 for name in dependents {
@@ -1716,6 +2020,116 @@ impl<'a> Builder<'a> {
     }
 
     fn object(&mut self, map: &Map<String, Value>, pointer: &str) -> Result<Expr, GrammarError> {
+        let Some(Value::Array(wanted)) = map.get(negate::SOME_KEY) else {
+            return self.object_members(map, pointer, None);
+        };
+        // Some member has a key outside `outside` and a value of `schema`
+        // (the complement of `additionalProperties`, see `negate.rs`):
+        // a declared member, or an extra one. Further such requirements
+        // stay in the map for the declared members' cases.
+        let Some(some_key) = wanted.first() else {
+            let mut rest = map.clone();
+            rest.remove(negate::SOME_KEY);
+            return self.object_members(&rest, pointer, None);
+        };
+        let outside: Vec<String> =
+            some_key["outside"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+        let witness_schema = some_key.get("schema").cloned().unwrap_or(Value::Bool(true));
+        let mut rest = map.clone();
+        rest.remove(negate::SOME_KEY);
+        let closed =
+            rest.get("additionalProperties") == Some(&Value::Bool(false)) && !rest.contains_key("patternProperties");
+        let further = wanted.len() > 1;
+        if further {
+            rest.insert(negate::SOME_KEY.to_owned(), Value::Array(wanted[1..].to_vec()));
+        }
+        let mut declared: Vec<String> = rest
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in rest.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+            if !declared.iter().any(|n| n == name) {
+                declared.push(name.to_owned());
+            }
+        }
+        // One case per declared name, and one for the extras: from the
+        // complements' budget, as each multiplies what follows.
+        let cases = declared.iter().filter(|name| !outside.contains(name)).count() + 1;
+        if cases > self.negation_budget {
+            self.unsupported(
+                pointer,
+                "not",
+                &format!("the complement of this schema takes more than {NEGATION_BUDGET} cases in all"),
+            )?;
+            rest.remove(negate::SOME_KEY);
+            return self.object_members(&rest, pointer, None);
+        }
+        self.negation_budget -= cases;
+        let mut alternatives = Vec::new();
+        let mut contradiction = None;
+        for name in declared.iter().filter(|name| !outside.contains(name)) {
+            let mut branch = rest.clone();
+            let mut required = branch.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
+            required.push(Value::String(name.clone()));
+            branch.insert("required".into(), Value::Array(required));
+            let own = branch
+                .get("properties")
+                .and_then(|properties| properties.get(name))
+                .or_else(|| branch.get("additionalProperties"))
+                .cloned()
+                .unwrap_or(Value::Bool(true));
+            let mut properties = branch.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+            properties.insert(name.clone(), serde_json::json!({"allOf": [own, witness_schema]}));
+            branch.insert("properties".into(), Value::Object(properties));
+            match self.merged_rule(&Value::Object(branch), pointer) {
+                Ok(expression) => alternatives.push(expression),
+                Err(error) if error.kind == ErrorKind::EmptyLanguage => {
+                    contradiction.get_or_insert(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let mut names = declared;
+        names.extend(outside);
+        rest.remove(negate::SOME_KEY);
+        let extras = if closed {
+            // No extra member at all: only the declared ones can be it.
+            Err(self.error(ErrorKind::EmptyLanguage, pointer, "no other property is allowed"))
+        } else if further {
+            self.unsupported(
+                pointer,
+                "not",
+                "the complement of two `additionalProperties` over one object with other keys allowed is not supported",
+            )?;
+            self.object_members(&rest, pointer, None)
+        } else {
+            self.object_members(&rest, pointer, Some((names, witness_schema)))
+        };
+        match extras {
+            Ok(expression) => alternatives.push(expression),
+            Err(error) if error.kind == ErrorKind::EmptyLanguage => {
+                contradiction.get_or_insert(error);
+            }
+            Err(error) => return Err(error),
+        }
+        match contradiction {
+            Some(error) if alternatives.is_empty() => Err(error),
+            _ => Ok(alt(alternatives)),
+        }
+    }
+
+    /// An object schema's members; with `witness` (names, schema), at least
+    /// one extra member has a key outside the names and a value of the
+    /// schema.
+    fn object_members(
+        &mut self,
+        map: &Map<String, Value>,
+        pointer: &str,
+        witness: Option<(Vec<String>, Value)>,
+    ) -> Result<Expr, GrammarError> {
         let min = self.count_keyword(map, pointer, "minProperties")?.unwrap_or(0);
         let max = self.count_keyword(map, pointer, "maxProperties")?;
         if max.is_some_and(|max| max < min) {
@@ -1881,6 +2295,36 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+        let witness = match witness {
+            None => None,
+            Some(_) if extra.is_none() => {
+                return Err(self.error(ErrorKind::EmptyLanguage, pointer, "no other property is allowed"));
+            }
+            Some(_) if patterns.is_some() || !matches!(names, Names::Any) => {
+                self.unsupported(
+                    pointer,
+                    "not",
+                    "the complement of `additionalProperties` beside `patternProperties` or `propertyNames` is not \
+                     supported",
+                )?;
+                None
+            }
+            Some((outside, schema)) => {
+                let mut excluded: Vec<&str> = declared.iter().map(|(name, _, _)| name.as_str()).collect();
+                excluded.extend(outside.iter().map(String::as_str));
+                let additional = map.get("additionalProperties").cloned().unwrap_or(Value::Bool(true));
+                let value_schema = self.merge(&additional, &schema, pointer)?;
+                let value = self.merged_rule(&value_schema, pointer)?;
+                Some(seq(vec![pat(other_keys(&excluded)), self.colon(), value]))
+            }
+        };
+        if witness.is_some() && max.is_some_and(|max| max > MAX_WITNESS_WINDOW) {
+            self.unsupported(
+                pointer,
+                "not",
+                &format!("the complement of `additionalProperties` beside `maxProperties` above {MAX_WITNESS_WINDOW}"),
+            )?;
+        }
         let mut members: Vec<(String, Expr)> = Vec::with_capacity(declared.len());
         for (name, schema, at) in &declared {
             let key = lit(&Value::String(name.clone()).to_string());
@@ -1928,8 +2372,9 @@ impl<'a> Builder<'a> {
                 .filter(|(name, _)| !absent.contains(&name.as_str()))
                 .map(|(name, member)| (member.clone(), needed.contains(&name.as_str())))
                 .collect();
-            let layout = ObjectLayout { members: layout_members, extra: extra.clone(), min, max };
-            if layout.members.iter().all(|(_, required)| !required) && min == 0 {
+            let layout =
+                ObjectLayout { members: layout_members, extra: extra.clone(), witness: witness.clone(), min, max };
+            if layout.members.iter().all(|(_, required)| !required) && min == 0 && layout.witness.is_none() {
                 empty_allowed = true;
             }
             if let Some(body) = layout.build(self, pointer) {
@@ -1979,6 +2424,8 @@ struct ObjectLayout {
     members: Vec<(Expr, bool)>,
     /// An additional or pattern member, repeatable.
     extra: Option<Expr>,
+    /// An extra member that must occur at least once among the extras.
+    witness: Option<Expr>,
     min: u32,
     max: Option<u32>,
 }
@@ -2049,12 +2496,15 @@ impl ObjectLayout {
     fn tail(&self, builder: &Builder, first: bool, count: u32) -> Option<Expr> {
         let needed = self.min.saturating_sub(count);
         let high = self.max.map(|max| max.saturating_sub(count));
-        let Some(extra) = &self.extra else {
-            return (needed == 0 && !first).then(|| expr(ExprKind::Empty));
-        };
         if needed > 1 || high.is_some_and(|high| high < needed) {
             return None;
         }
+        if let Some(witness) = &self.witness {
+            return builder.witness_sequence(first, needed, high, self.extra.as_ref(), witness);
+        }
+        let Some(extra) = &self.extra else {
+            return (needed == 0 && !first).then(|| expr(ExprKind::Empty));
+        };
         if first {
             if high == Some(0) {
                 return None;

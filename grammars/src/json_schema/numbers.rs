@@ -505,6 +505,30 @@ pub(super) fn number_range(min: Option<&Bound>, max: Option<&Bound>) -> Hir {
     super::hir_alt(alternatives)
 }
 
+/// JSON numbers with a nonzero fractional part, written without exponent
+/// and with at most 15 digits: the non-integers (JSON Schema counts `1.0`
+/// as an integer, draft 2020-12 validation §6.1.1). A decimal of at most 15
+/// significant digits reads back from its IEEE double unchanged, so a
+/// consumer that parses numbers as doubles sees a non-integer too; with more
+/// digits it may not (`1e21 + 0.5` is an integer as a double).
+pub(super) fn fraction_number() -> Hir {
+    const DIGITS: u32 = 15;
+    let digits = |min, max| repeat(digit_range(b'0', b'9'), min, Some(max));
+    // (integer part, the fraction digits left): `0` counts no digit.
+    let mut alternatives =
+        vec![Hir::concat(vec![Hir::literal(*b"0."), digits(0, DIGITS - 1), digit_range(b'1', b'9')])];
+    for integer in 1..DIGITS {
+        alternatives.push(Hir::concat(vec![
+            digit_range(b'1', b'9'),
+            digits(integer - 1, integer - 1),
+            Hir::literal(*b"."),
+            digits(0, DIGITS - integer - 1),
+            digit_range(b'1', b'9'),
+        ]));
+    }
+    Hir::concat(vec![repeat(Hir::literal(*b"-"), 0, Some(1)), super::hir_alt(alternatives)])
+}
+
 /// Any JSON number, with an exponent of at most two digits (see the module
 /// documentation of [`super`]).
 pub(super) fn any_number() -> Hir {
