@@ -90,6 +90,7 @@
 //! download models: `scripts/fetch-model.sh` puts the default model where
 //! [`model::default_model_path`] looks. Models run on the CPU.
 
+pub mod command;
 pub mod model;
 mod numeric;
 pub mod sampler;
