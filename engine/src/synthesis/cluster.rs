@@ -126,7 +126,7 @@ pub fn group_by_key<K: Eq + Hash>(items: impl IntoIterator<Item = (usize, K)>) -
         groups[group].0 = Some(key);
     }
     // A stable sort keeps first-appearance order among equal sizes.
-    groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+    groups.sort_by_key(|group| std::cmp::Reverse(group.1.len()));
     groups.into_iter().filter_map(|(key, members)| key.map(|key| (key, members))).collect()
 }
 
