@@ -5,7 +5,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | done; `check`: the input is in the language (with `--prefix`: a viable prefix) |
-//! | 1 | a negative answer: `check`: the input is not in the language; `mask`: the prefix is not viable; `generate`: no valid output could be produced |
+//! | 1 | a negative answer: `check`: the input is not in the language; `mask`: the prefix is not viable; `generate`: no valid output could be produced; `synthesize`: no candidate passed `--test` |
 //! | 2 | invalid input: a grammar, an index file, a model, a tokenizer, a prompt, a setting out of range or that does not apply |
 //! | 3 | undecided: `check` gave up (the grammar is too ambiguous on the input, or its lazy lexer ran out of states); `mask`: a limit left some token undecided |
 //! | 4 | reading input or writing output failed |

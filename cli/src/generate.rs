@@ -59,11 +59,8 @@ pub struct GenerateArgs {
     prompt: PromptArgs,
     #[command(flatten)]
     template: TemplateArgs,
-    /// A .gguf file or a Hugging Face folder (config.json, tokenizer.json,
-    /// *.safetensors). Default: SmolLM2-135M-Instruct as put in the cache by
-    /// scripts/fetch-model.sh.
-    #[arg(long)]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
     /// The constraint on the output (none: unconstrained). An --index must
     /// have been compiled for the model's vocabulary (`trellis compile
     /// --tokenizer MODEL.gguf`).
@@ -76,6 +73,9 @@ pub struct GenerateArgs {
     max_tokens: usize,
     #[command(flatten)]
     sampler: SamplerArgs,
+    /// Best-of-K: continuations per block (default 4).
+    #[arg(long)]
+    candidates: Option<usize>,
     /// How many samples (independent runs).
     #[arg(long, default_value_t = 1)]
     samples: usize,
@@ -87,13 +87,64 @@ pub struct GenerateArgs {
     /// model give the same text.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Threads for the model (default: one per core).
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
     /// Refuse settings whose estimated memory exceeds this many MB
     /// (default: the memory available now).
     #[arg(long, value_name = "MB")]
     memory_limit: Option<u64>,
+}
+
+/// The model, and its threads. Shared by `generate` and `synthesize`.
+#[derive(Args)]
+pub(crate) struct ModelArgs {
+    /// A .gguf file or a Hugging Face folder (config.json, tokenizer.json,
+    /// *.safetensors). Default: SmolLM2-135M-Instruct as put in the cache by
+    /// scripts/fetch-model.sh.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Threads for the model (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
+
+impl ModelArgs {
+    /// Checks what can be checked before loading.
+    pub fn validate(&self) -> Result<(), CliError> {
+        match self.threads {
+            Some(0) => Err(CliError::Input("--threads must be at least 1".into())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Where the model is: `--model`, or the default model when it has
+    /// been fetched.
+    pub fn path(&self) -> Result<PathBuf, CliError> {
+        match &self.model {
+            Some(path) => Ok(path.clone()),
+            None => {
+                let path = default_model_path();
+                if !path.exists() {
+                    return Err(CliError::Input(format!(
+                        "the default model is not at {}: run scripts/fetch-model.sh to fetch it, or pass --model PATH",
+                        path.display()
+                    )));
+                }
+                Ok(path)
+            }
+        }
+    }
+
+    /// Sets the threads, loads the model at `path` and its tokenizer.
+    pub fn load(&self, path: &Path) -> Result<(Llama, Tokenizer), CliError> {
+        if let Some(threads) = self.threads {
+            set_threads(threads).map_err(|e| CliError::Input(e.to_string()))?;
+        }
+        let model = Llama::load(path).map_err(|e| CliError::Input(e.to_string()))?;
+        let tokenizer = model
+            .tokenizer()
+            .cloned()
+            .ok_or_else(|| CliError::Input(format!("{}: the model has no tokenizer", path.display())))?;
+        Ok((model, tokenizer))
+    }
 }
 
 /// Where the prompt comes from: exactly one of these.
@@ -115,24 +166,25 @@ struct PromptArgs {
     messages: Option<PathBuf>,
 }
 
-/// How the prompt is turned into tokens.
+/// How the prompt is turned into tokens. Shared by `generate` and
+/// `synthesize`.
 #[derive(Args)]
-struct TemplateArgs {
+pub(crate) struct TemplateArgs {
     /// Feed the prompt as it is, without the chat template.
     #[arg(long)]
-    raw: bool,
+    pub raw: bool,
     /// A system message before the prompt, in the chat template.
     #[arg(long, value_name = "TEXT", conflicts_with = "raw")]
-    system: Option<String>,
+    pub system: Option<String>,
 }
 
 /// Which sampler, and the settings of each. An option given for a sampler
-/// it does not apply to is an error.
+/// it does not apply to is an error. Shared by `generate` and `synthesize`.
 #[derive(Args)]
-struct SamplerArgs {
+pub(crate) struct SamplerArgs {
     /// The sampler (see `trellis generate --help` and design.md §4).
     #[arg(long = "sampler", value_enum, default_value_t = SamplerKind::Masked)]
-    kind: SamplerKind,
+    pub kind: SamplerKind,
     /// Masked decoding: sampling temperature (default 0.7); 0 picks the
     /// most likely allowed token every step. The other samplers draw from
     /// the model itself (temperature 1).
@@ -166,9 +218,11 @@ struct SamplerArgs {
     /// per sample before giving up (default 16).
     #[arg(long)]
     max_tries: Option<u64>,
-    /// Best-of-K: continuations per block (default 4).
-    #[arg(long)]
-    candidates: Option<usize>,
+    /// Best-of-K: continuations per block, from the command's own flag
+    /// (`generate --candidates`, `synthesize --block-candidates`: in
+    /// `synthesize`, `--candidates` counts candidate programs).
+    #[arg(skip)]
+    pub best_of_k: BestOfKWidth,
     /// Best-of-K: tokens per block (default 8).
     #[arg(long)]
     block_tokens: Option<usize>,
@@ -181,8 +235,15 @@ struct SamplerArgs {
     reward_weight: Option<f64>,
 }
 
+/// Best-of-K's K, and the flag that gave it.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct BestOfKWidth {
+    pub flag: &'static str,
+    pub value: Option<usize>,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum SamplerKind {
+pub(crate) enum SamplerKind {
     Masked,
     Rejection,
     Smc,
@@ -238,7 +299,7 @@ pub enum OutputFormat {
 
 impl SamplerKind {
     /// The name as the flag spells it.
-    fn name(self) -> String {
+    pub fn name(self) -> String {
         self.to_possible_value().map(|value| value.get_name().to_string()).unwrap_or_default()
     }
 }
@@ -246,7 +307,7 @@ impl SamplerKind {
 impl SamplerArgs {
     /// Checks that every option given applies to the sampler, before
     /// anything is loaded.
-    fn validate(&self) -> Result<(), CliError> {
+    pub fn validate(&self) -> Result<(), CliError> {
         use SamplerKind::*;
         let given: [(&str, bool, &[SamplerKind]); 12] = [
             ("--temperature", self.temperature.is_some(), &[Masked]),
@@ -257,7 +318,7 @@ impl SamplerArgs {
             ("--ess-threshold", self.ess_threshold.is_some(), &[Smc, Tsmc]),
             ("--resampling", self.resampling.is_some(), &[Smc, Tsmc]),
             ("--max-tries", self.max_tries.is_some(), &[Masked, Rejection]),
-            ("--candidates", self.candidates.is_some(), &[BestOfK]),
+            (self.best_of_k.flag, self.best_of_k.value.is_some(), &[BestOfK]),
             ("--block-tokens", self.block_tokens.is_some(), &[BestOfK]),
             ("--reward", self.reward.is_some(), &[Tsmc, BestOfK]),
             ("--reward-weight", self.reward_weight.is_some(), &[Tsmc, BestOfK]),
@@ -289,7 +350,7 @@ impl SamplerArgs {
     }
 
     /// The soft reward of `--reward`.
-    fn reward(&self) -> Occurrences {
+    pub fn reward(&self) -> Occurrences {
         Occurrences {
             text: self.reward.clone().unwrap_or_default().into_bytes(),
             weight: self.reward_weight.unwrap_or(1.0),
@@ -297,7 +358,7 @@ impl SamplerArgs {
     }
 
     /// The sampler these settings describe, scoring with `reward`.
-    fn build<'p>(&self, reward: &'p Occurrences) -> Result<Sampler<'p>, SamplerError> {
+    pub fn build<'p>(&self, reward: &'p Occurrences) -> Result<Sampler<'p>, SamplerError> {
         Ok(match self.kind {
             SamplerKind::Masked => Sampler::Masked(MaskedDecoder::new(Decoding {
                 temperature: f64::from(self.temperature.unwrap_or(0.7)),
@@ -330,7 +391,7 @@ impl SamplerArgs {
             SamplerKind::BestOfK => {
                 let defaults = BestOfKConfig::default();
                 let config = BestOfKConfig {
-                    candidates: self.candidates.unwrap_or(defaults.candidates),
+                    candidates: self.best_of_k.value.unwrap_or(defaults.candidates),
                     block_tokens: self.block_tokens.unwrap_or(defaults.block_tokens),
                 };
                 Sampler::BestOfK(BestOfK::new(config, reward)?)
@@ -349,18 +410,14 @@ impl GenerateArgs {
         if self.max_tokens == 0 {
             return input("--max-tokens must be at least 1");
         }
-        if self.threads == Some(0) {
-            return input("--threads must be at least 1");
-        }
+        self.model.validate()?;
         if self.memory_limit == Some(0) {
             return input("--memory-limit must be at least 1 (MB)");
         }
         match (&self.verify.verify, self.verify.verify_timeout) {
             (None, Some(_)) => return input("--verify-timeout applies with --verify only"),
-            (_, Some(timeout)) if !(timeout.is_finite() && timeout > 0.0) => {
-                return Err(CliError::Input(format!(
-                    "--verify-timeout must be a positive number of seconds, not {timeout}"
-                )));
+            (_, Some(timeout)) => {
+                seconds("--verify-timeout", timeout)?;
             }
             _ => {}
         }
@@ -398,7 +455,8 @@ impl From<SamplerError> for CliError {
     }
 }
 
-pub fn run(args: GenerateArgs, io: &mut crate::Io<'_>) -> Result<Status, CliError> {
+pub fn run(mut args: GenerateArgs, io: &mut crate::Io<'_>) -> Result<Status, CliError> {
+    args.sampler.best_of_k = BestOfKWidth { flag: "--candidates", value: args.candidates };
     args.validate()?;
     // Opened first: a path that cannot be written fails before the model
     // loads, not after the run.
@@ -412,7 +470,7 @@ pub fn run(args: GenerateArgs, io: &mut crate::Io<'_>) -> Result<Status, CliErro
     let mut setup = set_up(&args, stats, &mut *io.stdin)?;
     let reward = args.sampler.reward();
     let sampler = args.sampler.build(&reward)?;
-    check_memory(&args, &setup, &sampler)?;
+    check_memory(&setup.model, &sampler, setup.prompt.len() + args.max_tokens, args.memory_limit)?;
 
     let mut out = Writer::new(
         &args,
@@ -448,32 +506,13 @@ pub fn run(args: GenerateArgs, io: &mut crate::Io<'_>) -> Result<Status, CliErro
 /// before the model loads (seconds), so that its errors come first; an
 /// index file needs the model's vocabulary, so it loads after.
 fn set_up(args: &GenerateArgs, stats: Option<(PathBuf, File)>, stdin: &mut dyn Read) -> Result<Setup, CliError> {
-    let path = match &args.model {
-        Some(path) => path.clone(),
-        None => {
-            let path = default_model_path();
-            if !path.exists() {
-                return Err(CliError::Input(format!(
-                    "the default model is not at {}: run scripts/fetch-model.sh to fetch it, or pass --model PATH",
-                    path.display()
-                )));
-            }
-            path
-        }
-    };
+    let path = args.model.path()?;
     let messages = prompt_messages(args, stdin)?;
     let grammar = match args.grammar.is_given() && args.grammar.index.is_none() {
         true => Some(args.grammar.load()?),
         false => None,
     };
-    if let Some(threads) = args.threads {
-        set_threads(threads).map_err(|e| CliError::Input(e.to_string()))?;
-    }
-    let model = Llama::load(&path).map_err(|e| CliError::Input(e.to_string()))?;
-    let tokenizer = model
-        .tokenizer()
-        .cloned()
-        .ok_or_else(|| CliError::Input(format!("{}: the model has no tokenizer", path.display())))?;
+    let (model, tokenizer) = args.model.load(&path)?;
     let prompt =
         prompt_tokens(&tokenizer, &messages, args.raw()).map_err(|e| CliError::Input(format!("the prompt: {e}")))?;
     let index = || TokenIndex::new(model.vocabulary().clone());
@@ -554,11 +593,15 @@ fn read_messages(path: &Path) -> Result<Vec<ChatMessage>, CliError> {
 
 /// Refuses a sampler setting whose memory would not fit, with the figure
 /// (and where it comes from), before it runs.
-fn check_memory(args: &GenerateArgs, setup: &Setup, sampler: &Sampler<'_>) -> Result<(), CliError> {
+pub(crate) fn check_memory(
+    model: &Llama,
+    sampler: &Sampler<'_>,
+    tokens: usize,
+    memory_limit: Option<u64>,
+) -> Result<(), CliError> {
     let sequences = sampler.sequences();
-    let tokens = setup.prompt.len() + args.max_tokens;
-    let needed = setup.model.memory_estimate(sequences, tokens);
-    let (available, source) = match args.memory_limit {
+    let needed = model.memory_estimate(sequences, tokens);
+    let (available, source) = match memory_limit {
         Some(mb) => (mb.saturating_mul(1 << 20), "--memory-limit"),
         None => match available_memory() {
             Some(bytes) => (bytes, "available now"),
@@ -576,6 +619,18 @@ fn check_memory(args: &GenerateArgs, setup: &Setup, sampler: &Sampler<'_>) -> Re
         gb(needed),
         gb(available)
     )))
+}
+
+/// A timeout flag's value: positive and at most a day (past that,
+/// `Duration` would be the least of the problems: it cannot hold 1e300
+/// seconds).
+pub(crate) fn seconds(flag: &str, value: f64) -> Result<Duration, CliError> {
+    match value.is_finite() && value > 0.0 && value <= 86_400.0 {
+        true => Ok(Duration::from_secs_f64(value)),
+        false => {
+            Err(CliError::Input(format!("{flag} must be a positive number of seconds, at most 86400, not {value}")))
+        }
+    }
 }
 
 /// `MemAvailable` of `/proc/meminfo`, in bytes; `None` where there is none.
@@ -840,7 +895,11 @@ fn write_stats(
 /// The prompt's token ids: the chat template around the messages when the
 /// model has one (and not `--raw`), else the text alone after BOS if the
 /// model wants one.
-fn prompt_tokens(tokenizer: &Tokenizer, messages: &[ChatMessage], raw: bool) -> Result<Vec<TokenId>, String> {
+pub(crate) fn prompt_tokens(
+    tokenizer: &Tokenizer,
+    messages: &[ChatMessage],
+    raw: bool,
+) -> Result<Vec<TokenId>, String> {
     let template = if raw { None } else { ChatTemplate::for_tokenizer(tokenizer).map_err(|e| e.to_string())? };
     let mut ids = Vec::new();
     match template {

@@ -33,6 +33,7 @@ mod error;
 mod generate;
 mod grammar_source;
 mod mask;
+mod synthesize;
 mod tokenizer_args;
 
 /// The standard streams a command reads and writes (stderr is the
@@ -66,6 +67,8 @@ enum Command {
     Mask(mask::MaskArgs),
     /// Generate text with a model, streamed to stdout (constrained with --grammar)
     Generate(Box<generate::GenerateArgs>),
+    /// Synthesize programs: sample candidates, keep those that pass --test, repair the others, cluster by behaviour
+    Synthesize(Box<synthesize::SynthesizeArgs>),
 }
 
 /// Runs the command line `args` (the program name first) over `io` and
@@ -91,6 +94,7 @@ where
         Command::Compile(args) => compile::run(args, io),
         Command::Generate(args) => generate::run(*args, io),
         Command::Mask(args) => mask::run(args, io),
+        Command::Synthesize(args) => synthesize::run(*args, io),
     })
 }
 

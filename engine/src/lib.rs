@@ -39,6 +39,16 @@
 //!   entry point ([`sampler::Sampler`], whose runs give a [`sampler::Run`]).
 //!   Its module docs define the target `g ∝ a·b` precisely, length budget
 //!   included.
+//! - [`synthesis`]: program synthesis where the hard constraint is a test:
+//!   candidates from any sampler, filtered by a [`synthesis::Checker`]
+//!   (pass, or fail with a message), repaired with that message
+//!   ([`synthesis::RepairTemplate`]), and clustered by their outputs on
+//!   extra inputs (AlphaCode's observational equivalence), behind one
+//!   [`synthesis::Synthesizer`].
+//! - [`command`]: running a shell command on a text within a timeout and
+//!   output limits, with what it started — the process handling of
+//!   `--verify`, `--test` and `--run` (no sandbox: the module says why it
+//!   cannot be one).
 //!
 //! # Example
 //!
@@ -89,9 +99,13 @@
 //! loaders use), compile grammars or compute masks, and it does not
 //! download models: `scripts/fetch-model.sh` puts the default model where
 //! [`model::default_model_path`] looks. Models run on the CPU.
+//! It does not sandbox the commands it runs: a test command runs with the
+//! caller's rights.
 
+pub mod command;
 pub mod model;
 mod numeric;
 pub mod sampler;
+pub mod synthesis;
 
 pub use model::{LanguageModel, ModelError, SeqId};

@@ -1,6 +1,8 @@
 //! Scores beyond the grammar: soft [`Potential`]s (twists, best-of-K
 //! scorers) and hard final [`Verifier`]s.
 
+use crate::command::{CommandLimits, Exit, Invocation, ShellCommand, Stream};
+
 /// A non-negative score of text, in log space: the twist `ψ` of twisted SMC
 /// (design.md §4) and the prefix score of [`BestOfK`](super::BestOfK).
 ///
@@ -104,7 +106,8 @@ impl Potential for Occurrences {
 /// A command that cannot give a verdict is an error, not a rejection: one
 /// that could not start, one the shell could not find or run (exit 127 or
 /// 126), one killed by a signal, and one still running after `timeout`
-/// (it is killed).
+/// (it is killed with what it started). The process handling is
+/// [`ShellCommand`]'s.
 ///
 /// ```
 /// use trellis_engine::sampler::{CommandVerifier, Verifier};
@@ -131,62 +134,29 @@ impl CommandVerifier {
 
 impl Verifier for CommandVerifier {
     fn verify(&mut self, text: &[u8]) -> Result<bool, VerifierError> {
-        use std::io::Write;
-        use std::process::{Command, Stdio};
-        use std::time::{Duration, Instant};
         let command = &self.command;
-        let mut shell = Command::new("sh");
-        shell.arg("-c").arg(command).stdin(Stdio::piped()).stdout(Stdio::null());
-        // Its own process group, so that a timeout stops what the command
-        // started too (a pipeline, a `sleep` under the shell), not only the
-        // shell.
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut shell, 0);
-        let mut child = shell.spawn().map_err(|e| VerifierError(format!("cannot run `{command}`: {e}")))?;
-        // Written from a thread, so that a command that reads nothing and
-        // runs on cannot block us past the timeout on a full pipe.
-        let writer = child.stdin.take().map(|mut stdin| {
-            let text = text.to_vec();
-            std::thread::spawn(move || stdin.write_all(&text))
-        });
-        let started = Instant::now();
-        let mut pause = Duration::from_micros(200);
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if started.elapsed() >= self.timeout => {
-                    #[cfg(unix)]
-                    let _ = Command::new("kill")
-                        .args(["-KILL", "--", &format!("-{}", child.id())])
-                        .stderr(Stdio::null())
-                        .status();
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(VerifierError(format!(
-                        "`{command}` gave no verdict within {:.1} s (killed)",
-                        self.timeout.as_secs_f64()
-                    )));
-                }
-                Ok(None) => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(20));
-                }
-                Err(e) => return Err(VerifierError(format!("waiting for `{command}`: {e}"))),
-            }
+        let shell = ShellCommand {
+            limits: CommandLimits { timeout: self.timeout, ..CommandLimits::default() },
+            stdout: Stream::Discard,
+            stderr: Stream::Inherit,
+            ..ShellCommand::new(command.clone())
         };
-        if let Some(Ok(Err(e))) = writer.map(|thread| thread.join()) {
-            // A checker that exits without reading all of its input closes
-            // the pipe: that is its verdict, not an error.
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                return Err(VerifierError(format!("writing to `{command}`: {e}")));
-            }
-        }
-        match status.code() {
-            Some(0) => Ok(true),
-            Some(127) => Err(VerifierError(format!("`{command}`: command not found (exit 127)"))),
-            Some(126) => Err(VerifierError(format!("`{command}`: command cannot run (exit 126)"))),
-            Some(_) => Ok(false),
-            None => Err(VerifierError(format!("`{command}` was killed by a signal"))),
+        let run = shell
+            .run(&Invocation { stdin: text, ..Invocation::default() })
+            .map_err(|e| VerifierError(e.to_string()))?;
+        match run.exit {
+            Exit::Code(0) => Ok(true),
+            Exit::Code(127) => Err(VerifierError(format!("`{command}`: command not found (exit 127)"))),
+            Exit::Code(126) => Err(VerifierError(format!("`{command}`: command cannot run (exit 126)"))),
+            Exit::Code(_) => Ok(false),
+            Exit::Signal(_) => Err(VerifierError(format!("`{command}` was killed by a signal"))),
+            Exit::TimedOut => Err(VerifierError(format!(
+                "`{command}` gave no verdict within {:.1} s (killed)",
+                self.timeout.as_secs_f64()
+            ))),
+            // Stdout is discarded, so this cannot happen; were it to, it is
+            // no verdict.
+            Exit::OutputTooLarge => Err(VerifierError(format!("`{command}` wrote too much (killed)"))),
         }
     }
 }
